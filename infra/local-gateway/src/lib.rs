@@ -1,0 +1,239 @@
+//! `local-gateway`: one process playing API Gateway for the HTTP API. Each request becomes the
+//! API Gateway v2 event Lambda would receive and runs through the function's handler in process,
+//! on SQLite adapters. Keys and data live in the data dir, so restarts change nothing.
+
+pub mod apigw;
+pub mod keys;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use axum::routing::get;
+use http::{HeaderValue, Request as HttpRequest, header};
+use lambda_http::{Body, Request, Response};
+use login::Login;
+use shared::adapters::sqlite::SqliteStore;
+use shared::auth::PublicKeys;
+use shared::config::{HttpConfig, LoginConfig, Source};
+use shared::error::ApiError;
+use shared::ports::Stores;
+use shared::{Clock, SystemClock};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// API Gateway HTTP APIs refuse bodies over 10 MB before any function runs.
+const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
+/// How often expired sessions and counters are deleted (DynamoDB's TTL, locally).
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+/// How to run the gateway.
+pub struct GatewayConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where `app.db` and `signing-key.pem` live.
+    pub data_dir: PathBuf,
+    /// Allowed browser origins; empty means the gateway's own origin.
+    pub allowed_origins: Vec<String>,
+    /// Function settings (the variables the Lambdas read), e.g. `LOGIN_MAX_FAILURES`.
+    pub settings: Arc<dyn Source + Send + Sync>,
+}
+
+type Handler = Arc<dyn Fn(Request) -> futures_like::BoxFuture<Response<Body>> + Send + Sync>;
+
+mod futures_like {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+}
+
+/// A function mounted under a path prefix, with the route key the SAM template gives it.
+struct Mount {
+    prefix: &'static str,
+    route_key: &'static str,
+    handler: Handler,
+}
+
+struct AppState {
+    mounts: Vec<Mount>,
+}
+
+/// A running gateway.
+pub struct Gateway {
+    addr: SocketAddr,
+    login: Arc<Login>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+/// Settings layered over the caller's: the gateway decides keys and origins itself.
+struct Overlay {
+    base: Arc<dyn Source + Send + Sync>,
+    public_keys: String,
+    origins: String,
+}
+
+impl Source for Overlay {
+    fn get(&self, var: &str) -> Option<String> {
+        match var {
+            "AUTH_PUBLIC_KEYS" => Some(self.public_keys.clone()),
+            "ALLOWED_ORIGINS" => Some(self.origins.clone()),
+            "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
+            _ => self.base.get(var),
+        }
+    }
+}
+
+impl Gateway {
+    /// Opens the data dir (creating the key and database on first start), binds, and serves.
+    pub async fn start(config: GatewayConfig) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        let key = keys::load_or_create(&config.data_dir)?;
+        let db = config.data_dir.join("app.db");
+        let store = Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let origins = if config.allowed_origins.is_empty() { default_origins(addr) } else { config.allowed_origins };
+        let source = Overlay {
+            base: config.settings,
+            public_keys: PublicKeys::new([key.public_key().clone()])?.to_jwks(),
+            origins: origins.join(","),
+        };
+        let http = HttpConfig::from_source(&source, Some(&key))?;
+        let login_config = LoginConfig::with_key(&source, key)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let login = Arc::new(Login::new(login_config, http, Stores::single(store.clone()), clock.clone()));
+
+        let login_handler = Arc::clone(&login);
+        let mounts = vec![Mount {
+            prefix: login::PREFIX,
+            route_key: "ANY /api/auth/{proxy+}",
+            handler: Arc::new(move |req| {
+                let login = Arc::clone(&login_handler);
+                Box::pin(async move { login.handle(req).await })
+            }),
+        }];
+        let app = Router::new()
+            .route("/health", get(health))
+            .fallback(dispatch)
+            .with_state(Arc::new(AppState { mounts }));
+
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = store.sweep_expired(clock.now()).await {
+                    tracing::warn!(error = %e, "expiry sweep failed");
+                }
+            }
+        });
+        tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
+        Ok(Self { addr, login, shutdown: Some(tx), server, sweeper })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The login function as mounted (tests observe its password verifications).
+    pub fn login(&self) -> &Login {
+        &self.login
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and returns.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.sweeper.abort();
+        (&mut self.server).await.context("server task")?.context("server")?;
+        Ok(())
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+        self.server.abort();
+    }
+}
+
+async fn health() -> AxumResponse {
+    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+}
+
+/// The gateway's own origin (and its `localhost` spelling on loopback).
+fn default_origins(addr: SocketAddr) -> Vec<String> {
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins
+}
+
+async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: HttpRequest<AxumBody>,
+) -> AxumResponse {
+    let path = req.uri().path().to_owned();
+    let Some(mount) = state.mounts.iter().find(|m| path.starts_with(m.prefix)) else {
+        return problem(ApiError::NotFound);
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_GATEWAY_BODY).await else {
+        return problem(ApiError::PayloadTooLarge);
+    };
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
+    let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
+    let handler = Arc::clone(&mount.handler);
+    let result = apigw::invoke(move |req| handler(req), event).await.and_then(|v| apigw::http_response(&v));
+    match result {
+        Ok(response) => response.map(AxumBody::from).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "function invocation failed");
+            problem(ApiError::Internal)
+        }
+    }
+}
+
+/// A problem+json answered by the gateway itself (no function matched).
+fn problem(error: ApiError) -> AxumResponse {
+    let response = error.into_response();
+    let (mut parts, body) = response.into_parts();
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        parts.headers.insert("x-request-id", id);
+    }
+    let bytes = match body {
+        Body::Text(t) => t.into_bytes(),
+        Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    AxumResponse::from_parts(parts, AxumBody::from(bytes))
+}

@@ -1,0 +1,64 @@
+//! DynamoDB adapter. Items carry `expires_at` (epoch seconds) for TTL; every read checks it,
+//! because TTL deletes late. Uniqueness is enforced with conditional writes.
+
+mod item;
+mod rate_limits;
+pub mod schema;
+mod sessions;
+mod users;
+
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+
+use crate::config::Tables;
+use crate::ports::StoreError;
+
+/// The DynamoDB store; implements every store port over the configured tables.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+impl DynamoStore {
+    /// A store over these tables with an already-built client (built once, in `main`).
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    /// A store with a client configured from the standard AWS environment.
+    pub async fn from_env(tables: Tables) -> Self {
+        Self::new(Client::new(&super::aws::sdk_config().await), tables)
+    }
+
+    /// The SDK client (tests and table set-up use it directly).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens the connection (TLS handshake, credentials) during init instead of in the first
+    /// request. A failure is logged, not fatal: the first request will retry and answer 503.
+    pub async fn warm(&self) {
+        let probe = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", item::s("warm-up"))
+            .send()
+            .await;
+        if let Err(e) = probe {
+            tracing::warn!(error = %DisplayErrorContext(&e), "store warm-up failed");
+        }
+    }
+}
+
+/// Any SDK failure other than an expected condition: retryable, answered with 503.
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}

@@ -1,0 +1,106 @@
+//! SQLite adapter: one file (`<data-dir>/app.db`, WAL) mirroring the DynamoDB access patterns.
+//! Calls run on the blocking pool; one connection behind a mutex keeps writes serialized.
+
+mod rate_limits;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::clock::epoch;
+use crate::ports::{StoreError, StoreResult};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    display_name TEXT,
+    user_created_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    absolute_expires_at INTEGER NOT NULL,
+    idle_expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS rate_limits (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// The SQLite store; implements every store port.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unavailable)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(unavailable)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    async fn run<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Deletes every item past its expiry, as DynamoDB's TTL would (reads never depend on it).
+    pub async fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let now = epoch(now);
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let mut n = tx
+                .execute(
+                    "DELETE FROM sessions WHERE absolute_expires_at <= ?1 OR idle_expires_at <= ?1",
+                    [now],
+                )
+                .map_err(unavailable)?;
+            n += tx.execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [now]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(n)
+        })
+        .await
+    }
+}

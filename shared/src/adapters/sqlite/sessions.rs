@@ -1,0 +1,115 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{ErrorCode, OptionalExtension, Row, params};
+
+use super::{SqliteStore, unavailable};
+use crate::auth::SessionId;
+use crate::clock::{epoch, from_epoch};
+use crate::domain::{DisplayName, Email, UserId, UserProfile};
+use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
+
+const COLUMNS: &str =
+    "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord>> {
+    let email: String = row.get(2)?;
+    let Ok(email) = Email::parse(&email) else {
+        return Ok(Err(StoreError::Corrupt(format!("session email {email:?}"))));
+    };
+    Ok(Ok(SessionRecord {
+        id: SessionId::from_trusted(row.get::<_, String>(0)?),
+        user: UserProfile {
+            id: UserId::from_trusted(row.get::<_, String>(1)?),
+            email,
+            display_name: row.get::<_, Option<String>>(3)?.map(DisplayName::from_trusted),
+            created_at: from_epoch(row.get(4)?),
+        },
+        created_at: from_epoch(row.get(5)?),
+        absolute_expires_at: from_epoch(row.get(6)?),
+        idle_expires_at: from_epoch(row.get(7)?),
+    }))
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, session: &SessionRecord) -> StoreResult<()> {
+        let s = session.clone();
+        self.run(move |c| {
+            c.execute(
+                &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    s.id.as_str(),
+                    s.user.id.as_str(),
+                    s.user.email.as_str(),
+                    s.user.display_name.as_ref().map(DisplayName::as_str),
+                    epoch(s.user.created_at),
+                    epoch(s.created_at),
+                    epoch(s.absolute_expires_at),
+                    epoch(s.idle_expires_at)
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+                _ => unavailable(e),
+            })
+        })
+        .await
+    }
+
+    async fn get(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {
+        let (id, now_s) = (id.as_str().to_owned(), epoch(now));
+        self.run(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND absolute_expires_at > ?2 AND idle_expires_at > ?2"
+                ),
+                params![id, now_s],
+                session_from_row,
+            )
+            .optional()
+            .map_err(unavailable)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        idle_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let (id, idle, now_s) = (id.as_str().to_owned(), epoch(idle_expires_at), epoch(now));
+        self.run(move |c| {
+            c.query_row(
+                &format!(
+                    "UPDATE sessions SET idle_expires_at = ?2 \
+                     WHERE id = ?1 AND absolute_expires_at > ?3 AND idle_expires_at > ?3 RETURNING {COLUMNS}"
+                ),
+                params![id, idle, now_s],
+                session_from_row,
+            )
+            .optional()
+            .map_err(unavailable)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let (id, now_s) = (id.as_str().to_owned(), epoch(now));
+        self.run(move |c| {
+            let old: Option<(i64, i64)> = c
+                .query_row(
+                    "DELETE FROM sessions WHERE id = ?1 RETURNING absolute_expires_at, idle_expires_at",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            Ok(old.is_some_and(|(abs, idle)| abs > now_s && idle > now_s))
+        })
+        .await
+    }
+}

@@ -1,0 +1,182 @@
+//! Account use cases behind the `login` function: register, sign in, refresh, sign out.
+
+use std::sync::Arc;
+
+use super::password::{PasswordError, PasswordHasher, Verdict};
+use super::session::{SessionId, SessionPolicy, SessionToken};
+use super::throttle::{Gate, LoginThrottle};
+use super::token::{AccessToken, TokenError, TokenIssuer};
+use crate::clock::Clock;
+use crate::domain::{DisplayName, Email, Password, UserId, UserProfile};
+use crate::ports::{SessionStore, StoreError, UserRecord, UserStore};
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Registration with an email that has an account.
+    #[error("email taken")]
+    EmailTaken,
+    /// Unknown email or wrong password (one case, on purpose).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Throttled; retry after this many seconds.
+    #[error("too many attempts")]
+    TooManyAttempts {
+        /// Seconds until the throttle window ends.
+        retry_after: u64,
+    },
+    /// The session cookie is missing, malformed, unknown, expired or revoked.
+    #[error("session invalid")]
+    SessionInvalid,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing or signing failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<PasswordError> for AccountError {
+    fn from(e: PasswordError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<TokenError> for AccountError {
+    fn from(e: TokenError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// A successful sign-in: the user, an access token and a new session's cookie token.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The account.
+    pub user: UserProfile,
+    /// Bearer token for API calls.
+    pub access: AccessToken,
+    /// Goes into the session cookie, nowhere else.
+    pub session_token: SessionToken,
+}
+
+/// Everything the account use cases need.
+#[derive(Clone)]
+pub struct Accounts {
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    throttle: LoginThrottle,
+    hasher: PasswordHasher,
+    issuer: Arc<TokenIssuer>,
+    policy: SessionPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        sessions: Arc<dyn SessionStore>,
+        throttle: LoginThrottle,
+        hasher: PasswordHasher,
+        issuer: Arc<TokenIssuer>,
+        policy: SessionPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { users, sessions, throttle, hasher, issuer, policy, clock }
+    }
+
+    /// The session lifetimes (the cookie's `Max-Age` is the absolute one).
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    /// The password hasher (its verification count is observable in tests).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Creates an account and signs it in (2 store writes).
+    pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        display_name: Option<DisplayName>,
+    ) -> Result<SignedIn, AccountError> {
+        let password_hash = self.hasher.hash(&password).await?;
+        let profile = UserProfile { id: UserId::generate(), email, display_name, created_at: self.clock.now() };
+        let record = UserRecord { profile, password_hash };
+        match self.users.create(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        self.start_session(record.profile).await
+    }
+
+    /// Checks the throttle, then the password (always one verification), then opens a new
+    /// session: 3 store round trips, one more after earlier failures or a parameter change.
+    pub async fn login(&self, email: Email, password: Password) -> Result<SignedIn, AccountError> {
+        let now = self.clock.now();
+        let failures = match self.throttle.check(&email, now).await? {
+            Gate::Locked { retry_after } => return Err(AccountError::TooManyAttempts { retry_after }),
+            Gate::Open { failures } => failures,
+        };
+        let user = self.users.find_by_email(&email).await?;
+        let verdict = self.hasher.verify(&password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let (user, needs_rehash) = match (user, verdict) {
+            (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
+            _ => {
+                self.throttle.fail(&email, now).await?;
+                return Err(AccountError::InvalidCredentials);
+            }
+        };
+        if needs_rehash {
+            // Best effort: the login is valid either way; the next one retries.
+            match self.hasher.hash(&password).await {
+                Ok(phc) => {
+                    if let Err(e) = self.users.set_password_hash(&user, &phc).await {
+                        tracing::warn!(error = %e, "password rehash not stored");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "password rehash failed"),
+            }
+        }
+        if failures > 0 {
+            self.throttle.succeed(&email).await?;
+        }
+        self.start_session(user.profile).await
+    }
+
+    async fn start_session(&self, user: UserProfile) -> Result<SignedIn, AccountError> {
+        let now = self.clock.now();
+        let (session_token, record) = self.policy.start(user, now);
+        self.sessions.create(&record).await?;
+        let access = self.issuer.issue(&record.user.id, &record.id, now)?;
+        Ok(SignedIn { user: record.user, access, session_token })
+    }
+
+    /// A new access token for the session in the cookie, renewing its idle limit (1 round trip).
+    pub async fn refresh(&self, cookie: Option<&str>) -> Result<AccessToken, AccountError> {
+        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
+        let now = self.clock.now();
+        let session = self
+            .sessions
+            .touch(&token.id(), now + self.policy.idle, now)
+            .await?
+            .ok_or(AccountError::SessionInvalid)?;
+        Ok(self.issuer.issue(&session.user.id, &session.id, now)?)
+    }
+
+    /// Revokes the session a verified principal runs under.
+    pub async fn logout(&self, session: &SessionId) -> Result<(), AccountError> {
+        self.sessions.delete(session, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Revokes the session in the cookie; [`AccountError::SessionInvalid`] if none was live.
+    pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<SessionId, AccountError> {
+        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
+        let id = token.id();
+        if self.sessions.delete(&id, self.clock.now()).await? { Ok(id) } else { Err(AccountError::SessionInvalid) }
+    }
+}

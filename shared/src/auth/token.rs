@@ -1,0 +1,171 @@
+//! Access tokens: short-lived JWTs signed with Ed25519 (EdDSA), algorithm pinned, `kid` required.
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{PublicKeys, SigningKey};
+use super::session::SessionId;
+use crate::clock::{epoch, from_epoch};
+use crate::domain::UserId;
+
+/// Longest access-token lifetime the verifier accepts (and the issuer may be configured with).
+pub const MAX_ACCESS_TTL: Duration = Duration::minutes(15);
+/// Clock skew tolerated on `iat` and `exp`.
+pub const LEEWAY: Duration = Duration::seconds(30);
+
+/// The claims every access token carries; all are required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience (one string).
+    pub aud: String,
+    /// User id.
+    pub sub: String,
+    /// Session id (SHA-256 of the session token).
+    pub sid: String,
+    /// Issued at, epoch seconds.
+    pub iat: i64,
+    /// Expires at, epoch seconds.
+    pub exp: i64,
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// Why a token was refused. Deliberately coarse: callers answer every case the same way.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a well-formed JWT, or a header/claim that is missing or malformed.
+    #[error("malformed token")]
+    Malformed,
+    /// Not EdDSA, unknown `kid`, or a bad signature.
+    #[error("untrusted token")]
+    Untrusted,
+    /// Wrong issuer or audience, expired, issued in the future, or lifetime too long.
+    #[error("token claims refused")]
+    Claims,
+    /// Signing failed (bad key material).
+    #[error("could not sign token")]
+    Sign,
+}
+
+/// Signs access tokens (only the `login` function has one).
+#[derive(Debug)]
+pub struct TokenIssuer {
+    key: SigningKey,
+    header: Header,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    /// An issuer; `ttl` is clamped to [`MAX_ACCESS_TTL`].
+    pub fn new(key: SigningKey, issuer: &str, audience: &str, ttl: Duration) -> Self {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid().to_owned());
+        Self {
+            key,
+            header,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl: ttl.min(MAX_ACCESS_TTL),
+        }
+    }
+
+    /// The signing key (its public half goes into every verifier's key set).
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Signs a token for this user and session, valid from `now` for the configured lifetime.
+    pub fn issue(&self, user: &UserId, session: &SessionId, now: DateTime<Utc>) -> Result<AccessToken, TokenError> {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.as_str().to_owned(),
+            sid: session.as_str().to_owned(),
+            iat: epoch(now),
+            exp: epoch(now + self.ttl),
+        };
+        let token = jsonwebtoken::encode(&self.header, &claims, self.key.encoding_key())
+            .map_err(|_| TokenError::Sign)?;
+        Ok(AccessToken { token, expires_in: self.ttl.num_seconds() })
+    }
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// `sub`.
+    pub user_id: UserId,
+    /// `sid`.
+    pub session_id: SessionId,
+    /// `exp`.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Verifies access tokens against the accepted public keys. Holds no secret.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    keys: PublicKeys,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    /// A verifier for tokens from `issuer` meant for `audience`.
+    pub fn new(keys: PublicKeys, issuer: &str, audience: &str) -> Self {
+        // The algorithm list is fixed here, never taken from the token header.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        // Time claims are checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        Self { keys, validation }
+    }
+
+    /// Checks signature, algorithm, `kid`, issuer, audience and times.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Untrusted);
+        }
+        let kid = header.kid.as_deref().ok_or(TokenError::Malformed)?;
+        let key = self.keys.get(kid).ok_or(TokenError::Untrusted)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidKeyFormat => TokenError::Untrusted,
+                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => TokenError::Claims,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        let claims = data.claims;
+        let now = epoch(now);
+        let lifetime = claims.exp - claims.iat;
+        if claims.iat > now + LEEWAY.num_seconds()
+            || claims.exp <= now - LEEWAY.num_seconds()
+            || lifetime <= 0
+            || lifetime > MAX_ACCESS_TTL.num_seconds()
+            || claims.sub.is_empty()
+            || claims.sid.is_empty()
+        {
+            return Err(TokenError::Claims);
+        }
+        Ok(VerifiedToken {
+            user_id: UserId::from_trusted(claims.sub),
+            session_id: SessionId::from_trusted(claims.sid),
+            expires_at: from_epoch(claims.exp),
+        })
+    }
+}

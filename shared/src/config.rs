@@ -1,0 +1,280 @@
+//! Typed configuration from the environment, read once at start-up. Any missing or malformed
+//! value stops the function with a message naming the variable. There is no default secret:
+//! without key material a function does not start.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::auth::keys::{PublicKeys, SigningKey};
+use crate::auth::token::MAX_ACCESS_TTL;
+use crate::auth::{SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
+use crate::http::cookies::parse_same_site;
+use crate::http::{CookieSettings, Cors};
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var, message: message.into() }
+}
+
+/// Where values come from: the process environment, or a map in tests and the local gateway.
+pub trait Source {
+    /// The value of `var`, if set and not empty.
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, var: &str) -> Option<String> {
+        self(var).filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
+    src.get(var).ok_or_else(|| err(var, "is required"))
+}
+
+fn seconds(src: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match src.get(var) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Duration::seconds(n)),
+            _ => Err(err(var, format!("{v:?} is not a positive number of seconds"))),
+        },
+    }
+}
+
+/// Issuer and audience every token names.
+#[derive(Debug, Clone)]
+pub struct TokenNames {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+}
+
+impl TokenNames {
+    /// `AUTH_ISSUER` (default `support-backend`), `AUTH_AUDIENCE` (default `support-api`).
+    pub fn from_source(src: &dyn Source) -> Self {
+        Self {
+            issuer: src.get("AUTH_ISSUER").unwrap_or_else(|| "support-backend".into()),
+            audience: src.get("AUTH_AUDIENCE").unwrap_or_else(|| "support-api".into()),
+        }
+    }
+}
+
+/// What every HTTP function needs: token verification and the browser-facing settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Accepted public keys, issuer and audience.
+    pub verifier: Arc<TokenVerifier>,
+    /// Allowed origins.
+    pub cors: Cors,
+    /// Session cookie name and `SameSite`.
+    pub cookie: CookieSettings,
+}
+
+impl HttpConfig {
+    /// Reads `AUTH_PUBLIC_KEYS` (a JWKS, required), `ALLOWED_ORIGINS` (comma-separated),
+    /// `SESSION_COOKIE_NAME`, `SESSION_COOKIE_SAMESITE`. `extra_key` (the signer's own public
+    /// key, for `login`) joins the accepted set.
+    pub fn from_source(src: &dyn Source, extra_key: Option<&SigningKey>) -> Result<Self, ConfigError> {
+        let names = TokenNames::from_source(src);
+        let mut keys = match src.get("AUTH_PUBLIC_KEYS") {
+            Some(jwks) => PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
+            None if extra_key.is_some() => PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
+            None => return Err(err("AUTH_PUBLIC_KEYS", "is required (a JWKS of the Ed25519 keys tokens may be signed with)")),
+        };
+        if let Some(key) = extra_key {
+            keys.insert(key.public_key().clone()).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
+        }
+        if keys.is_empty() {
+            return Err(err("AUTH_PUBLIC_KEYS", "has no key"));
+        }
+        let origins = src.get("ALLOWED_ORIGINS").unwrap_or_default();
+        let cors = Cors::new(origins.split(',').filter(|o| !o.trim().is_empty()).map(str::to_owned))
+            .map_err(|m| err("ALLOWED_ORIGINS", m))?;
+        let mut cookie = CookieSettings::default();
+        if let Some(name) = src.get("SESSION_COOKIE_NAME") {
+            let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid || name.len() > 64 {
+                return Err(err("SESSION_COOKIE_NAME", "must be 1-64 of A-Z a-z 0-9 - _"));
+            }
+            cookie.name = name;
+        }
+        if let Some(same_site) = src.get("SESSION_COOKIE_SAMESITE") {
+            cookie.same_site = parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
+        }
+        Ok(Self {
+            verifier: Arc::new(TokenVerifier::new(keys, &names.issuer, &names.audience)),
+            cors,
+            cookie,
+        })
+    }
+}
+
+/// What only the `login` function needs: the signer and the account policies.
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    /// Signs access tokens.
+    pub issuer: Arc<TokenIssuer>,
+    /// Session lifetimes.
+    pub sessions: SessionPolicy,
+    /// Login throttling.
+    pub throttle: ThrottlePolicy,
+}
+
+impl LoginConfig {
+    /// Reads the signing key (`AUTH_SIGNING_KEY`, PKCS#8 PEM, and `AUTH_SIGNING_KEY_ID`; both
+    /// required) and the policies, all optional: `ACCESS_TOKEN_TTL_SECONDS` (900, at most 900),
+    /// `SESSION_ABSOLUTE_TTL_SECONDS` (31 days), `SESSION_IDLE_TTL_SECONDS` (7 days),
+    /// `LOGIN_MAX_FAILURES` (5), `LOGIN_FAILURE_WINDOW_SECONDS` (900).
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let pem = required(src, "AUTH_SIGNING_KEY")?;
+        let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
+        let key = SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
+        Self::with_key(src, key)
+    }
+
+    /// The same with a key obtained elsewhere (the local gateway's key file).
+    pub fn with_key(src: &dyn Source, key: SigningKey) -> Result<Self, ConfigError> {
+        let names = TokenNames::from_source(src);
+        let ttl = seconds(src, "ACCESS_TOKEN_TTL_SECONDS", MAX_ACCESS_TTL)?;
+        if ttl > MAX_ACCESS_TTL {
+            return Err(err("ACCESS_TOKEN_TTL_SECONDS", "must be at most 900"));
+        }
+        let defaults = SessionPolicy::default();
+        let sessions = SessionPolicy {
+            absolute: seconds(src, "SESSION_ABSOLUTE_TTL_SECONDS", defaults.absolute)?,
+            idle: seconds(src, "SESSION_IDLE_TTL_SECONDS", defaults.idle)?,
+        };
+        let throttle_defaults = ThrottlePolicy::default();
+        let max_failures = match src.get("LOGIN_MAX_FAILURES") {
+            None => throttle_defaults.max_failures,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("LOGIN_MAX_FAILURES", format!("{v:?} is not a positive integer")))?,
+        };
+        let throttle = ThrottlePolicy {
+            max_failures,
+            window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", throttle_defaults.window)?,
+        };
+        Ok(Self {
+            issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)),
+            sessions,
+            throttle,
+        })
+    }
+}
+
+/// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// Accounts and email claims.
+    pub users: String,
+    /// Sessions.
+    pub sessions: String,
+    /// Throttle and rate-limit counters.
+    pub rate_limits: String,
+}
+
+impl Tables {
+    /// Reads all three names; each is required.
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users: required(src, "USERS_TABLE")?,
+            sessions: required(src, "SESSIONS_TABLE")?,
+            rate_limits: required(src, "RATE_LIMITS_TABLE")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn refuses_to_start_without_key_material() {
+        let e = LoginConfig::from_source(&src(&[])).unwrap_err();
+        assert_eq!(e.var, "AUTH_SIGNING_KEY");
+        let e = HttpConfig::from_source(&src(&[]), None).unwrap_err();
+        assert_eq!(e.var, "AUTH_PUBLIC_KEYS");
+        let e = LoginConfig::from_source(&src(&[("AUTH_SIGNING_KEY", "junk"), ("AUTH_SIGNING_KEY_ID", "k")])).unwrap_err();
+        assert_eq!(e.var, "AUTH_SIGNING_KEY");
+    }
+
+    #[test]
+    fn reads_a_complete_configuration() {
+        let (key, pem) = SigningKey::generate("k1").unwrap();
+        let jwks = PublicKeys::new([key.public_key().clone()]).unwrap().to_jwks();
+        let s = src(&[
+            ("AUTH_SIGNING_KEY", &pem),
+            ("AUTH_SIGNING_KEY_ID", "k1"),
+            ("AUTH_PUBLIC_KEYS", &jwks),
+            ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+            ("SESSION_COOKIE_SAMESITE", "strict"),
+            ("LOGIN_MAX_FAILURES", "3"),
+        ]);
+        let login = LoginConfig::from_source(&s).unwrap();
+        assert_eq!(login.throttle.max_failures, 3);
+        let http = HttpConfig::from_source(&s, Some(login.issuer.key())).unwrap();
+        assert_eq!(http.cors.origins().len(), 2);
+        assert_eq!(http.cookie.same_site, cookie::SameSite::Strict);
+    }
+
+    #[test]
+    fn rejects_bad_values_by_name() {
+        let (_, pem) = SigningKey::generate("k1").unwrap();
+        let base = [("AUTH_SIGNING_KEY", pem.as_str()), ("AUTH_SIGNING_KEY_ID", "k1")];
+        for (var, value) in [
+            ("ACCESS_TOKEN_TTL_SECONDS", "901"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "-1"),
+            ("SESSION_IDLE_TTL_SECONDS", "soon"),
+            ("LOGIN_MAX_FAILURES", "0"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((var, value));
+            assert_eq!(LoginConfig::from_source(&src(&pairs)).unwrap_err().var, var);
+        }
+        let (key, _) = SigningKey::generate("k1").unwrap();
+        let e = HttpConfig::from_source(&src(&[("ALLOWED_ORIGINS", "*")]), Some(&key)).unwrap_err();
+        assert_eq!(e.var, "ALLOWED_ORIGINS");
+    }
+}
+
+/// Unwraps a start-up result or stops the process with the message (Lambda shows it as an
+/// init error); a function never runs half-configured.
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "refusing to start");
+        eprintln!("refusing to start: {e}");
+        std::process::exit(1)
+    })
+}

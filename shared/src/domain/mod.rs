@@ -1,0 +1,9 @@
+//! Validated domain types: parse, don't validate. A value of these types is known to be valid.
+
+mod email;
+mod password;
+mod user;
+
+pub use email::Email;
+pub use password::Password;
+pub use user::{DisplayName, UserId, UserProfile, UserView};

@@ -1,0 +1,93 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Email;
+use crate::clock::rfc3339;
+
+/// Opaque user id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        Self(format!("usr_{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// An id read back from a store or a verified token.
+    pub fn from_trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Optional human name: trimmed, 1–100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Validates a name given by the user.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty");
+        }
+        if trimmed.chars().count() > 100 {
+            return Err("must be at most 100 characters");
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// A name read back from a store.
+    pub fn from_trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The public part of an account, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Opaque id.
+    pub id: UserId,
+    /// Normalized email.
+    pub email: Email,
+    /// Optional name.
+    pub display_name: Option<DisplayName>,
+    /// Registration time (whole seconds).
+    pub created_at: DateTime<Utc>,
+}
+
+/// `user` in API responses.
+#[derive(Serialize)]
+pub struct UserView<'a> {
+    id: &'a str,
+    email: &'a str,
+    display_name: Option<&'a str>,
+    created_at: String,
+}
+
+impl UserProfile {
+    /// The JSON shape `{id, email, display_name, created_at}`.
+    pub fn view(&self) -> UserView<'_> {
+        UserView {
+            id: self.id.as_str(),
+            email: self.email.as_str(),
+            display_name: self.display_name.as_ref().map(DisplayName::as_str),
+            created_at: rfc3339(self.created_at),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! CORS and origin checks against one allowlist. Never `*`: credentials are allowed.
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::StatusCode;
+use lambda_http::{Body, Response};
+
+use crate::error::ApiError;
+
+/// The allowed browser origins (`scheme://host[:port]`, exact match).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    allowed: Vec<String>,
+}
+
+const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
+const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key";
+const EXPOSE_HEADERS: &str = "retry-after, x-request-id";
+
+impl Cors {
+    /// An allowlist; each origin must be `http(s)://host[:port]` without a path.
+    pub fn new(origins: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut allowed = Vec::new();
+        for origin in origins {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .ok_or_else(|| format!("origin {origin:?} must start with http:// or https://"))?;
+            if rest.is_empty() || rest.contains(['/', '*', '?', '#', ' ']) {
+                return Err(format!("origin {origin:?} must be scheme://host[:port] with no wildcard or path"));
+            }
+            allowed.push(origin);
+        }
+        Ok(Self { allowed })
+    }
+
+    /// Whether this `Origin` value is on the list.
+    pub fn is_allowed(&self, origin: &HeaderValue) -> bool {
+        origin
+            .to_str()
+            .is_ok_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+    }
+
+    /// The allowed origins.
+    pub fn origins(&self) -> &[String] {
+        &self.allowed
+    }
+
+    /// Refuses a cookie-authenticated call whose `Origin` is present and not allowed. An absent
+    /// `Origin` (non-browser clients) passes; browsers always send it on POST.
+    pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        match headers.get(header::ORIGIN) {
+            Some(origin) if !self.is_allowed(origin) => Err(ApiError::OriginNotAllowed),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds CORS headers for an allowed origin; always `Vary: Origin` so caches keep them apart.
+    pub fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = origin.filter(|o| self.is_allowed(o)) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+        }
+    }
+
+    /// Answers a preflight: 204 with the allowed methods and headers for an allowed origin,
+    /// 403 `origin_not_allowed` otherwise.
+    pub fn preflight(&self, origin: Option<&HeaderValue>) -> Response<Body> {
+        if !origin.is_some_and(|o| self.is_allowed(o)) {
+            return ApiError::OriginNotAllowed.into_response();
+        }
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hv(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn allowlist_is_exact() {
+        let cors = Cors::new(["https://app.example.com/".to_owned()]).unwrap();
+        assert!(cors.is_allowed(&hv("https://app.example.com")));
+        assert!(!cors.is_allowed(&hv("https://evil.example.com")));
+        assert!(!cors.is_allowed(&hv("https://app.example.com.evil.net")));
+        assert!(!cors.is_allowed(&hv("null")));
+        assert!(Cors::new(["*".to_owned()]).is_err());
+        assert!(Cors::new(["https://*.example.com".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn apply_echoes_only_allowed_origins() {
+        let cors = Cors::new(["https://app.example.com".to_owned()]).unwrap();
+        let mut h = HeaderMap::new();
+        cors.apply(Some(&hv("https://app.example.com")), &mut h);
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        let mut h = HeaderMap::new();
+        cors.apply(Some(&hv("https://evil.example.com")), &mut h);
+        assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        assert_eq!(h[header::VARY], "Origin");
+    }
+}

@@ -1,0 +1,64 @@
+//! HTTP helpers shared by every function: request parsing with limits, responses, CORS,
+//! cookies, and the wrapper every handler runs in.
+
+pub mod cookies;
+pub mod cors;
+pub mod request;
+pub mod response;
+
+use std::future::Future;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, header};
+use lambda_http::{Body, Request, Response};
+use tracing::Instrument;
+
+pub use cookies::CookieSettings;
+pub use cors::Cors;
+pub use request::{Validator, json_body, request_id};
+pub use response::{json, no_content};
+
+use crate::error::ApiError;
+
+/// Runs one request through `route` and finishes the response the same way for every function:
+/// a request id (header and log span), CORS for allowed origins, `Cache-Control: no-store`,
+/// problem+json for errors, and one log line with the outcome.
+pub async fn serve<F, Fut>(req: Request, cors: &Cors, route: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&req);
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let method = req.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        path = %req.uri().path(),
+    );
+    async move {
+        let started = Instant::now();
+        let mut response = if method == Method::OPTIONS {
+            cors.preflight(origin.as_ref())
+        } else {
+            route(req).await.unwrap_or_else(ApiError::into_response)
+        };
+        let headers = response.headers_mut();
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-request-id", id);
+        }
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+        cors.apply(origin.as_ref(), headers);
+        let status = response.status().as_u16();
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if status >= 500 {
+            tracing::error!(status, micros, "request failed");
+        } else {
+            tracing::info!(status, micros, "request done");
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}

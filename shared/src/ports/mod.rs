@@ -1,0 +1,50 @@
+//! Store ports: the small traits handlers and the auth core depend on. Adapters live in
+//! [`crate::adapters`]; a handler never knows which one it has.
+
+pub mod rate_limits;
+pub mod sessions;
+pub mod users;
+
+pub use rate_limits::{Counter, RateLimits};
+pub use sessions::{SessionRecord, SessionStore};
+pub use users::{UserRecord, UserStore};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or answered with an error; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness or precondition check refused the write.
+    #[error("conflicting write")]
+    Conflict,
+    /// An item exists but cannot be decoded: a bug or a manual edit.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+use std::sync::Arc;
+
+/// The stores a function is wired with; each handler takes the ones it needs.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Throttle and rate-limit counters.
+    pub rate_limits: Arc<dyn RateLimits>,
+}
+
+impl Stores {
+    /// Every port served by one adapter (the SQLite file, or the DynamoDB tables).
+    pub fn single<S>(store: Arc<S>) -> Self
+    where
+        S: UserStore + SessionStore + RateLimits + 'static,
+    {
+        Self { users: store.clone(), sessions: store.clone(), rate_limits: store }
+    }
+}
