@@ -23,7 +23,10 @@ pub struct ConfigError {
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var, message: message.into() }
+    ConfigError {
+        var,
+        message: message.into(),
+    }
 }
 
 /// Where values come from: the process environment, or a map in tests and the local gateway.
@@ -51,12 +54,19 @@ fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> 
     src.get(var).ok_or_else(|| err(var, "is required"))
 }
 
-fn seconds(src: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+fn seconds(
+    src: &dyn Source,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match src.get(var) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n > 0 => Ok(Duration::seconds(n)),
-            _ => Err(err(var, format!("{v:?} is not a positive number of seconds"))),
+            _ => Err(err(
+                var,
+                format!("{v:?} is not a positive number of seconds"),
+            )),
         },
     }
 }
@@ -74,8 +84,12 @@ impl TokenNames {
     /// `AUTH_ISSUER` (default `support-backend`), `AUTH_AUDIENCE` (default `support-api`).
     pub fn from_source(src: &dyn Source) -> Self {
         Self {
-            issuer: src.get("AUTH_ISSUER").unwrap_or_else(|| "support-backend".into()),
-            audience: src.get("AUTH_AUDIENCE").unwrap_or_else(|| "support-api".into()),
+            issuer: src
+                .get("AUTH_ISSUER")
+                .unwrap_or_else(|| "support-backend".into()),
+            audience: src
+                .get("AUTH_AUDIENCE")
+                .unwrap_or_else(|| "support-api".into()),
         }
     }
 }
@@ -95,32 +109,56 @@ impl HttpConfig {
     /// Reads `AUTH_PUBLIC_KEYS` (a JWKS, required), `ALLOWED_ORIGINS` (comma-separated),
     /// `SESSION_COOKIE_NAME`, `SESSION_COOKIE_SAMESITE`. `extra_key` (the signer's own public
     /// key, for `login`) joins the accepted set.
-    pub fn from_source(src: &dyn Source, extra_key: Option<&SigningKey>) -> Result<Self, ConfigError> {
+    pub fn from_source(
+        src: &dyn Source,
+        extra_key: Option<&SigningKey>,
+    ) -> Result<Self, ConfigError> {
         let names = TokenNames::from_source(src);
         let mut keys = match src.get("AUTH_PUBLIC_KEYS") {
-            Some(jwks) => PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
-            None if extra_key.is_some() => PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
-            None => return Err(err("AUTH_PUBLIC_KEYS", "is required (a JWKS of the Ed25519 keys tokens may be signed with)")),
+            Some(jwks) => {
+                PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?
+            }
+            None if extra_key.is_some() => {
+                PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?
+            }
+            None => {
+                return Err(err(
+                    "AUTH_PUBLIC_KEYS",
+                    "is required (a JWKS of the Ed25519 keys tokens may be signed with)",
+                ));
+            }
         };
         if let Some(key) = extra_key {
-            keys.insert(key.public_key().clone()).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
+            keys.insert(key.public_key().clone())
+                .map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
         }
         if keys.is_empty() {
             return Err(err("AUTH_PUBLIC_KEYS", "has no key"));
         }
         let origins = src.get("ALLOWED_ORIGINS").unwrap_or_default();
-        let cors = Cors::new(origins.split(',').filter(|o| !o.trim().is_empty()).map(str::to_owned))
-            .map_err(|m| err("ALLOWED_ORIGINS", m))?;
+        let cors = Cors::new(
+            origins
+                .split(',')
+                .filter(|o| !o.trim().is_empty())
+                .map(str::to_owned),
+        )
+        .map_err(|m| err("ALLOWED_ORIGINS", m))?;
         let mut cookie = CookieSettings::default();
         if let Some(name) = src.get("SESSION_COOKIE_NAME") {
-            let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let valid = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid || name.len() > 64 {
-                return Err(err("SESSION_COOKIE_NAME", "must be 1-64 of A-Z a-z 0-9 - _"));
+                return Err(err(
+                    "SESSION_COOKIE_NAME",
+                    "must be 1-64 of A-Z a-z 0-9 - _",
+                ));
             }
             cookie.name = name;
         }
         if let Some(same_site) = src.get("SESSION_COOKIE_SAMESITE") {
-            cookie.same_site = parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
+            cookie.same_site =
+                parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
         }
         Ok(Self {
             verifier: Arc::new(TokenVerifier::new(keys, &names.issuer, &names.audience)),
@@ -149,7 +187,8 @@ impl LoginConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let pem = required(src, "AUTH_SIGNING_KEY")?;
         let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
-        let key = SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
+        let key =
+            SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
         Self::with_key(src, key)
     }
 
@@ -173,11 +212,20 @@ impl LoginConfig {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| err("LOGIN_MAX_FAILURES", format!("{v:?} is not a positive integer")))?,
+                .ok_or_else(|| {
+                    err(
+                        "LOGIN_MAX_FAILURES",
+                        format!("{v:?} is not a positive integer"),
+                    )
+                })?,
         };
         let throttle = ThrottlePolicy {
             max_failures,
-            window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", throttle_defaults.window)?,
+            window: seconds(
+                src,
+                "LOGIN_FAILURE_WINDOW_SECONDS",
+                throttle_defaults.window,
+            )?,
         };
         Ok(Self {
             issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)),
@@ -209,6 +257,16 @@ impl Tables {
     }
 }
 
+/// Unwraps a start-up result or stops the process with the message (Lambda shows it as an
+/// init error); a function never runs half-configured.
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "refusing to start");
+        eprintln!("refusing to start: {e}");
+        std::process::exit(1)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -216,7 +274,10 @@ mod tests {
     use super::*;
 
     fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -226,14 +287,20 @@ mod tests {
         assert_eq!(e.var, "AUTH_SIGNING_KEY");
         let e = HttpConfig::from_source(&src(&[]), None).unwrap_err();
         assert_eq!(e.var, "AUTH_PUBLIC_KEYS");
-        let e = LoginConfig::from_source(&src(&[("AUTH_SIGNING_KEY", "junk"), ("AUTH_SIGNING_KEY_ID", "k")])).unwrap_err();
+        let e = LoginConfig::from_source(&src(&[
+            ("AUTH_SIGNING_KEY", "junk"),
+            ("AUTH_SIGNING_KEY_ID", "k"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.var, "AUTH_SIGNING_KEY");
     }
 
     #[test]
     fn reads_a_complete_configuration() {
         let (key, pem) = SigningKey::generate("k1").unwrap();
-        let jwks = PublicKeys::new([key.public_key().clone()]).unwrap().to_jwks();
+        let jwks = PublicKeys::new([key.public_key().clone()])
+            .unwrap()
+            .to_jwks();
         let s = src(&[
             ("AUTH_SIGNING_KEY", &pem),
             ("AUTH_SIGNING_KEY_ID", "k1"),
@@ -252,7 +319,10 @@ mod tests {
     #[test]
     fn rejects_bad_values_by_name() {
         let (_, pem) = SigningKey::generate("k1").unwrap();
-        let base = [("AUTH_SIGNING_KEY", pem.as_str()), ("AUTH_SIGNING_KEY_ID", "k1")];
+        let base = [
+            ("AUTH_SIGNING_KEY", pem.as_str()),
+            ("AUTH_SIGNING_KEY_ID", "k1"),
+        ];
         for (var, value) in [
             ("ACCESS_TOKEN_TTL_SECONDS", "901"),
             ("ACCESS_TOKEN_TTL_SECONDS", "-1"),
@@ -267,14 +337,4 @@ mod tests {
         let e = HttpConfig::from_source(&src(&[("ALLOWED_ORIGINS", "*")]), Some(&key)).unwrap_err();
         assert_eq!(e.var, "ALLOWED_ORIGINS");
     }
-}
-
-/// Unwraps a start-up result or stops the process with the message (Lambda shows it as an
-/// init error); a function never runs half-configured.
-pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "refusing to start");
-        eprintln!("refusing to start: {e}");
-        std::process::exit(1)
-    })
 }

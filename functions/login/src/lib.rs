@@ -6,14 +6,16 @@ use std::sync::Arc;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{AccountError, Accounts, Authenticator, LoginThrottle, PasswordHasher, SignedIn};
+use shared::Clock;
+use shared::auth::{
+    AccountError, Accounts, Authenticator, LoginThrottle, PasswordHasher, SignedIn,
+};
 use shared::clock::rfc3339;
 use shared::config::{HttpConfig, LoginConfig};
 use shared::domain::{DisplayName, Email, Password};
 use shared::error::{ApiError, Challenge};
 use shared::http::{Validator, json, json_body, no_content, serve};
 use shared::ports::Stores;
-use shared::Clock;
 
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/auth/";
@@ -71,7 +73,12 @@ struct MeView<'a> {
 
 impl Login {
     /// Wires the handler: the signer and policies, the HTTP settings, the stores, the clock.
-    pub fn new(config: LoginConfig, http: HttpConfig, stores: Stores, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: LoginConfig,
+        http: HttpConfig,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let throttle = LoginThrottle::new(stores.rate_limits.clone(), config.throttle);
         let accounts = Accounts::new(
             stores.users.clone(),
@@ -83,7 +90,11 @@ impl Login {
             clock.clone(),
         );
         let auth = Authenticator::new(http.verifier.clone(), stores.sessions, clock);
-        Self { accounts, auth, http }
+        Self {
+            accounts,
+            auth,
+            http,
+        }
     }
 
     /// The account use cases (tests observe the password verification count through it).
@@ -122,10 +133,14 @@ impl Login {
             None | Some("") => Some(None),
             Some(name) => v.check("display_name", DisplayName::parse(name)).map(Some),
         };
-        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
+        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
+        else {
             return Err(v.into_error());
         };
-        let signed_in = self.accounts.register(email, password, display_name).await?;
+        let signed_in = self
+            .accounts
+            .register(email, password, display_name)
+            .await?;
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
 
@@ -144,11 +159,18 @@ impl Login {
     fn signed_in(&self, status: StatusCode, s: &SignedIn) -> Result<Response<Body>, ApiError> {
         let view = SignedInView {
             user: s.user.view(),
-            token: TokenView { access_token: &s.access.token, token_type: "Bearer", expires_in: s.access.expires_in },
+            token: TokenView {
+                access_token: &s.access.token,
+                token_type: "Bearer",
+                expires_in: s.access.expires_in,
+            },
         };
         let mut response = json(status, &view)?;
         let max_age = self.accounts.policy().absolute.num_seconds();
-        set_cookie(&mut response, &self.http.cookie.set(s.session_token.expose(), max_age));
+        set_cookie(
+            &mut response,
+            &self.http.cookie.set(s.session_token.expose(), max_age),
+        );
         Ok(response)
     }
 
@@ -158,9 +180,15 @@ impl Login {
         match self.accounts.refresh(cookie.as_deref()).await {
             Ok(access) => json(
                 StatusCode::OK,
-                &TokenView { access_token: &access.token, token_type: "Bearer", expires_in: access.expires_in },
+                &TokenView {
+                    access_token: &access.token,
+                    token_type: "Bearer",
+                    expires_in: access.expires_in,
+                },
             ),
-            Err(AccountError::SessionInvalid) => Ok(self.clearing_cookie(ApiError::SessionInvalid.into_response())),
+            Err(AccountError::SessionInvalid) => {
+                Ok(self.clearing_cookie(ApiError::SessionInvalid.into_response()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -175,9 +203,9 @@ impl Login {
         let cookie = self.http.cookie.read(req.headers());
         match self.accounts.logout_cookie(cookie.as_deref()).await {
             Ok(_) => Ok(self.clearing_cookie(no_content())),
-            Err(AccountError::SessionInvalid) => {
-                Ok(self.clearing_cookie(ApiError::Unauthenticated(Challenge::Bare).into_response()))
-            }
+            Err(AccountError::SessionInvalid) => Ok(
+                self.clearing_cookie(ApiError::Unauthenticated(Challenge::Bare).into_response())
+            ),
             Err(e) => Err(e.into()),
         }
     }
@@ -188,7 +216,9 @@ impl Login {
             StatusCode::OK,
             &MeView {
                 user: principal.user().view(),
-                session: SessionView { expires_at: rfc3339(principal.session_expires_at()) },
+                session: SessionView {
+                    expires_at: rfc3339(principal.session_expires_at()),
+                },
             },
         )
     }

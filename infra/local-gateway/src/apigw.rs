@@ -33,10 +33,21 @@ pub fn event(
     let mut single: Map<String, Value> = Map::new();
     let mut cookies: Vec<Value> = Vec::new();
     for name in headers.keys() {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         if name == header::COOKIE {
             // API Gateway moves cookies out of the headers into `cookies`, one per entry.
-            cookies.extend(values.iter().flat_map(|v| v.split(';')).map(str::trim).filter(|c| !c.is_empty()).map(|c| json!(c)));
+            cookies.extend(
+                values
+                    .iter()
+                    .flat_map(|v| v.split(';'))
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| json!(c)),
+            );
         } else {
             single.insert(name.as_str().to_owned(), json!(values.join(",")));
         }
@@ -95,10 +106,13 @@ pub fn event(
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
     }
-    if let Some(proxy) = route_key.strip_suffix("/{proxy+}").and_then(|r| r.split_once(' ')).map(|(_, p)| p) {
-        if let Some(rest) = path.strip_prefix(proxy).and_then(|r| r.strip_prefix('/')) {
-            event["pathParameters"] = json!({ "proxy": rest });
-        }
+    let proxied = route_key
+        .strip_suffix("/{proxy+}")
+        .and_then(|r| r.split_once(' '))
+        .and_then(|(_, prefix)| path.strip_prefix(prefix))
+        .and_then(|rest| rest.strip_prefix('/'));
+    if let Some(rest) = proxied {
+        event["pathParameters"] = json!({ "proxy": rest });
     }
     if !body.is_null() {
         event["body"] = body;
@@ -107,7 +121,9 @@ pub fn event(
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Invokes `handler` with `event` exactly as the Lambda runtime would and returns the response
@@ -117,7 +133,8 @@ where
     H: Fn(Request) -> F,
     F: Future<Output = Response<Body>> + Send,
 {
-    let payload: LambdaRequest = serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
+    let payload: LambdaRequest =
+        serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
     let mut adapter = Adapter::from(service_fn(|req: Request| {
         let fut = handler(req);
         async move { Ok::<_, Infallible>(fut.await) }
@@ -139,11 +156,15 @@ pub fn http_response(value: &Value) -> Result<http::Response<Vec<u8>>, String> {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     for (field, multi) in [("headers", false), ("multiValueHeaders", true)] {
-        let Some(map) = value[field].as_object() else { continue };
+        let Some(map) = value[field].as_object() else {
+            continue;
+        };
         for (name, v) in map {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
             let values: Vec<&str> = if multi {
-                v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+                v.as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default()
             } else {
                 v.as_str().into_iter().collect()
             };
@@ -152,8 +173,16 @@ pub fn http_response(value: &Value) -> Result<http::Response<Vec<u8>>, String> {
             }
         }
     }
-    for cookie in value["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        headers.append(header::SET_COOKIE, HeaderValue::from_str(cookie).map_err(|e| e.to_string())?);
+    for cookie in value["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
+        );
     }
     if let Some(body) = value["body"].as_str() {
         *response.body_mut() = if value["isBase64Encoded"].as_bool() == Some(true) {
@@ -171,15 +200,30 @@ mod tests {
 
     #[test]
     fn query_strings_are_decoded_and_joined() {
-        let uri: Uri = "/api/x?a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9".parse().unwrap();
-        let caller = Caller { source_ip: "127.0.0.1".into(), host: "localhost" };
-        let e = event(&Method::GET, &uri, &HeaderMap::new(), &Bytes::new(), "ANY /api/{proxy+}", &caller);
+        let uri: Uri = "/api/x?a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9"
+            .parse()
+            .unwrap();
+        let caller = Caller {
+            source_ip: "127.0.0.1".into(),
+            host: "localhost",
+        };
+        let e = event(
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            &Bytes::new(),
+            "ANY /api/{proxy+}",
+            &caller,
+        );
         assert_eq!(e["queryStringParameters"]["a"], "1,2");
         assert_eq!(e["queryStringParameters"]["b"], "hello world");
         assert_eq!(e["queryStringParameters"]["c"], "%zz");
         assert_eq!(e["queryStringParameters"]["d"], "é");
         assert_eq!(e["pathParameters"]["proxy"], "x");
-        assert_eq!(e["rawQueryString"], "a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9");
+        assert_eq!(
+            e["rawQueryString"],
+            "a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9"
+        );
     }
 
     #[test]
@@ -187,8 +231,18 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, "a=1; b=2".parse().unwrap());
         h.append(header::COOKIE, "c=3".parse().unwrap());
-        let caller = Caller { source_ip: "127.0.0.1".into(), host: "localhost" };
-        let e = event(&Method::GET, &"/".parse().unwrap(), &h, &Bytes::new(), "$default", &caller);
+        let caller = Caller {
+            source_ip: "127.0.0.1".into(),
+            host: "localhost",
+        };
+        let e = event(
+            &Method::GET,
+            &"/".parse().unwrap(),
+            &h,
+            &Bytes::new(),
+            "$default",
+            &caller,
+        );
         assert_eq!(e["cookies"], json!(["a=1", "b=2", "c=3"]));
         assert!(e["headers"].get("cookie").is_none());
     }

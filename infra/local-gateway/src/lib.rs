@@ -100,11 +100,18 @@ impl Gateway {
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let key = keys::load_or_create(&config.data_dir)?;
         let db = config.data_dir.join("app.db");
-        let store = Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+        let store =
+            Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
 
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let origins = if config.allowed_origins.is_empty() { default_origins(addr) } else { config.allowed_origins };
+        let origins = if config.allowed_origins.is_empty() {
+            default_origins(addr)
+        } else {
+            config.allowed_origins
+        };
         let source = Overlay {
             base: config.settings,
             public_keys: PublicKeys::new([key.public_key().clone()])?.to_jwks(),
@@ -113,7 +120,12 @@ impl Gateway {
         let http = HttpConfig::from_source(&source, Some(&key))?;
         let login_config = LoginConfig::with_key(&source, key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let login = Arc::new(Login::new(login_config, http, Stores::single(store.clone()), clock.clone()));
+        let login = Arc::new(Login::new(
+            login_config,
+            http,
+            Stores::single(store.clone()),
+            clock.clone(),
+        ));
 
         let login_handler = Arc::clone(&login);
         let mounts = vec![Mount {
@@ -131,11 +143,14 @@ impl Gateway {
 
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
         });
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
@@ -147,7 +162,13 @@ impl Gateway {
             }
         });
         tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
-        Ok(Self { addr, login, shutdown: Some(tx), server, sweeper })
+        Ok(Self {
+            addr,
+            login,
+            shutdown: Some(tx),
+            server,
+            sweeper,
+        })
     }
 
     /// The bound address.
@@ -171,7 +192,10 @@ impl Gateway {
             let _ = tx.send(());
         }
         self.sweeper.abort();
-        (&mut self.server).await.context("server task")?.context("server")?;
+        (&mut self.server)
+            .await
+            .context("server task")?
+            .context("server")?;
         Ok(())
     }
 }
@@ -184,7 +208,11 @@ impl Drop for Gateway {
 }
 
 async fn health() -> AxumResponse {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
 }
 
 /// The gateway's own origin (and its `localhost` spelling on loopback).
@@ -209,11 +237,27 @@ async fn dispatch(
     let Ok(body) = axum::body::to_bytes(body, MAX_GATEWAY_BODY).await else {
         return problem(ApiError::PayloadTooLarge);
     };
-    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
-    let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let caller = apigw::Caller {
+        source_ip: peer.ip().to_string(),
+        host,
+    };
+    let event = apigw::event(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &body,
+        mount.route_key,
+        &caller,
+    );
     let handler = Arc::clone(&mount.handler);
-    let result = apigw::invoke(move |req| handler(req), event).await.and_then(|v| apigw::http_response(&v));
+    let result = apigw::invoke(move |req| handler(req), event)
+        .await
+        .and_then(|v| apigw::http_response(&v));
     match result {
         Ok(response) => response.map(AxumBody::from).into_response(),
         Err(e) => {

@@ -82,7 +82,15 @@ impl Accounts {
         policy: SessionPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { users, sessions, throttle, hasher, issuer, policy, clock }
+        Self {
+            users,
+            sessions,
+            throttle,
+            hasher,
+            issuer,
+            policy,
+            clock,
+        }
     }
 
     /// The session lifetimes (the cookie's `Max-Age` is the absolute one).
@@ -103,8 +111,16 @@ impl Accounts {
         display_name: Option<DisplayName>,
     ) -> Result<SignedIn, AccountError> {
         let password_hash = self.hasher.hash(&password).await?;
-        let profile = UserProfile { id: UserId::generate(), email, display_name, created_at: self.clock.now() };
-        let record = UserRecord { profile, password_hash };
+        let profile = UserProfile {
+            id: UserId::generate(),
+            email,
+            display_name,
+            created_at: self.clock.now(),
+        };
+        let record = UserRecord {
+            profile,
+            password_hash,
+        };
         match self.users.create(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
@@ -118,11 +134,16 @@ impl Accounts {
     pub async fn login(&self, email: Email, password: Password) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
         let failures = match self.throttle.check(&email, now).await? {
-            Gate::Locked { retry_after } => return Err(AccountError::TooManyAttempts { retry_after }),
+            Gate::Locked { retry_after } => {
+                return Err(AccountError::TooManyAttempts { retry_after });
+            }
             Gate::Open { failures } => failures,
         };
         let user = self.users.find_by_email(&email).await?;
-        let verdict = self.hasher.verify(&password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let verdict = self
+            .hasher
+            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
         let (user, needs_rehash) = match (user, verdict) {
             (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
             _ => {
@@ -152,12 +173,18 @@ impl Accounts {
         let (session_token, record) = self.policy.start(user, now);
         self.sessions.create(&record).await?;
         let access = self.issuer.issue(&record.user.id, &record.id, now)?;
-        Ok(SignedIn { user: record.user, access, session_token })
+        Ok(SignedIn {
+            user: record.user,
+            access,
+            session_token,
+        })
     }
 
     /// A new access token for the session in the cookie, renewing its idle limit (1 round trip).
     pub async fn refresh(&self, cookie: Option<&str>) -> Result<AccessToken, AccountError> {
-        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
+        let token = cookie
+            .and_then(SessionToken::parse)
+            .ok_or(AccountError::SessionInvalid)?;
         let now = self.clock.now();
         let session = self
             .sessions
@@ -175,8 +202,14 @@ impl Accounts {
 
     /// Revokes the session in the cookie; [`AccountError::SessionInvalid`] if none was live.
     pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<SessionId, AccountError> {
-        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
+        let token = cookie
+            .and_then(SessionToken::parse)
+            .ok_or(AccountError::SessionInvalid)?;
         let id = token.id();
-        if self.sessions.delete(&id, self.clock.now()).await? { Ok(id) } else { Err(AccountError::SessionInvalid) }
+        if self.sessions.delete(&id, self.clock.now()).await? {
+            Ok(id)
+        } else {
+            Err(AccountError::SessionInvalid)
+        }
     }
 }

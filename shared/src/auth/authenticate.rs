@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
+use super::AuthError;
 use super::session::SessionId;
 use super::token::TokenVerifier;
-use super::AuthError;
 use crate::clock::Clock;
 use crate::domain::UserProfile;
 use crate::ports::SessionStore;
@@ -52,15 +52,26 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// An authenticator over these keys and this session store.
-    pub fn new(verifier: Arc<TokenVerifier>, sessions: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { verifier, sessions, clock }
+    pub fn new(
+        verifier: Arc<TokenVerifier>,
+        sessions: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            verifier,
+            sessions,
+            clock,
+        }
     }
 
     /// Verifies the bearer token in `headers`, then checks its session is live (one store read).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer_token(headers)?;
         let now = self.clock.now();
-        let verified = self.verifier.verify(token, now).map_err(|_| AuthError::InvalidToken)?;
+        let verified = self
+            .verifier
+            .verify(token, now)
+            .map_err(|_| AuthError::InvalidToken)?;
         let session = self
             .sessions
             .get(&verified.session_id, now)
@@ -112,14 +123,35 @@ mod tests {
 
     #[test]
     fn parses_bearer_values() {
-        assert_eq!(bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(), "abc.def.ghi");
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(),
+            "abc.def.ghi"
+        );
         assert_eq!(bearer_token(&headers(&["bearer abc"])).unwrap(), "abc");
-        assert!(matches!(bearer_token(&headers(&[])), Err(AuthError::MissingToken)));
-        assert!(matches!(bearer_token(&headers(&["Basic Zm9vOmJhcg=="])), Err(AuthError::MissingToken)));
-        assert!(matches!(bearer_token(&headers(&["Bearer"])), Err(AuthError::InvalidToken)));
-        assert!(matches!(bearer_token(&headers(&["Bearer a b"])), Err(AuthError::InvalidToken)));
-        assert!(matches!(bearer_token(&headers(&["Bearer a", "Bearer b"])), Err(AuthError::InvalidToken)));
+        assert!(matches!(
+            bearer_token(&headers(&[])),
+            Err(AuthError::MissingToken)
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Basic Zm9vOmJhcg=="])),
+            Err(AuthError::MissingToken)
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer"])),
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a b"])),
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a", "Bearer b"])),
+            Err(AuthError::InvalidToken)
+        ));
         let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
-        assert!(matches!(bearer_token(&headers(&[&huge])), Err(AuthError::InvalidToken)));
+        assert!(matches!(
+            bearer_token(&headers(&[&huge])),
+            Err(AuthError::InvalidToken)
+        ));
     }
 }

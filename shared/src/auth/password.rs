@@ -70,7 +70,8 @@ impl PasswordHasher {
     /// Hashes a new password into a PHC string with a random salt.
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut salt).map_err(|_| PasswordError::Hash("no randomness".into()))?;
+        aws_lc_rs::rand::fill(&mut salt)
+            .map_err(|_| PasswordError::Hash("no randomness".into()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
         let params = self.params.clone();
         let secret = password.expose().to_owned();
@@ -85,7 +86,11 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no account,
     /// so that both cases cost one full verification.
-    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verdict, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verdict, PasswordError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or(DUMMY_HASH).to_owned();
         let secret = password.expose().to_owned();
@@ -93,7 +98,9 @@ impl PasswordHasher {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         self.blocking(move || {
             let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
-            let matches = Self::argon2(current.clone()).verify_password(secret.as_bytes(), &parsed).is_ok();
+            let matches = Self::argon2(current.clone())
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok();
             if !(known && matches) {
                 return Ok(Verdict::Mismatch);
             }
@@ -101,7 +108,8 @@ impl PasswordHasher {
             let same_algorithm = parsed.algorithm.as_str() == Algorithm::Argon2id.ident().as_str();
             let needs_rehash = !same_algorithm
                 || stored_params.is_none_or(|p| {
-                    (p.m_cost(), p.t_cost(), p.p_cost()) != (current.m_cost(), current.t_cost(), current.p_cost())
+                    (p.m_cost(), p.t_cost(), p.p_cost())
+                        != (current.m_cost(), current.t_cost(), current.p_cost())
                 });
             Ok(Verdict::Match { needs_rehash })
         })
@@ -117,8 +125,14 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Task)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| PasswordError::Task)?
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Task)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| PasswordError::Task)?
     }
 }
 
@@ -136,16 +150,30 @@ mod tests {
         let phc = hasher.hash(&pw("correct horse battery")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert_eq!(
-            hasher.verify(&pw("correct horse battery"), Some(&phc)).await.unwrap(),
-            Verdict::Match { needs_rehash: false }
+            hasher
+                .verify(&pw("correct horse battery"), Some(&phc))
+                .await
+                .unwrap(),
+            Verdict::Match {
+                needs_rehash: false
+            }
         );
-        assert_eq!(hasher.verify(&pw("wrong horse battery"), Some(&phc)).await.unwrap(), Verdict::Mismatch);
+        assert_eq!(
+            hasher
+                .verify(&pw("wrong horse battery"), Some(&phc))
+                .await
+                .unwrap(),
+            Verdict::Mismatch
+        );
     }
 
     #[tokio::test]
     async fn unknown_account_runs_one_verification_and_never_matches() {
         let hasher = PasswordHasher::new();
-        assert_eq!(hasher.verify(&pw("anything at all"), None).await.unwrap(), Verdict::Mismatch);
+        assert_eq!(
+            hasher.verify(&pw("anything at all"), None).await.unwrap(),
+            Verdict::Mismatch
+        );
         assert_eq!(hasher.verifications(), 1);
     }
 
@@ -155,7 +183,10 @@ mod tests {
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
         let p = Params::try_from(&parsed).unwrap();
         let d = Params::DEFAULT;
-        assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (d.m_cost(), d.t_cost(), d.p_cost()));
+        assert_eq!(
+            (p.m_cost(), p.t_cost(), p.p_cost()),
+            (d.m_cost(), d.t_cost(), d.p_cost())
+        );
         assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
     }
 
@@ -167,7 +198,10 @@ mod tests {
             .hash_password(b"correct horse battery", &salt)
             .unwrap()
             .to_string();
-        let verdict = PasswordHasher::new().verify(&pw("correct horse battery"), Some(&phc)).await.unwrap();
+        let verdict = PasswordHasher::new()
+            .verify(&pw("correct horse battery"), Some(&phc))
+            .await
+            .unwrap();
         assert_eq!(verdict, Verdict::Match { needs_rehash: true });
     }
 }

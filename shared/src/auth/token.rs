@@ -87,7 +87,12 @@ impl TokenIssuer {
     }
 
     /// Signs a token for this user and session, valid from `now` for the configured lifetime.
-    pub fn issue(&self, user: &UserId, session: &SessionId, now: DateTime<Utc>) -> Result<AccessToken, TokenError> {
+    pub fn issue(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<AccessToken, TokenError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -98,7 +103,10 @@ impl TokenIssuer {
         };
         let token = jsonwebtoken::encode(&self.header, &claims, self.key.encoding_key())
             .map_err(|_| TokenError::Sign)?;
-        Ok(AccessToken { token, expires_in: self.ttl.num_seconds() })
+        Ok(AccessToken {
+            token,
+            expires_in: self.ttl.num_seconds(),
+        })
     }
 }
 
@@ -145,8 +153,12 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
-                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidKeyFormat => TokenError::Untrusted,
-                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => TokenError::Claims,
+                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidKeyFormat => {
+                    TokenError::Untrusted
+                }
+                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => {
+                    TokenError::Claims
+                }
                 _ => TokenError::Malformed,
             }
         })?;

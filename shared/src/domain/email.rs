@@ -19,8 +19,10 @@ impl Email {
         if normalized.len() > MAX_LEN {
             return Err("must be at most 254 characters");
         }
-        let options =
-            Options::default().with_required_tld().without_domain_literal().without_display_text();
+        let options = Options::default()
+            .with_required_tld()
+            .without_domain_literal()
+            .without_display_text();
         EmailAddress::parse_with_options(&normalized, options)
             .map_err(|_| "must be a valid email address")?;
         Ok(Self(normalized))
@@ -44,14 +46,25 @@ mod tests {
 
     #[test]
     fn normalizes_case_and_whitespace() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com",
-            "Ada <ada@example.com>", "ada@[127.0.0.1]"]
-        {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "Ada <ada@example.com>",
+            "ada@[127.0.0.1]",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
         let long = format!("{}@example.com", "a".repeat(250));

@@ -1,7 +1,7 @@
 //! CORS and origin checks against one allowlist. Never `*`: credentials are allowed.
 
-use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
 use lambda_http::{Body, Response};
 
 use crate::error::ApiError;
@@ -27,7 +27,9 @@ impl Cors {
                 .or_else(|| origin.strip_prefix("http://"))
                 .ok_or_else(|| format!("origin {origin:?} must start with http:// or https://"))?;
             if rest.is_empty() || rest.contains(['/', '*', '?', '#', ' ']) {
-                return Err(format!("origin {origin:?} must be scheme://host[:port] with no wildcard or path"));
+                return Err(format!(
+                    "origin {origin:?} must be scheme://host[:port] with no wildcard or path"
+                ));
             }
             allowed.push(origin);
         }
@@ -60,8 +62,14 @@ impl Cors {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = origin.filter(|o| self.is_allowed(o)) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
         }
     }
 
@@ -74,9 +82,18 @@ impl Cors {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         response
     }
 }
@@ -105,7 +122,10 @@ mod tests {
         let cors = Cors::new(["https://app.example.com".to_owned()]).unwrap();
         let mut h = HeaderMap::new();
         cors.apply(Some(&hv("https://app.example.com")), &mut h);
-        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         let mut h = HeaderMap::new();
         cors.apply(Some(&hv("https://evil.example.com")), &mut h);

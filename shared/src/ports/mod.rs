@@ -45,6 +45,10 @@ impl Stores {
     where
         S: UserStore + SessionStore + RateLimits + 'static,
     {
-        Self { users: store.clone(), sessions: store.clone(), rate_limits: store }
+        Self {
+            users: store.clone(),
+            sessions: store.clone(),
+            rate_limits: store,
+        }
     }
 }

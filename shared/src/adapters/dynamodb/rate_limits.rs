@@ -28,7 +28,12 @@ impl RateLimits for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out.item.as_ref().map(counter).transpose()?.filter(|c| c.expires_at > now))
+        Ok(out
+            .item
+            .as_ref()
+            .map(counter)
+            .transpose()?
+            .filter(|c| c.expires_at > now))
     }
 
     async fn hit(&self, key: &str, window: Duration, now: DateTime<Utc>) -> StoreResult<Counter> {
@@ -52,10 +57,14 @@ impl RateLimits for DynamoStore {
                 .await;
             match add {
                 Ok(out) => {
-                    let attrs = out.attributes.ok_or_else(|| StoreError::Corrupt("update returned nothing".into()))?;
+                    let attrs = out
+                        .attributes
+                        .ok_or_else(|| StoreError::Corrupt("update returned nothing".into()))?;
                     return counter(&attrs);
                 }
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
             let restart = self
@@ -70,12 +79,21 @@ impl RateLimits for DynamoStore {
                 .send()
                 .await;
             match restart {
-                Ok(_) => return Ok(Counter { count: 1, expires_at: now + window }),
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Ok(_) => {
+                    return Ok(Counter {
+                        count: 1,
+                        expires_at: now + window,
+                    });
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!("rate limit {key}: too much contention")))
+        Err(StoreError::Unavailable(format!(
+            "rate limit {key}: too much contention"
+        )))
     }
 
     async fn clear(&self, key: &str) -> StoreResult<()> {

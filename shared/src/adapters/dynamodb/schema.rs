@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 
 use super::unavailable;
@@ -13,7 +14,11 @@ use crate::ports::{StoreError, StoreResult};
 /// Creates the three tables (partition key `pk`, on-demand), with TTL on `expires_at` where
 /// items expire. Tables that already exist are left alone.
 pub async fn create_tables(client: &Client, tables: &Tables) -> StoreResult<()> {
-    for (name, ttl) in [(&tables.users, false), (&tables.sessions, true), (&tables.rate_limits, true)] {
+    for (name, ttl) in [
+        (&tables.users, false),
+        (&tables.sessions, true),
+        (&tables.rate_limits, true),
+    ] {
         create_table(client, name, ttl).await?;
     }
     Ok(())
@@ -32,12 +37,23 @@ async fn create_table(client: &Client, name: &str, ttl: bool) -> StoreResult<()>
                 .build()
                 .map_err(build)?,
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().map_err(build)?)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(build)?,
+        )
         .send()
         .await;
     match created {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(unavailable(e)),
     }
     if ttl {
@@ -45,7 +61,11 @@ async fn create_table(client: &Client, name: &str, ttl: bool) -> StoreResult<()>
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(build)?,
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .map_err(build)?,
             )
             .send()
             .await

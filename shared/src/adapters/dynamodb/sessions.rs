@@ -19,7 +19,10 @@ fn to_item(r: &SessionRecord) -> Item {
         ("email".to_owned(), s(r.user.email.as_str())),
         ("user_created_at".to_owned(), n(epoch(r.user.created_at))),
         ("created_at".to_owned(), n(epoch(r.created_at))),
-        ("absolute_expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
+        (
+            "absolute_expires_at".to_owned(),
+            n(epoch(r.absolute_expires_at)),
+        ),
         ("idle_expires_at".to_owned(), n(epoch(r.idle_expires_at))),
         ("expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
     ]);
@@ -35,7 +38,8 @@ fn from_item(item: &Item) -> StoreResult<SessionRecord> {
         id: SessionId::from_trusted(get_s(item, "pk")?),
         user: UserProfile {
             id: UserId::from_trusted(get_s(item, "user_id")?),
-            email: Email::parse(&email).map_err(|_| StoreError::Corrupt(format!("session email {email:?}")))?,
+            email: Email::parse(&email)
+                .map_err(|_| StoreError::Corrupt(format!("session email {email:?}")))?,
             display_name: get_opt_s(item, "display_name").map(DisplayName::from_trusted),
             created_at: from_epoch(get_n(item, "user_created_at")?),
         },
@@ -63,7 +67,10 @@ impl SessionStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
                 Err(StoreError::Conflict)
             }
             Err(e) => Err(unavailable(e)),
@@ -95,7 +102,9 @@ impl SessionStore for DynamoStore {
             .table_name(&self.tables.sessions)
             .key("pk", s(id.as_str()))
             .update_expression("SET idle_expires_at = :idle")
-            .condition_expression("attribute_exists(pk) AND absolute_expires_at > :now AND idle_expires_at > :now")
+            .condition_expression(
+                "attribute_exists(pk) AND absolute_expires_at > :now AND idle_expires_at > :now",
+            )
             .expression_attribute_values(":idle", n(epoch(idle_expires_at)))
             .expression_attribute_values(":now", n(epoch(now)))
             .return_values(ReturnValue::AllNew)
@@ -103,7 +112,12 @@ impl SessionStore for DynamoStore {
             .await;
         match result {
             Ok(out) => live(out.attributes.as_ref(), now),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }

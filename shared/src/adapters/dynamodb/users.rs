@@ -38,7 +38,8 @@ fn from_item(item: &Item) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         profile: UserProfile {
             id: UserId::from_trusted(get_s(item, "id")?),
-            email: Email::parse(&email).map_err(|_| StoreError::Corrupt(format!("user email {email:?}")))?,
+            email: Email::parse(&email)
+                .map_err(|_| StoreError::Corrupt(format!("user email {email:?}")))?,
             display_name: get_opt_s(item, "display_name").map(DisplayName::from_trusted),
             created_at: from_epoch(get_n(item, "created_at")?),
         },
@@ -53,9 +54,10 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
 /// Whether a cancelled transaction failed on a condition (rather than throttling or a conflict).
 fn condition_failed(e: &TransactWriteItemsError) -> bool {
     match e {
-        TransactWriteItemsError::TransactionCanceledException(ex) => {
-            ex.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-        }
+        TransactWriteItemsError::TransactionCanceledException(ex) => ex
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
         _ => false,
     }
 }
@@ -99,7 +101,9 @@ impl UserStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Err(StoreError::Conflict),
+            Err(e) if e.as_service_error().is_some_and(condition_failed) => {
+                Err(StoreError::Conflict)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -136,7 +140,9 @@ impl UserStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Err(StoreError::Conflict),
+            Err(e) if e.as_service_error().is_some_and(condition_failed) => {
+                Err(StoreError::Conflict)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }

@@ -56,10 +56,15 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(unavailable)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Unavailable(format!(
                 "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
@@ -67,8 +72,11 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(unavailable)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(unavailable)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -97,7 +105,9 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            n += tx.execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [now]).map_err(unavailable)?;
+            n += tx
+                .execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [now])
+                .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(n)
         })

@@ -8,8 +8,7 @@ use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
 
-const COLUMNS: &str =
-    "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
+const COLUMNS: &str = "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord>> {
     let email: String = row.get(2)?;
@@ -21,7 +20,9 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord
         user: UserProfile {
             id: UserId::from_trusted(row.get::<_, String>(1)?),
             email,
-            display_name: row.get::<_, Option<String>>(3)?.map(DisplayName::from_trusted),
+            display_name: row
+                .get::<_, Option<String>>(3)?
+                .map(DisplayName::from_trusted),
             created_at: from_epoch(row.get(4)?),
         },
         created_at: from_epoch(row.get(5)?),
@@ -36,7 +37,9 @@ impl SessionStore for SqliteStore {
         let s = session.clone();
         self.run(move |c| {
             c.execute(
-                &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!(
+                    "INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
                 params![
                     s.id.as_str(),
                     s.user.id.as_str(),

@@ -1,0 +1,101 @@
+//! Secrets never reach the logs: run every auth flow through the gateway with logs captured,
+//! then scan them for passwords, tokens and cookies. Also checks each line is JSON with a
+//! request id.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use e2e::gateway::{PASSWORD, TestGateway};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_is_ever_logged() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    shared::telemetry::init_with(move || writer.clone());
+
+    let gw = TestGateway::start().await;
+    let account = gw.register("logs@example.com").await;
+    let again = gw.login("logs@example.com").await;
+    gw.post_json(
+        "/api/auth/login",
+        &json!({"email": "logs@example.com", "password": "a wrong password"}),
+    )
+    .await;
+    gw.me(&format!("Bearer {}", account.access_token)).await;
+    gw.me(&format!("Bearer {}x", account.access_token)).await;
+    let refreshed: Value = gw
+        .http
+        .post(gw.at("/api/auth/refresh"))
+        .header("cookie", &again.cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    gw.http
+        .post(gw.at("/api/auth/logout"))
+        .header("cookie", &again.cookie)
+        .send()
+        .await
+        .unwrap();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let session_value = |c: &str| c.split_once('=').unwrap().1.to_owned();
+    let secrets = [
+        PASSWORD.to_owned(),
+        "a wrong password".to_owned(),
+        account.access_token.clone(),
+        again.access_token.clone(),
+        refreshed["access_token"].as_str().unwrap().to_owned(),
+        session_value(&account.cookie),
+        session_value(&again.cookie),
+    ];
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret was logged");
+        // Token parts (a signature alone is as sensitive as the token).
+        for part in secret.split('.').filter(|p| p.len() > 20) {
+            assert!(!logs.contains(part), "part of a secret was logged");
+        }
+    }
+    assert!(
+        !logs.to_ascii_lowercase().contains("bearer "),
+        "an Authorization value was logged"
+    );
+
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let request_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request done")
+        .collect();
+    assert!(
+        request_lines.len() >= 7,
+        "one line per request: {}",
+        request_lines.len()
+    );
+    for line in request_lines {
+        assert!(
+            line["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{line}"
+        );
+    }
+}

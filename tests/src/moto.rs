@@ -1,0 +1,40 @@
+//! DynamoDB on moto, started by the test command (`scripts/test`). Each call makes fresh tables,
+//! so tests never share state.
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use shared::adapters::dynamodb::{DynamoStore, schema};
+use shared::config::Tables;
+
+/// moto's endpoint; the test command exports it. Missing means the tests were not started by
+/// the test command: that is a failure, never a skip.
+pub fn endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").expect(
+        "MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto and exports it",
+    )
+}
+
+/// A DynamoDB client pointed at moto.
+pub fn client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A store over three brand-new tables.
+pub async fn fresh_store() -> DynamoStore {
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let tables = Tables {
+        users: format!("{prefix}-users"),
+        sessions: format!("{prefix}-sessions"),
+        rate_limits: format!("{prefix}-rate-limits"),
+    };
+    let client = client();
+    schema::create_tables(&client, &tables)
+        .await
+        .expect("create tables on moto");
+    DynamoStore::new(client, tables)
+}

@@ -1,0 +1,320 @@
+//! One contract for every store adapter: the same cases run against SQLite (a temp file) and
+//! DynamoDB (moto, fresh tables per test).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use shared::auth::{SessionId, SessionPolicy};
+use shared::domain::{DisplayName, Email, UserId, UserProfile};
+use shared::ports::{RateLimits, SessionStore, StoreError, UserRecord, UserStore};
+
+trait Store: UserStore + SessionStore + RateLimits + 'static {}
+impl<T: UserStore + SessionStore + RateLimits + 'static> Store for T {}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 9, 12, 0, 0).unwrap()
+}
+
+fn user(email: &str) -> UserRecord {
+    UserRecord {
+        profile: UserProfile {
+            id: UserId::generate(),
+            email: Email::parse(email).unwrap(),
+            display_name: Some(DisplayName::parse("Ada").unwrap()),
+            created_at: t0(),
+        },
+        password_hash:
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+                .into(),
+    }
+}
+
+async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    UserStore::create(&*store, &ada).await.unwrap();
+    assert_eq!(
+        store.find_by_email(&ada.profile.email).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(
+        UserStore::get(&*store, &ada.profile.id).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(
+        store
+            .find_by_email(&Email::parse("nobody@example.com").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut twin = user("ada@example.com");
+    twin.profile.display_name = None;
+    assert!(matches!(
+        UserStore::create(&*store, &twin).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        UserStore::get(&*store, &twin.profile.id).await.unwrap(),
+        None,
+        "a refused create writes nothing"
+    );
+
+    let mut nameless = user("grace@example.com");
+    nameless.profile.display_name = None;
+    UserStore::create(&*store, &nameless).await.unwrap();
+    assert_eq!(
+        UserStore::get(&*store, &nameless.profile.id).await.unwrap(),
+        Some(nameless)
+    );
+
+    store
+        .set_password_hash(&ada, "$argon2id$new")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_email(&ada.profile.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    assert_eq!(
+        UserStore::get(&*store, &ada.profile.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+}
+
+async fn concurrent_registrations_of_one_email_admit_one(store: Arc<impl Store>) {
+    let attempts = (0..10).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { UserStore::create(&*store, &user("race@example.com")).await })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Ok(()))))
+        .count();
+    assert_eq!(created, 1);
+}
+
+async fn sessions_expire_on_both_limits(store: Arc<impl Store>) {
+    let policy = SessionPolicy {
+        absolute: Duration::days(31),
+        idle: Duration::days(7),
+    };
+    let (_, session) = policy.start(user("s@example.com").profile, t0());
+    SessionStore::create(&*store, &session).await.unwrap();
+    assert!(matches!(
+        SessionStore::create(&*store, &session).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        SessionStore::get(&*store, &session.id, t0()).await.unwrap(),
+        Some(session.clone())
+    );
+    let idle_end = t0() + Duration::days(7);
+    assert!(
+        SessionStore::get(&*store, &session.id, idle_end - Duration::seconds(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        SessionStore::get(&*store, &session.id, idle_end)
+            .await
+            .unwrap(),
+        None,
+        "idle limit"
+    );
+
+    // Refresh moves the idle limit; the absolute limit still ends the session.
+    let now = t0() + Duration::days(6);
+    let touched = store
+        .touch(&session.id, now + Duration::days(7), now)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(touched.idle_expires_at, now + Duration::days(7));
+    assert!(
+        SessionStore::get(&*store, &session.id, idle_end)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let mut later = now;
+    while later + Duration::days(7) < t0() + Duration::days(31) {
+        later += Duration::days(6);
+        assert!(
+            store
+                .touch(&session.id, later + Duration::days(7), later)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    let absolute_end = t0() + Duration::days(31);
+    assert_eq!(
+        SessionStore::get(&*store, &session.id, absolute_end)
+            .await
+            .unwrap(),
+        None,
+        "absolute limit"
+    );
+    assert_eq!(
+        store
+            .touch(&session.id, absolute_end + Duration::days(7), absolute_end)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !store.delete(&session.id, absolute_end).await.unwrap(),
+        "deleting an expired session reports none live"
+    );
+}
+
+async fn sessions_are_revoked_once(store: Arc<impl Store>) {
+    let (_, a) = SessionPolicy::default().start(user("a@example.com").profile, t0());
+    let (_, b) = SessionPolicy::default().start(user("a@example.com").profile, t0());
+    SessionStore::create(&*store, &a).await.unwrap();
+    SessionStore::create(&*store, &b).await.unwrap();
+    assert!(store.delete(&a.id, t0()).await.unwrap());
+    assert!(!store.delete(&a.id, t0()).await.unwrap());
+    assert_eq!(SessionStore::get(&*store, &a.id, t0()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .touch(&a.id, t0() + Duration::days(7), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        SessionStore::get(&*store, &b.id, t0())
+            .await
+            .unwrap()
+            .is_some(),
+        "other sessions untouched"
+    );
+    assert_eq!(
+        SessionStore::get(&*store, &SessionId::from_trusted("f".repeat(64)), t0())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn counters_count_within_a_window_and_restart_after(store: Arc<impl Store>) {
+    let window = Duration::minutes(15);
+    assert_eq!(store.current("k", t0()).await.unwrap(), None);
+    for expected in 1..=3 {
+        let c = store
+            .hit("k", window, t0() + Duration::seconds(expected.into()))
+            .await
+            .unwrap();
+        assert_eq!(c.count, expected);
+        assert_eq!(
+            c.expires_at,
+            t0() + Duration::seconds(1) + window,
+            "the window starts at the first hit"
+        );
+    }
+    assert_eq!(store.current("k", t0()).await.unwrap().unwrap().count, 3);
+    let end = t0() + Duration::seconds(1) + window;
+    assert_eq!(
+        store.current("k", end).await.unwrap(),
+        None,
+        "ended windows read as absent"
+    );
+    let restarted = store.hit("k", window, end).await.unwrap();
+    assert_eq!(restarted.count, 1);
+    assert_eq!(restarted.expires_at, end + window);
+    assert_eq!(store.current("other", end).await.unwrap(), None);
+    store.clear("k").await.unwrap();
+    assert_eq!(store.current("k", end).await.unwrap(), None);
+    store.clear("never-set").await.unwrap();
+}
+
+async fn concurrent_hits_are_all_counted(store: Arc<impl Store>) {
+    let hits = (0..20).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .hit("busy", Duration::minutes(1), t0())
+                .await
+                .unwrap()
+                .count
+        })
+    });
+    let mut counts: Vec<u32> = futures::future::join_all(hits)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=20).collect::<Vec<_>>(),
+        "every hit saw a distinct count"
+    );
+}
+
+macro_rules! contract {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn users_round_trip_and_unique_email() {
+                let (store, _guard) = $make;
+                super::users_round_trip_and_unique_email(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_registrations_of_one_email_admit_one() {
+                let (store, _guard) = $make;
+                super::concurrent_registrations_of_one_email_admit_one(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sessions_expire_on_both_limits() {
+                let (store, _guard) = $make;
+                super::sessions_expire_on_both_limits(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sessions_are_revoked_once() {
+                let (store, _guard) = $make;
+                super::sessions_are_revoked_once(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn counters_count_within_a_window_and_restart_after() {
+                let (store, _guard) = $make;
+                super::counters_count_within_a_window_and_restart_after(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_hits_are_all_counted() {
+                let (store, _guard) = $make;
+                super::concurrent_hits_are_all_counted(store).await;
+            }
+        }
+    };
+}
+
+/// A store on a fresh file, with the directory that holds it (deleted when dropped).
+fn sqlite_store() -> (
+    Arc<shared::adapters::sqlite::SqliteStore>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    (
+        Arc::new(shared::adapters::sqlite::SqliteStore::open(&dir.path().join("app.db")).unwrap()),
+        dir,
+    )
+}
+
+contract!(sqlite, sqlite_store());
+contract!(dynamodb, (Arc::new(e2e::moto::fresh_store().await), ()));
