@@ -29,9 +29,22 @@ fn user(email: &str) -> UserRecord {
     }
 }
 
+/// Creates the account with a first session, as registration does; returns that session's id.
+async fn create(store: &impl Store, u: &UserRecord) -> Result<SessionId, StoreError> {
+    let (_, session) = SessionPolicy::default().start(u.profile.clone(), t0());
+    UserStore::create(store, u, &session)
+        .await
+        .map(|()| session.id)
+}
+
 async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
     let ada = user("ada@example.com");
-    UserStore::create(&*store, &ada).await.unwrap();
+    let first_session = create(&*store, &ada).await.unwrap();
+    let session = SessionStore::get(&*store, &first_session, t0())
+        .await
+        .unwrap()
+        .expect("first session written");
+    assert_eq!(session.user, ada.profile);
     assert_eq!(
         store.find_by_email(&ada.profile.email).await.unwrap(),
         Some(ada.clone())
@@ -50,8 +63,9 @@ async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
 
     let mut twin = user("ada@example.com");
     twin.profile.display_name = None;
+    let (_, twin_session) = SessionPolicy::default().start(twin.profile.clone(), t0());
     assert!(matches!(
-        UserStore::create(&*store, &twin).await,
+        UserStore::create(&*store, &twin, &twin_session).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
@@ -59,10 +73,17 @@ async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
         None,
         "a refused create writes nothing"
     );
+    assert_eq!(
+        SessionStore::get(&*store, &twin_session.id, t0())
+            .await
+            .unwrap(),
+        None,
+        "not even the session"
+    );
 
     let mut nameless = user("grace@example.com");
     nameless.profile.display_name = None;
-    UserStore::create(&*store, &nameless).await.unwrap();
+    create(&*store, &nameless).await.unwrap();
     assert_eq!(
         UserStore::get(&*store, &nameless.profile.id).await.unwrap(),
         Some(nameless)
@@ -94,12 +115,12 @@ async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
 async fn concurrent_registrations_of_one_email_admit_one(store: Arc<impl Store>) {
     let attempts = (0..10).map(|_| {
         let store = Arc::clone(&store);
-        tokio::spawn(async move { UserStore::create(&*store, &user("race@example.com")).await })
+        tokio::spawn(async move { create(&*store, &user("race@example.com")).await })
     });
     let results = futures::future::join_all(attempts).await;
     let created = results
         .into_iter()
-        .filter(|r| matches!(r, Ok(Ok(()))))
+        .filter(|r| matches!(r, Ok(Ok(_))))
         .count();
     assert_eq!(created, 1);
 }

@@ -264,8 +264,14 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => Self::Unavailable,
-            StoreError::Conflict | StoreError::Corrupt(_) => Self::Internal,
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "store unavailable");
+                Self::Unavailable
+            }
+            StoreError::Conflict | StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "unexpected store state");
+                Self::Internal
+            }
         }
     }
 }
@@ -278,7 +284,6 @@ impl From<AuthError> for ApiError {
                 Self::Unauthenticated(Challenge::InvalidToken)
             }
             AuthError::Store(e) => e.into(),
-            AuthError::Internal(_) => Self::Internal,
         }
     }
 }
@@ -292,7 +297,10 @@ impl From<crate::auth::AccountError> for ApiError {
             A::TooManyAttempts { retry_after } => Self::TooManyAttempts { retry_after },
             A::SessionInvalid => Self::SessionInvalid,
             A::Store(e) => e.into(),
-            A::Internal(_) => Self::Internal,
+            A::Internal(why) => {
+                tracing::error!(error = %why, "account operation failed internally");
+                Self::Internal
+            }
         }
     }
 }

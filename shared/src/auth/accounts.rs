@@ -103,7 +103,7 @@ impl Accounts {
         &self.hasher
     }
 
-    /// Creates an account and signs it in (2 store writes).
+    /// Creates an account with its first session (one atomic store write) and signs it in.
     pub async fn register(
         &self,
         email: Email,
@@ -111,22 +111,35 @@ impl Accounts {
         display_name: Option<DisplayName>,
     ) -> Result<SignedIn, AccountError> {
         let password_hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
         let profile = UserProfile {
             id: UserId::generate(),
             email,
             display_name,
-            created_at: self.clock.now(),
+            created_at: now,
         };
-        let record = UserRecord {
-            profile,
-            password_hash,
-        };
-        match self.users.create(&record).await {
+        let (session_token, session) = self.policy.start(profile.clone(), now);
+        match self
+            .users
+            .create(
+                &UserRecord {
+                    profile,
+                    password_hash,
+                },
+                &session,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
-        self.start_session(record.profile).await
+        let access = self.issuer.issue(&session.user.id, &session.id, now)?;
+        Ok(SignedIn {
+            user: session.user,
+            access,
+            session_token,
+        })
     }
 
     /// Checks the throttle, then the password (always one verification), then opens a new

@@ -34,7 +34,4 @@ pub enum AuthError {
     /// The session store failed (a 503, never a 401).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A bug.
-    #[error("internal: {0}")]
-    Internal(String),
 }

@@ -39,10 +39,14 @@ where
     );
     async move {
         let started = Instant::now();
+        let mut code = None;
         let mut response = if method == Method::OPTIONS {
             cors.preflight(origin.as_ref())
         } else {
-            route(req).await.unwrap_or_else(ApiError::into_response)
+            route(req).await.unwrap_or_else(|e| {
+                code = Some(e.code());
+                e.into_response()
+            })
         };
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
@@ -54,10 +58,11 @@ where
         cors.apply(origin.as_ref(), headers);
         let status = response.status().as_u16();
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let code = code.unwrap_or("");
         if status >= 500 {
-            tracing::error!(status, micros, "request failed");
+            tracing::error!(status, code, micros, "request done");
         } else {
-            tracing::info!(status, micros, "request done");
+            tracing::info!(status, code, micros, "request done");
         }
         response
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
+use super::{SessionRecord, StoreResult};
 use crate::domain::{Email, UserId, UserProfile};
 
 /// A stored account: the public profile and the password's PHC string.
@@ -17,8 +17,9 @@ pub struct UserRecord {
 /// Where accounts live.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates the account; [`super::StoreError::Conflict`] when the email (or id) is taken.
-    async fn create(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Creates the account and its first session in one atomic write, so a failure leaves
+    /// neither; [`super::StoreError::Conflict`] when the email (or id) is taken.
+    async fn create(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<()>;
     /// The account with this email, if any.
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
     /// The account with this id, if any.

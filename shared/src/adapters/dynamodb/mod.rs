@@ -33,6 +33,11 @@ impl DynamoStore {
         Self::new(Client::new(&super::aws::sdk_config().await), tables)
     }
 
+    /// The table names.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
     /// The SDK client (tests and table set-up use it directly).
     pub fn client(&self) -> &Client {
         &self.client

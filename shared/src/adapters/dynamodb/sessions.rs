@@ -12,7 +12,7 @@ use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
 
-fn to_item(r: &SessionRecord) -> Item {
+pub(super) fn to_item(r: &SessionRecord) -> Item {
     let mut item = Item::from([
         ("pk".to_owned(), s(r.id.as_str())),
         ("user_id".to_owned(), s(r.user.id.as_str())),

@@ -9,7 +9,7 @@ use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{StoreError, StoreResult, UserRecord, UserStore};
+use crate::ports::{SessionRecord, StoreError, StoreResult, UserRecord, UserStore};
 
 fn user_key(id: &UserId) -> String {
     format!("USER#{}", id.as_str())
@@ -79,24 +79,29 @@ impl DynamoStore {
 
 #[async_trait]
 impl UserStore for DynamoStore {
-    async fn create(&self, user: &UserRecord) -> StoreResult<()> {
-        let put = |pk: String| -> StoreResult<TransactWriteItem> {
+    async fn create(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<()> {
+        let put = |table: &str, item: Item| -> StoreResult<TransactWriteItem> {
             Ok(TransactWriteItem::builder()
                 .put(
                     Put::builder()
-                        .table_name(&self.tables.users)
-                        .set_item(Some(to_item(pk, user)))
+                        .table_name(table)
+                        .set_item(Some(item))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
                         .map_err(build_err)?,
                 )
                 .build())
         };
+        let users = &self.tables.users;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(email_key(&user.profile.email))?)
-            .transact_items(put(user_key(&user.profile.id))?)
+            .transact_items(put(users, to_item(email_key(&user.profile.email), user))?)
+            .transact_items(put(users, to_item(user_key(&user.profile.id), user))?)
+            .transact_items(put(
+                &self.tables.sessions,
+                super::sessions::to_item(first_session),
+            )?)
             .send()
             .await;
         match result {

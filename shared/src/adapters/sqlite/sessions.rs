@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{ErrorCode, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{SqliteStore, unavailable};
+use super::{SqliteStore, conflict_or_unavailable, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
@@ -31,33 +31,30 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord
     }))
 }
 
+/// Inserts a session row (also inside the registration transaction).
+pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> {
+    c.execute(
+        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![
+            s.id.as_str(),
+            s.user.id.as_str(),
+            s.user.email.as_str(),
+            s.user.display_name.as_ref().map(DisplayName::as_str),
+            epoch(s.user.created_at),
+            epoch(s.created_at),
+            epoch(s.absolute_expires_at),
+            epoch(s.idle_expires_at)
+        ],
+    )
+    .map(|_| ())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create(&self, session: &SessionRecord) -> StoreResult<()> {
         let s = session.clone();
-        self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                ),
-                params![
-                    s.id.as_str(),
-                    s.user.id.as_str(),
-                    s.user.email.as_str(),
-                    s.user.display_name.as_ref().map(DisplayName::as_str),
-                    epoch(s.user.created_at),
-                    epoch(s.created_at),
-                    epoch(s.absolute_expires_at),
-                    epoch(s.idle_expires_at)
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
-                _ => unavailable(e),
-            })
-        })
-        .await
+        self.run(move |c| insert(c, &s).map_err(conflict_or_unavailable))
+            .await
     }
 
     async fn get(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {

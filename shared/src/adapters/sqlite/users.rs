@@ -1,10 +1,10 @@
 use async_trait::async_trait;
-use rusqlite::{ErrorCode, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::{SqliteStore, unavailable};
+use super::{SqliteStore, conflict_or_unavailable, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{StoreError, StoreResult, UserRecord, UserStore};
+use crate::ports::{SessionRecord, StoreError, StoreResult, UserRecord, UserStore};
 
 const COLUMNS: &str = "id, email, display_name, password_hash, created_at";
 
@@ -48,11 +48,12 @@ impl SqliteStore {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create(&self, user: &UserRecord) -> StoreResult<()> {
-        let u = user.clone();
+    async fn create(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<()> {
+        let (u, session) = (user.clone(), first_session.clone());
         self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
             let p = &u.profile;
-            c.execute(
+            tx.execute(
                 &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
                 params![
                     p.id.as_str(),
@@ -62,11 +63,9 @@ impl UserStore for SqliteStore {
                     epoch(p.created_at)
                 ],
             )
-            .map(|_| ())
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
-                _ => unavailable(e),
-            })
+            .map_err(conflict_or_unavailable)?;
+            super::sessions::insert(&tx, &session).map_err(conflict_or_unavailable)?;
+            tx.commit().map_err(unavailable)
         })
         .await
     }
