@@ -100,13 +100,7 @@ async fn tokens_and_sessions_survive_a_restart() {
         200,
         "same access token after restart"
     );
-    let refreshed = gw
-        .http
-        .post(gw.at("/api/auth/refresh"))
-        .header("cookie", &account.cookie)
-        .send()
-        .await
-        .unwrap();
+    let refreshed = gw.post_cookie("/api/auth/refresh", &account.cookie).await;
     assert_eq!(refreshed.status(), 200, "same session cookie after restart");
     let body: Value = refreshed.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
@@ -305,13 +299,7 @@ async fn logout_revokes_the_token_and_the_cookie_at_once() {
         r#"Bearer realm="api", error="invalid_token""#
     );
     problem(me, 401, "unauthenticated").await;
-    let refresh = gw
-        .http
-        .post(gw.at("/api/auth/refresh"))
-        .header("cookie", &account.cookie)
-        .send()
-        .await
-        .unwrap();
+    let refresh = gw.post_cookie("/api/auth/refresh", &account.cookie).await;
     assert!(
         refresh.headers()["set-cookie"]
             .to_str()
@@ -331,22 +319,10 @@ async fn logout_revokes_the_token_and_the_cookie_at_once() {
 
     // Another session of the same user is untouched; logging out by cookie works too.
     assert_eq!(gw.me(&bearer(&other)).await.status(), 200);
-    let by_cookie = gw
-        .http
-        .post(gw.at("/api/auth/logout"))
-        .header("cookie", &other.cookie)
-        .send()
-        .await
-        .unwrap();
+    let by_cookie = gw.post_cookie("/api/auth/logout", &other.cookie).await;
     assert_eq!(by_cookie.status(), 204);
     problem(gw.me(&bearer(&other)).await, 401, "unauthenticated").await;
-    let by_cookie_again = gw
-        .http
-        .post(gw.at("/api/auth/logout"))
-        .header("cookie", &other.cookie)
-        .send()
-        .await
-        .unwrap();
+    let by_cookie_again = gw.post_cookie("/api/auth/logout", &other.cookie).await;
     problem(by_cookie_again, 401, "unauthenticated").await;
 }
 
@@ -423,12 +399,8 @@ async fn refresh_issues_a_new_token_only_for_allowed_or_absent_origins() {
     )
     .await;
     let bogus = gw
-        .http
-        .post(gw.at("/api/auth/refresh"))
-        .header("cookie", "__Host-session=bogus")
-        .send()
-        .await
-        .unwrap();
+        .post_cookie("/api/auth/refresh", "__Host-session=bogus")
+        .await;
     problem(bogus, 401, "session_invalid").await;
 }
 

@@ -100,6 +100,16 @@ impl TestGateway {
             .expect("request")
     }
 
+    /// POSTs with only a session cookie (refresh, logout by cookie).
+    pub async fn post_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http
+            .post(self.at(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Registers `email` with [`PASSWORD`] and returns the signed-in account.
     pub async fn register(&self, email: &str) -> Account {
         let response = self

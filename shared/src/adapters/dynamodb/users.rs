@@ -2,6 +2,7 @@
 //! and carries the same attributes so login finds the account in one read.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
@@ -51,14 +52,23 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("request build: {e}"))
 }
 
-/// Whether a cancelled transaction failed on a condition (rather than throttling or a conflict).
-fn condition_failed(e: &TransactWriteItemsError) -> bool {
-    match e {
-        TransactWriteItemsError::TransactionCanceledException(ex) => ex
+/// A transaction cancelled by a failed condition is a conflict; anything else is the store
+/// failing (throttling, a conflicting transaction, the network).
+fn transaction_error<R>(e: SdkError<TransactWriteItemsError, R>) -> StoreError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let condition_failed = match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(ex)) => ex
             .cancellation_reasons()
             .iter()
             .any(|r| r.code() == Some("ConditionalCheckFailed")),
         _ => false,
+    };
+    if condition_failed {
+        StoreError::Conflict
+    } else {
+        unavailable(e)
     }
 }
 
@@ -104,13 +114,7 @@ impl UserStore for DynamoStore {
             )?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        result.map(|_| ()).map_err(transaction_error)
     }
 
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
@@ -143,12 +147,6 @@ impl UserStore for DynamoStore {
             .transact_items(update(email_key(&user.profile.email))?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        result.map(|_| ()).map_err(transaction_error)
     }
 }
