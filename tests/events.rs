@@ -21,19 +21,11 @@ struct Expect {
 }
 
 const fn ok(file: &'static str, status: u64) -> Expect {
-    Expect {
-        file,
-        status,
-        code: None,
-    }
+    Expect { file, status, code: None }
 }
 
 const fn fails(file: &'static str, status: u64, code: &'static str) -> Expect {
-    Expect {
-        file,
-        status,
-        code: Some(code),
-    }
+    Expect { file, status, code: Some(code) }
 }
 
 /// In order: later events use the credentials earlier ones produced.
@@ -43,11 +35,7 @@ const LOGIN: &[Expect] = &[
     fails("register-invalid-fields.json", 400, "validation_failed"),
     fails("register-wrong-types.json", 400, "validation_failed"),
     fails("register-malformed-json.json", 400, "bad_request"),
-    fails(
-        "register-wrong-content-type.json",
-        415,
-        "unsupported_media_type",
-    ),
+    fails("register-wrong-content-type.json", 415, "unsupported_media_type"),
     ok("login.json", 200),
     fails("login-wrong-password.json", 401, "invalid_credentials"),
     fails("login-unknown-email.json", 401, "invalid_credentials"),
@@ -66,10 +54,7 @@ const LOGIN: &[Expect] = &[
 ];
 
 fn events_dir(function: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("events")
-        .join(function)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("events").join(function)
 }
 
 fn login_function(dir: &Path) -> Login {
@@ -81,12 +66,7 @@ fn login_function(dir: &Path) -> Login {
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
     let config = LoginConfig::with_key(&settings, key).unwrap();
     let store = Arc::new(SqliteStore::open(&dir.join("app.db")).unwrap());
-    Login::new(
-        config,
-        http,
-        Stores::single(store),
-        Arc::new(shared::SystemClock),
-    )
+    Login::new(config, http, &Stores::single(store), e2e::no_sockets(), Arc::new(shared::SystemClock))
 }
 
 #[test]
@@ -97,10 +77,7 @@ fn every_event_file_has_an_expectation() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     let covered: BTreeSet<String> = LOGIN.iter().map(|e| e.file.to_owned()).collect();
-    assert_eq!(
-        files, covered,
-        "every event is run, and every expectation has its file"
-    );
+    assert_eq!(files, covered, "every event is run, and every expectation has its file");
 }
 
 #[tokio::test]
@@ -110,9 +87,7 @@ async fn login_events_produce_their_documented_outcomes() {
     let (mut access_token, mut session_token) = (String::new(), String::new());
     for expect in LOGIN {
         let text = std::fs::read_to_string(events_dir("login").join(expect.file)).unwrap();
-        let text = text
-            .replace("${ACCESS_TOKEN}", &access_token)
-            .replace("${SESSION_TOKEN}", &session_token);
+        let text = text.replace("${ACCESS_TOKEN}", &access_token).replace("${SESSION_TOKEN}", &session_token);
         let event: Value = serde_json::from_str(&text).unwrap();
         let handler = Arc::clone(&login);
         let response = apigw::invoke(
@@ -133,10 +108,7 @@ async fn login_events_produce_their_documented_outcomes() {
             .map(|b| serde_json::from_str(b).unwrap())
             .unwrap_or(Value::Null);
         if let Some(code) = expect.code {
-            assert_eq!(
-                response["headers"]["content-type"], "application/problem+json",
-                "{name}"
-            );
+            assert_eq!(response["headers"]["content-type"], "application/problem+json", "{name}");
             assert_eq!(body["code"], code, "{name}: {body}");
             continue;
         }
@@ -148,34 +120,18 @@ async fn login_events_produce_their_documented_outcomes() {
                 // Set-Cookie travels in the v2 `cookies` field, not in the headers.
                 assert!(response["headers"].get("set-cookie").is_none(), "{name}");
                 let cookie = response["cookies"][0].as_str().expect("a session cookie");
-                assert!(
-                    cookie.contains("HttpOnly") && cookie.contains("Secure"),
-                    "{cookie}"
-                );
+                assert!(cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
                 access_token = body["access_token"].as_str().unwrap().to_owned();
-                session_token = cookie
-                    .split(';')
-                    .next()
-                    .unwrap()
-                    .trim_start_matches("__Host-session=")
-                    .to_owned();
+                session_token =
+                    cookie.split(';').next().unwrap().trim_start_matches("__Host-session=").to_owned();
             }
             "me.json" => assert_eq!(body["user"]["email"], "sample@example.com"),
             "refresh.json" => {
                 assert_eq!(body["token_type"], "Bearer");
-                assert_eq!(
-                    response["headers"]["access-control-allow-origin"],
-                    "https://app.example.com"
-                );
+                assert_eq!(response["headers"]["access-control-allow-origin"], "https://app.example.com");
             }
             "logout.json" => {
-                assert!(
-                    response["cookies"][0]
-                        .as_str()
-                        .unwrap()
-                        .contains("Max-Age=0"),
-                    "cookie cleared"
-                );
+                assert!(response["cookies"][0].as_str().unwrap().contains("Max-Age=0"), "cookie cleared");
             }
             other => panic!("no positive check for {other}"),
         }

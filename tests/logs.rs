@@ -30,11 +30,8 @@ async fn no_secret_is_ever_logged() {
     let gw = TestGateway::start().await;
     let account = gw.register("logs@example.com").await;
     let again = gw.login("logs@example.com").await;
-    gw.post_json(
-        "/api/auth/login",
-        &json!({"email": "logs@example.com", "password": "a wrong password"}),
-    )
-    .await;
+    gw.post_json("/api/auth/login", &json!({"email": "logs@example.com", "password": "a wrong password"}))
+        .await;
     gw.me(&format!("Bearer {}", account.access_token)).await;
     gw.me(&format!("Bearer {}x", account.access_token)).await;
     let refreshed: Value = gw
@@ -47,12 +44,7 @@ async fn no_secret_is_ever_logged() {
         .json()
         .await
         .unwrap();
-    gw.http
-        .post(gw.at("/api/auth/logout"))
-        .header("cookie", &again.cookie)
-        .send()
-        .await
-        .unwrap();
+    gw.http.post(gw.at("/api/auth/logout")).header("cookie", &again.cookie).send().await.unwrap();
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     let session_value = |c: &str| c.split_once('=').unwrap().1.to_owned();
@@ -72,30 +64,14 @@ async fn no_secret_is_ever_logged() {
             assert!(!logs.contains(part), "part of a secret was logged");
         }
     }
-    assert!(
-        !logs.to_ascii_lowercase().contains("bearer "),
-        "an Authorization value was logged"
-    );
+    assert!(!logs.to_ascii_lowercase().contains("bearer "), "an Authorization value was logged");
 
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
-        .collect();
-    let request_lines: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["fields"]["message"] == "request done")
-        .collect();
-    assert!(
-        request_lines.len() >= 7,
-        "one line per request: {}",
-        request_lines.len()
-    );
+    let lines: Vec<Value> =
+        logs.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let request_lines: Vec<&Value> =
+        lines.iter().filter(|l| l["fields"]["message"] == "request done").collect();
+    assert!(request_lines.len() >= 7, "one line per request: {}", request_lines.len());
     for line in request_lines {
-        assert!(
-            line["span"]["request_id"]
-                .as_str()
-                .is_some_and(|id| !id.is_empty()),
-            "{line}"
-        );
+        assert!(line["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
     }
 }

@@ -14,12 +14,7 @@ use shared::domain::UserId;
 use shared::ports::Stores;
 
 fn missing_tables() -> Tables {
-    let p = format!("missing{}", uuid::Uuid::new_v4().simple());
-    Tables {
-        users: format!("{p}-u"),
-        sessions: format!("{p}-s"),
-        rate_limits: format!("{p}-r"),
-    }
+    Tables::with_prefix(&format!("missing{}", uuid::Uuid::new_v4().simple()))
 }
 
 fn login_on(store: DynamoStore, key: SigningKey) -> Login {
@@ -29,7 +24,8 @@ fn login_on(store: DynamoStore, key: SigningKey) -> Login {
     Login::new(
         config,
         http,
-        Stores::single(Arc::new(store)),
+        &Stores::single(Arc::new(store)),
+        e2e::no_sockets(),
         Arc::new(shared::SystemClock),
     )
 }
@@ -46,35 +42,18 @@ fn post(path: &str, body: &str) -> Request {
 async fn assert_unavailable(login: &Login, req: Request) {
     let response = login.handle(req).await;
     assert_eq!(response.status(), 503);
-    assert!(
-        response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
-    let Body::Text(body) = response.body() else {
-        panic!("problem body")
-    };
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let Body::Text(body) = response.body() else { panic!("problem body") };
     assert!(body.contains("\"code\":\"unavailable\""), "{body}");
 }
 
 async fn outage_cases(store: DynamoStore) {
     let (key, pem) = SigningKey::generate("outage").unwrap();
     // A token the function itself would have issued: verification passes, the session lookup fails.
-    let issuer = LoginConfig::with_key(
-        &|_: &str| None,
-        SigningKey::from_pem("outage", &pem).unwrap(),
-    )
-    .unwrap()
-    .issuer;
+    let issuer =
+        LoginConfig::with_key(&|_: &str| None, SigningKey::from_pem("outage", &pem).unwrap()).unwrap().issuer;
     let token = issuer
-        .issue(
-            &UserId::from_trusted("usr_1"),
-            &SessionId::from_trusted("0".repeat(64)),
-            Utc::now(),
-        )
+        .issue(&UserId::from_trusted("usr_1"), &SessionId::from_trusted("0".repeat(64)), Utc::now())
         .unwrap();
     let login = login_on(store, key);
     let credentials = r#"{"email":"outage@example.com","password":"correct horse battery"}"#;
@@ -87,12 +66,7 @@ async fn outage_cases(store: DynamoStore) {
         .unwrap();
     assert_unavailable(&login, me).await;
     let mut refresh = post("/api/auth/refresh", "");
-    refresh.headers_mut().insert(
-        "cookie",
-        format!("__Host-session={}", "a".repeat(43))
-            .parse()
-            .unwrap(),
-    );
+    refresh.headers_mut().insert("cookie", format!("__Host-session={}", "a".repeat(43)).parse().unwrap());
     assert_unavailable(&login, refresh).await;
 }
 
@@ -107,15 +81,9 @@ async fn unreachable_endpoint_answers_503() {
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .endpoint_url("http://127.0.0.1:9")
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
         .build();
-    outage_cases(DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        missing_tables(),
-    ))
-    .await;
+    outage_cases(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), missing_tables())).await;
 }
 
 #[tokio::test]
@@ -130,19 +98,8 @@ async fn a_failed_registration_writes_no_account() {
     let credentials = r#"{"email":"half@example.com","password":"correct horse battery"}"#;
     assert_unavailable(&broken, post("/api/auth/register", credentials)).await;
     let email = shared::domain::Email::parse("half@example.com").unwrap();
-    assert_eq!(
-        shared::ports::UserStore::find_by_email(&store, &email)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(shared::ports::UserStore::find_by_email(&store, &email).await.unwrap(), None);
     let (key, _) = SigningKey::generate("whole").unwrap();
     let healthy = login_on(store, key);
-    assert_eq!(
-        healthy
-            .handle(post("/api/auth/register", credentials))
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(healthy.handle(post("/api/auth/register", credentials)).await.status(), 201);
 }

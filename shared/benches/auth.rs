@@ -18,15 +18,9 @@ fn tokens(c: &mut Criterion) {
     let (user, sid) = (UserId::generate(), SessionId::from_trusted("f".repeat(64)));
     let now = Utc::now();
     let token = issuer.issue(&user, &sid, now).unwrap().token;
-    c.bench_function("access_token_verify", |b| {
-        b.iter(|| verifier.verify(black_box(&token), now).unwrap())
-    });
-    c.bench_function("access_token_issue", |b| {
-        b.iter(|| issuer.issue(black_box(&user), &sid, now).unwrap())
-    });
-    c.bench_function("session_token_generate_and_hash", |b| {
-        b.iter(|| SessionToken::generate().id())
-    });
+    c.bench_function("access_token_verify", |b| b.iter(|| verifier.verify(black_box(&token), now).unwrap()));
+    c.bench_function("access_token_issue", |b| b.iter(|| issuer.issue(black_box(&user), &sid, now).unwrap()));
+    c.bench_function("session_token_generate_and_hash", |b| b.iter(|| SessionToken::generate().id()));
 }
 
 fn passwords(c: &mut Criterion) {
@@ -37,8 +31,7 @@ fn passwords(c: &mut Criterion) {
     let mut group = c.benchmark_group("argon2id");
     group.sample_size(20);
     group.bench_function("verify", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { hasher.verify(&password, Some(&phc)).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { hasher.verify(&password, Some(&phc)).await.unwrap() })
     });
     group.finish();
 }

@@ -9,6 +9,7 @@ use chrono::Duration;
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
 use crate::auth::{SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
+use crate::domain::ws::TicketPolicy;
 use crate::http::cookies::parse_same_site;
 use crate::http::{CookieSettings, Cors};
 
@@ -23,10 +24,7 @@ pub struct ConfigError {
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        message: message.into(),
-    }
+    ConfigError { var, message: message.into() }
 }
 
 /// Where values come from: the process environment, or a map in tests and the local gateway.
@@ -54,19 +52,12 @@ fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> 
     src.get(var).ok_or_else(|| err(var, "is required"))
 }
 
-fn seconds(
-    src: &dyn Source,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
+fn seconds(src: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match src.get(var) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n > 0 => Ok(Duration::seconds(n)),
-            _ => Err(err(
-                var,
-                format!("{v:?} is not a positive number of seconds"),
-            )),
+            _ => Err(err(var, format!("{v:?} is not a positive number of seconds"))),
         },
     }
 }
@@ -84,12 +75,8 @@ impl TokenNames {
     /// `AUTH_ISSUER` (default `support-backend`), `AUTH_AUDIENCE` (default `support-api`).
     pub fn from_source(src: &dyn Source) -> Self {
         Self {
-            issuer: src
-                .get("AUTH_ISSUER")
-                .unwrap_or_else(|| "support-backend".into()),
-            audience: src
-                .get("AUTH_AUDIENCE")
-                .unwrap_or_else(|| "support-api".into()),
+            issuer: src.get("AUTH_ISSUER").unwrap_or_else(|| "support-backend".into()),
+            audience: src.get("AUTH_AUDIENCE").unwrap_or_else(|| "support-api".into()),
         }
     }
 }
@@ -109,15 +96,10 @@ impl HttpConfig {
     /// Reads `AUTH_PUBLIC_KEYS` (a JWKS, required), `ALLOWED_ORIGINS` (comma-separated),
     /// `SESSION_COOKIE_NAME`, `SESSION_COOKIE_SAMESITE`. `extra_key` (the signer's own public
     /// key, for `login`) joins the accepted set.
-    pub fn from_source(
-        src: &dyn Source,
-        extra_key: Option<&SigningKey>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_source(src: &dyn Source, extra_key: Option<&SigningKey>) -> Result<Self, ConfigError> {
         let names = TokenNames::from_source(src);
         let mut keys = match src.get("AUTH_PUBLIC_KEYS") {
-            Some(jwks) => {
-                PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?
-            }
+            Some(jwks) => PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
             None if extra_key.is_some() => {
                 PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?
             }
@@ -129,36 +111,24 @@ impl HttpConfig {
             }
         };
         if let Some(key) = extra_key {
-            keys.insert(key.public_key().clone())
-                .map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
+            keys.insert(key.public_key().clone()).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
         }
         if keys.is_empty() {
             return Err(err("AUTH_PUBLIC_KEYS", "has no key"));
         }
         let origins = src.get("ALLOWED_ORIGINS").unwrap_or_default();
-        let cors = Cors::new(
-            origins
-                .split(',')
-                .filter(|o| !o.trim().is_empty())
-                .map(str::to_owned),
-        )
-        .map_err(|m| err("ALLOWED_ORIGINS", m))?;
+        let cors = Cors::new(origins.split(',').filter(|o| !o.trim().is_empty()).map(str::to_owned))
+            .map_err(|m| err("ALLOWED_ORIGINS", m))?;
         let mut cookie = CookieSettings::default();
         if let Some(name) = src.get("SESSION_COOKIE_NAME") {
-            let valid = name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid || name.len() > 64 {
-                return Err(err(
-                    "SESSION_COOKIE_NAME",
-                    "must be 1-64 of A-Z a-z 0-9 - _",
-                ));
+                return Err(err("SESSION_COOKIE_NAME", "must be 1-64 of A-Z a-z 0-9 - _"));
             }
             cookie.name = name;
         }
         if let Some(same_site) = src.get("SESSION_COOKIE_SAMESITE") {
-            cookie.same_site =
-                parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
+            cookie.same_site = parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
         }
         Ok(Self {
             verifier: Arc::new(TokenVerifier::new(keys, &names.issuer, &names.audience)),
@@ -187,8 +157,7 @@ impl LoginConfig {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let pem = required(src, "AUTH_SIGNING_KEY")?;
         let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
-        let key =
-            SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
+        let key = SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
         Self::with_key(src, key)
     }
 
@@ -212,20 +181,11 @@ impl LoginConfig {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    err(
-                        "LOGIN_MAX_FAILURES",
-                        format!("{v:?} is not a positive integer"),
-                    )
-                })?,
+                .ok_or_else(|| err("LOGIN_MAX_FAILURES", format!("{v:?} is not a positive integer")))?,
         };
         let throttle = ThrottlePolicy {
             max_failures,
-            window: seconds(
-                src,
-                "LOGIN_FAILURE_WINDOW_SECONDS",
-                throttle_defaults.window,
-            )?,
+            window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", throttle_defaults.window)?,
         };
         Ok(Self {
             issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)),
@@ -235,7 +195,55 @@ impl LoginConfig {
     }
 }
 
-/// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`.
+/// WebSocket settings for minting tickets.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// The URL clients connect to (`wss://…`), returned with every ticket.
+    pub url: String,
+    /// Ticket lifetime and per-user minting allowance.
+    pub tickets: TicketPolicy,
+}
+
+impl WsConfig {
+    /// Reads `WEBSOCKET_URL` (required), `WS_TICKET_TTL_SECONDS` (300), `WS_TICKETS_PER_MINUTE` (20).
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let url = required(src, "WEBSOCKET_URL")?;
+        if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+            return Err(err("WEBSOCKET_URL", "must start with wss:// (or ws:// locally)"));
+        }
+        let defaults = TicketPolicy::default();
+        let per_minute =
+            match src.get("WS_TICKETS_PER_MINUTE") {
+                None => defaults.per_minute,
+                Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    err("WS_TICKETS_PER_MINUTE", format!("{v:?} is not a positive integer"))
+                })?,
+            };
+        let ttl = seconds(src, "WS_TICKET_TTL_SECONDS", defaults.ttl)?;
+        if ttl > Duration::minutes(15) {
+            return Err(err("WS_TICKET_TTL_SECONDS", "must be at most 900: tickets are short lived"));
+        }
+        Ok(Self { url, tickets: TicketPolicy { ttl, per_minute } })
+    }
+}
+
+/// The API Gateway Management endpoint pushes go to: `WEBSOCKET_MANAGEMENT_ENDPOINT`, or
+/// `WEBSOCKET_URL` with `wss://` turned into `https://` (the default API Gateway domain).
+pub fn management_endpoint(src: &dyn Source) -> Result<String, ConfigError> {
+    if let Some(endpoint) = src.get("WEBSOCKET_MANAGEMENT_ENDPOINT") {
+        return Ok(endpoint);
+    }
+    let url = required(src, "WEBSOCKET_URL").map_err(|_| {
+        err("WEBSOCKET_MANAGEMENT_ENDPOINT", "is required (or WEBSOCKET_URL to derive it from)")
+    })?;
+    url.strip_prefix("wss://")
+        .map(|rest| format!("https://{rest}"))
+        .or_else(|| url.strip_prefix("ws://").map(|rest| format!("http://{rest}")))
+        .ok_or_else(|| err("WEBSOCKET_URL", "must start with wss:// or ws://"))
+}
+
+/// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`,
+/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Accounts and email claims.
@@ -244,16 +252,33 @@ pub struct Tables {
     pub sessions: String,
     /// Throttle and rate-limit counters.
     pub rate_limits: String,
+    /// WebSocket tickets.
+    pub ws_tickets: String,
+    /// Open WebSocket connections (indexes `by_user`, `by_session`).
+    pub connections: String,
 }
 
 impl Tables {
-    /// Reads all three names; each is required.
+    /// Reads every name; each is required.
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Ok(Self {
             users: required(src, "USERS_TABLE")?,
             sessions: required(src, "SESSIONS_TABLE")?,
             rate_limits: required(src, "RATE_LIMITS_TABLE")?,
+            ws_tickets: required(src, "WS_TICKETS_TABLE")?,
+            connections: required(src, "CONNECTIONS_TABLE")?,
         })
+    }
+
+    /// `<prefix>-users`, `<prefix>-sessions`, ... (tests, scripts, local tables).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            users: format!("{prefix}-users"),
+            sessions: format!("{prefix}-sessions"),
+            rate_limits: format!("{prefix}-rate-limits"),
+            ws_tickets: format!("{prefix}-ws-tickets"),
+            connections: format!("{prefix}-connections"),
+        }
     }
 }
 
@@ -274,10 +299,7 @@ mod tests {
     use super::*;
 
     fn src(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -287,20 +309,15 @@ mod tests {
         assert_eq!(e.var, "AUTH_SIGNING_KEY");
         let e = HttpConfig::from_source(&src(&[]), None).unwrap_err();
         assert_eq!(e.var, "AUTH_PUBLIC_KEYS");
-        let e = LoginConfig::from_source(&src(&[
-            ("AUTH_SIGNING_KEY", "junk"),
-            ("AUTH_SIGNING_KEY_ID", "k"),
-        ]))
-        .unwrap_err();
+        let e = LoginConfig::from_source(&src(&[("AUTH_SIGNING_KEY", "junk"), ("AUTH_SIGNING_KEY_ID", "k")]))
+            .unwrap_err();
         assert_eq!(e.var, "AUTH_SIGNING_KEY");
     }
 
     #[test]
     fn reads_a_complete_configuration() {
         let (key, pem) = SigningKey::generate("k1").unwrap();
-        let jwks = PublicKeys::new([key.public_key().clone()])
-            .unwrap()
-            .to_jwks();
+        let jwks = PublicKeys::new([key.public_key().clone()]).unwrap().to_jwks();
         let s = src(&[
             ("AUTH_SIGNING_KEY", &pem),
             ("AUTH_SIGNING_KEY_ID", "k1"),
@@ -317,12 +334,28 @@ mod tests {
     }
 
     #[test]
+    fn websocket_settings() {
+        let ws = WsConfig::from_source(&src(&[("WEBSOCKET_URL", "wss://abc.example/prod")])).unwrap();
+        assert_eq!(ws.tickets, TicketPolicy::default());
+        assert_eq!(WsConfig::from_source(&src(&[])).unwrap_err().var, "WEBSOCKET_URL");
+        assert_eq!(
+            WsConfig::from_source(&src(&[("WEBSOCKET_URL", "https://x")])).unwrap_err().var,
+            "WEBSOCKET_URL"
+        );
+        let e =
+            WsConfig::from_source(&src(&[("WEBSOCKET_URL", "wss://x"), ("WS_TICKET_TTL_SECONDS", "3600")]));
+        assert_eq!(e.unwrap_err().var, "WS_TICKET_TTL_SECONDS");
+        let derived = management_endpoint(&src(&[("WEBSOCKET_URL", "wss://abc.example/prod")])).unwrap();
+        assert_eq!(derived, "https://abc.example/prod");
+        let explicit = src(&[("WEBSOCKET_URL", "wss://a"), ("WEBSOCKET_MANAGEMENT_ENDPOINT", "https://b")]);
+        assert_eq!(management_endpoint(&explicit).unwrap(), "https://b");
+        assert_eq!(management_endpoint(&src(&[])).unwrap_err().var, "WEBSOCKET_MANAGEMENT_ENDPOINT");
+    }
+
+    #[test]
     fn rejects_bad_values_by_name() {
         let (_, pem) = SigningKey::generate("k1").unwrap();
-        let base = [
-            ("AUTH_SIGNING_KEY", pem.as_str()),
-            ("AUTH_SIGNING_KEY_ID", "k1"),
-        ];
+        let base = [("AUTH_SIGNING_KEY", pem.as_str()), ("AUTH_SIGNING_KEY_ID", "k1")];
         for (var, value) in [
             ("ACCESS_TOKEN_TTL_SECONDS", "901"),
             ("ACCESS_TOKEN_TTL_SECONDS", "-1"),

@@ -25,10 +25,7 @@ pub struct FieldError {
 impl FieldError {
     /// A field error.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -123,9 +120,7 @@ impl ApiError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyAttempts { .. } | Self::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::TooManyAttempts { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -230,10 +225,7 @@ impl ApiError {
         let mut response = Response::new(Body::Text(self.body()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
             Self::Unauthenticated(Challenge::InvalidToken) => {
                 headers.insert(
@@ -241,13 +233,8 @@ impl ApiError {
                     HeaderValue::from_static(r#"Bearer realm="api", error="invalid_token""#),
                 );
             }
-            Self::Unauthenticated(Challenge::Bare)
-            | Self::InvalidCredentials
-            | Self::SessionInvalid => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer realm="api""#),
-                );
+            Self::Unauthenticated(Challenge::Bare) | Self::InvalidCredentials | Self::SessionInvalid => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="api""#));
             }
             Self::MethodNotAllowed(allow) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
@@ -284,6 +271,15 @@ impl From<AuthError> for ApiError {
                 Self::Unauthenticated(Challenge::InvalidToken)
             }
             AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::domain::ws::MintError> for ApiError {
+    fn from(e: crate::domain::ws::MintError) -> Self {
+        match e {
+            crate::domain::ws::MintError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            crate::domain::ws::MintError::Store(e) => e.into(),
         }
     }
 }

@@ -28,14 +28,7 @@ fn verifier(keys: &[&TokenIssuer]) -> TokenVerifier {
 }
 
 fn token(issuer: &TokenIssuer) -> String {
-    issuer
-        .issue(
-            &UserId::from_trusted("usr_1"),
-            &SessionId::from_trusted("sid_1"),
-            t0(),
-        )
-        .unwrap()
-        .token
+    issuer.issue(&UserId::from_trusted("usr_1"), &SessionId::from_trusted("sid_1"), t0()).unwrap().token
 }
 
 #[test]
@@ -49,24 +42,14 @@ fn a_token_is_valid_until_exp_plus_leeway() {
     let exp = t0() + Duration::minutes(15);
     assert!(v.verify(&t, exp + LEEWAY - Duration::seconds(1)).is_ok());
     assert_eq!(v.verify(&t, exp + LEEWAY), Err(TokenError::Claims));
-    assert_eq!(
-        v.verify(&t, t0() - LEEWAY - Duration::seconds(1)),
-        Err(TokenError::Claims),
-        "not yet issued"
-    );
+    assert_eq!(v.verify(&t, t0() - LEEWAY - Duration::seconds(1)), Err(TokenError::Claims), "not yet issued");
 }
 
 #[test]
 fn issuer_lifetime_is_capped_at_fifteen_minutes() {
     let (key, _) = SigningKey::generate("k1").unwrap();
     let long = TokenIssuer::new(key, "iss", "aud", Duration::hours(2));
-    let issued = long
-        .issue(
-            &UserId::from_trusted("u"),
-            &SessionId::from_trusted("s"),
-            t0(),
-        )
-        .unwrap();
+    let issued = long.issue(&UserId::from_trusted("u"), &SessionId::from_trusted("s"), t0()).unwrap();
     assert_eq!(issued.expires_in, 900);
 }
 
@@ -110,8 +93,7 @@ fn other_algorithms_and_missing_kid_are_refused() {
 
     let real = token(&signer);
     let (header, rest) = real.split_once('.').unwrap();
-    let mut h: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    let mut h: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
     h.as_object_mut().unwrap().remove("kid");
     let no_kid = format!("{}.{rest}", b64(h));
     assert_eq!(v.verify(&no_kid, t0()), Err(TokenError::Malformed));

@@ -44,19 +44,11 @@ impl TestGateway {
     /// A gateway with these function settings (e.g. `LOGIN_MAX_FAILURES`).
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let settings: HashMap<String, String> = settings
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let settings: HashMap<String, String> =
+            settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let gateway = launch(&dir, &settings).await;
         let url = gateway.url();
-        Self {
-            gateway: Some(gateway),
-            dir,
-            settings,
-            url,
-            http: reqwest::Client::new(),
-        }
+        Self { gateway: Some(gateway), dir, settings, url, http: reqwest::Client::new() }
     }
 
     /// Stops the gateway and starts a new one on the same data dir (as after a restart).
@@ -76,8 +68,7 @@ impl TestGateway {
 
     /// The signing key the gateway generated (to forge otherwise-valid tokens).
     pub fn signing_key_pem(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join(local_gateway::keys::KEY_FILE))
-            .expect("key file")
+        std::fs::read_to_string(self.dir.path().join(local_gateway::keys::KEY_FILE)).expect("key file")
     }
 
     /// The data dir.
@@ -92,31 +83,18 @@ impl TestGateway {
 
     /// POSTs JSON.
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.at(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.http.post(self.at(path)).json(body).send().await.expect("request")
     }
 
     /// POSTs with only a session cookie (refresh, logout by cookie).
     pub async fn post_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
-        self.http
-            .post(self.at(path))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .expect("request")
+        self.http.post(self.at(path)).header("cookie", cookie).send().await.expect("request")
     }
 
     /// Registers `email` with [`PASSWORD`] and returns the signed-in account.
     pub async fn register(&self, email: &str) -> Account {
         let response = self
-            .post_json(
-                "/api/auth/register",
-                &serde_json::json!({"email": email, "password": PASSWORD}),
-            )
+            .post_json("/api/auth/register", &serde_json::json!({"email": email, "password": PASSWORD}))
             .await;
         assert_eq!(response.status(), 201, "register {email}");
         account(email, response).await
@@ -125,10 +103,7 @@ impl TestGateway {
     /// Signs in `email` with [`PASSWORD`].
     pub async fn login(&self, email: &str) -> Account {
         let response = self
-            .post_json(
-                "/api/auth/login",
-                &serde_json::json!({"email": email, "password": PASSWORD}),
-            )
+            .post_json("/api/auth/login", &serde_json::json!({"email": email, "password": PASSWORD}))
             .await;
         assert_eq!(response.status(), 200, "login {email}");
         account(email, response).await
@@ -172,10 +147,7 @@ async fn account(email: &str, response: reqwest::Response) -> Account {
     let body: Value = response.json().await.expect("json");
     Account {
         email: email.to_owned(),
-        access_token: body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned(),
+        access_token: body["access_token"].as_str().expect("access_token").to_owned(),
         cookie,
         user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
     }

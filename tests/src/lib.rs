@@ -4,3 +4,10 @@
 pub mod gateway;
 pub mod moto;
 pub mod tokens;
+
+use std::sync::Arc;
+
+/// A push transport with no sockets behind it (every push finds its connection gone).
+pub fn no_sockets() -> Arc<dyn shared::ports::Push> {
+    Arc::new(local_gateway::sockets::LocalPush(local_gateway::sockets::Sockets::default()))
+}

@@ -8,9 +8,8 @@ use shared::config::Tables;
 /// moto's endpoint; the test command exports it. Missing means the tests were not started by
 /// the test command: that is a failure, never a skip.
 pub fn endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").expect(
-        "MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto and exports it",
-    )
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto and exports it")
 }
 
 /// A DynamoDB client pointed at moto.
@@ -26,15 +25,8 @@ pub fn client() -> aws_sdk_dynamodb::Client {
 
 /// A store over three brand-new tables.
 pub async fn fresh_store() -> DynamoStore {
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let tables = Tables {
-        users: format!("{prefix}-users"),
-        sessions: format!("{prefix}-sessions"),
-        rate_limits: format!("{prefix}-rate-limits"),
-    };
+    let tables = Tables::with_prefix(&format!("t{}", uuid::Uuid::new_v4().simple()));
     let client = client();
-    schema::create_tables(&client, &tables)
-        .await
-        .expect("create tables on moto");
+    schema::create_tables(&client, &tables).await.expect("create tables on moto");
     DynamoStore::new(client, tables)
 }

@@ -14,12 +14,7 @@ fn b64(v: &Value) -> String {
 pub fn parts(token: &str) -> (Value, Value) {
     let mut it = token.split('.');
     let mut next = || -> Value {
-        serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(it.next().expect("part"))
-                .expect("b64"),
-        )
-        .expect("json")
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().expect("part")).expect("b64")).expect("json")
     };
     (next(), next())
 }
@@ -28,12 +23,8 @@ pub fn parts(token: &str) -> (Value, Value) {
 pub fn sign_eddsa(pem: &str, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_ed_pem(pem.as_bytes()).expect("pem"),
-    )
-    .expect("sign")
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).expect("pem"))
+        .expect("sign")
 }
 
 /// `alg: none` with the token's claims and an empty signature.

@@ -7,15 +7,14 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
-use shared::auth::{
-    AccountError, Accounts, Authenticator, LoginThrottle, PasswordHasher, SignedIn,
-};
+use shared::auth::{AccountError, Accounts, Authenticator, LoginThrottle, PasswordHasher, SignedIn};
 use shared::clock::rfc3339;
 use shared::config::{HttpConfig, LoginConfig};
+use shared::domain::ws::Notifier;
 use shared::domain::{DisplayName, Email, Password};
 use shared::error::{ApiError, Challenge};
 use shared::http::{Validator, json, json_body, no_content, serve};
-use shared::ports::Stores;
+use shared::ports::{Push, Stores};
 
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/auth/";
@@ -25,6 +24,7 @@ pub const PREFIX: &str = "/api/auth/";
 pub struct Login {
     accounts: Accounts,
     auth: Authenticator,
+    notifier: Notifier,
     http: HttpConfig,
 }
 
@@ -72,11 +72,13 @@ struct MeView<'a> {
 }
 
 impl Login {
-    /// Wires the handler: the signer and policies, the HTTP settings, the stores, the clock.
+    /// Wires the handler: the signer and policies, the HTTP settings, the stores, the push
+    /// transport (logout closes the session's sockets) and the clock.
     pub fn new(
         config: LoginConfig,
         http: HttpConfig,
-        stores: Stores,
+        stores: &Stores,
+        push: Arc<dyn Push>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let throttle = LoginThrottle::new(stores.rate_limits.clone(), config.throttle);
@@ -89,12 +91,9 @@ impl Login {
             config.sessions,
             clock.clone(),
         );
-        let auth = Authenticator::new(http.verifier.clone(), stores.sessions, clock);
-        Self {
-            accounts,
-            auth,
-            http,
-        }
+        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let notifier = Notifier::new(stores.connections.clone(), push, clock);
+        Self { accounts, auth, notifier, http }
     }
 
     /// The account use cases (tests observe the password verification count through it).
@@ -133,14 +132,10 @@ impl Login {
             None | Some("") => Some(None),
             Some(name) => v.check("display_name", DisplayName::parse(name)).map(Some),
         };
-        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
-        else {
+        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
             return Err(v.into_error());
         };
-        let signed_in = self
-            .accounts
-            .register(email, password, display_name)
-            .await?;
+        let signed_in = self.accounts.register(email, password, display_name).await?;
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
 
@@ -167,10 +162,7 @@ impl Login {
         };
         let mut response = json(status, &view)?;
         let max_age = self.accounts.policy().absolute.num_seconds();
-        set_cookie(
-            &mut response,
-            &self.http.cookie.set(s.session_token.expose(), max_age),
-        );
+        set_cookie(&mut response, &self.http.cookie.set(s.session_token.expose(), max_age));
         Ok(response)
     }
 
@@ -194,20 +186,32 @@ impl Login {
     }
 
     async fn logout(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        if req.headers().contains_key(header::AUTHORIZATION) {
+        let session = if req.headers().contains_key(header::AUTHORIZATION) {
             let principal = self.auth.authenticate(req.headers()).await?;
             self.accounts.logout(principal.session_id()).await?;
-            return Ok(self.clearing_cookie(no_content()));
-        }
-        self.http.cors.check_origin(req.headers())?;
-        let cookie = self.http.cookie.read(req.headers());
-        match self.accounts.logout_cookie(cookie.as_deref()).await {
-            Ok(_) => Ok(self.clearing_cookie(no_content())),
-            Err(AccountError::SessionInvalid) => Ok(
-                self.clearing_cookie(ApiError::Unauthenticated(Challenge::Bare).into_response())
-            ),
-            Err(e) => Err(e.into()),
-        }
+            principal.session_id().clone()
+        } else {
+            self.http.cors.check_origin(req.headers())?;
+            let cookie = self.http.cookie.read(req.headers());
+            match self.accounts.logout_cookie(cookie.as_deref()).await {
+                Ok(session) => session,
+                Err(AccountError::SessionInvalid) => {
+                    return Ok(
+                        self.clearing_cookie(ApiError::Unauthenticated(Challenge::Bare).into_response())
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        // The session is already revoked; closing its sockets is best effort.
+        let delivery = self.notifier.revoke_session(&session).await;
+        tracing::info!(
+            closed = delivery.sent,
+            gone = delivery.gone,
+            failed = delivery.failed,
+            "session sockets closed"
+        );
+        Ok(self.clearing_cookie(no_content()))
     }
 
     async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -216,9 +220,7 @@ impl Login {
             StatusCode::OK,
             &MeView {
                 user: principal.user().view(),
-                session: SessionView {
-                    expires_at: rfc3339(principal.session_expires_at()),
-                },
+                session: SessionView { expires_at: rfc3339(principal.session_expires_at()) },
             },
         )
     }

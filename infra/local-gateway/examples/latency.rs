@@ -24,14 +24,11 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
     let http = reqwest::Client::new();
     let email = format!("latency-{}@example.com", uuid::Uuid::new_v4().simple());
-    let credentials =
-        serde_json::json!({"email": email, "password": "correct horse battery staple"});
+    let credentials = serde_json::json!({"email": email, "password": "correct horse battery staple"});
     let registered: serde_json::Value = http
         .post(format!("{url}/api/auth/register"))
         .json(&credentials)
@@ -41,20 +38,12 @@ async fn main() {
         .json()
         .await
         .expect("register response");
-    let token = registered["access_token"]
-        .as_str()
-        .expect("registered")
-        .to_owned();
+    let token = registered["access_token"].as_str().expect("registered").to_owned();
 
     let mut logins = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
-        let r = http
-            .post(format!("{url}/api/auth/login"))
-            .json(&credentials)
-            .send()
-            .await
-            .unwrap();
+        let r = http.post(format!("{url}/api/auth/login")).json(&credentials).send().await.unwrap();
         assert_eq!(r.status(), 200);
         r.bytes().await.unwrap();
         logins.push(started.elapsed());
@@ -62,12 +51,7 @@ async fn main() {
     let mut mes = Vec::with_capacity(n);
     for i in 0..n + 100 {
         let started = Instant::now();
-        let r = http
-            .get(format!("{url}/api/auth/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(format!("{url}/api/auth/me")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200);
         r.bytes().await.unwrap();
         if i >= 100 {

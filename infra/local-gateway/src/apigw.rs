@@ -33,11 +33,7 @@ pub fn event(
     let mut single: Map<String, Value> = Map::new();
     let mut cookies: Vec<Value> = Vec::new();
     for name in headers.keys() {
-        let values: Vec<&str> = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         if name == header::COOKIE {
             // API Gateway moves cookies out of the headers into `cookies`, one per entry.
             cookies.extend(
@@ -53,19 +49,10 @@ pub fn event(
         }
     }
     let raw_query = uri.query().unwrap_or("");
+    // HTTP APIs join repeated parameters with commas.
     let mut query: Map<String, Value> = Map::new();
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(k), percent_decode(v));
-        match query.get_mut(&k) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&v);
-            }
-            _ => {
-                query.insert(k, json!(v));
-            }
-        }
+    for (k, values) in query_params(uri) {
+        query.insert(k, json!(values.join(",")));
     }
     let (body, base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
@@ -120,10 +107,19 @@ pub fn event(
     event
 }
 
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+/// Decoded query parameters in order of first appearance, repeated names gathered.
+pub fn query_params(uri: &Uri) -> Vec<(String, Vec<String>)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let mut params: Vec<(String, Vec<String>)> = Vec::new();
+    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        match params.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, values)) => values.push(v),
+            None => params.push((k, vec![v])),
+        }
+    }
+    params
 }
 
 /// Invokes `handler` with `event` exactly as the Lambda runtime would and returns the response
@@ -133,8 +129,7 @@ where
     H: Fn(Request) -> F,
     F: Future<Output = Response<Body>> + Send,
 {
-    let payload: LambdaRequest =
-        serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
+    let payload: LambdaRequest = serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
     let mut adapter = Adapter::from(service_fn(|req: Request| {
         let fut = handler(req);
         async move { Ok::<_, Infallible>(fut.await) }
@@ -162,9 +157,7 @@ pub fn http_response(value: &Value) -> Result<http::Response<Vec<u8>>, String> {
         for (name, v) in map {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
             let values: Vec<&str> = if multi {
-                v.as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default()
+                v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
             } else {
                 v.as_str().into_iter().collect()
             };
@@ -173,16 +166,8 @@ pub fn http_response(value: &Value) -> Result<http::Response<Vec<u8>>, String> {
             }
         }
     }
-    for cookie in value["cookies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        headers.append(
-            header::SET_COOKIE,
-            HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
-        );
+    for cookie in value["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        headers.append(header::SET_COOKIE, HeaderValue::from_str(cookie).map_err(|e| e.to_string())?);
     }
     if let Some(body) = value["body"].as_str() {
         *response.body_mut() = if value["isBase64Encoded"].as_bool() == Some(true) {
@@ -200,30 +185,15 @@ mod tests {
 
     #[test]
     fn query_strings_are_decoded_and_joined() {
-        let uri: Uri = "/api/x?a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9"
-            .parse()
-            .unwrap();
-        let caller = Caller {
-            source_ip: "127.0.0.1".into(),
-            host: "localhost",
-        };
-        let e = event(
-            &Method::GET,
-            &uri,
-            &HeaderMap::new(),
-            &Bytes::new(),
-            "ANY /api/{proxy+}",
-            &caller,
-        );
+        let uri: Uri = "/api/x?a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9".parse().unwrap();
+        let caller = Caller { source_ip: "127.0.0.1".into(), host: "localhost" };
+        let e = event(&Method::GET, &uri, &HeaderMap::new(), &Bytes::new(), "ANY /api/{proxy+}", &caller);
         assert_eq!(e["queryStringParameters"]["a"], "1,2");
         assert_eq!(e["queryStringParameters"]["b"], "hello world");
         assert_eq!(e["queryStringParameters"]["c"], "%zz");
         assert_eq!(e["queryStringParameters"]["d"], "é");
         assert_eq!(e["pathParameters"]["proxy"], "x");
-        assert_eq!(
-            e["rawQueryString"],
-            "a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9"
-        );
+        assert_eq!(e["rawQueryString"], "a=1&b=hello%20world&a=2&c=%zz&d=%C3%A9");
     }
 
     #[test]
@@ -231,18 +201,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, "a=1; b=2".parse().unwrap());
         h.append(header::COOKIE, "c=3".parse().unwrap());
-        let caller = Caller {
-            source_ip: "127.0.0.1".into(),
-            host: "localhost",
-        };
-        let e = event(
-            &Method::GET,
-            &"/".parse().unwrap(),
-            &h,
-            &Bytes::new(),
-            "$default",
-            &caller,
-        );
+        let caller = Caller { source_ip: "127.0.0.1".into(), host: "localhost" };
+        let e = event(&Method::GET, &"/".parse().unwrap(), &h, &Bytes::new(), "$default", &caller);
         assert_eq!(e["cookies"], json!(["a=1", "b=2", "c=3"]));
         assert!(e["headers"].get("cookie").is_none());
     }

@@ -17,8 +17,7 @@ pub const KEY_ID: &str = "local-1";
 pub fn load_or_create(data_dir: &Path) -> Result<SigningKey> {
     let path = data_dir.join(KEY_FILE);
     if path.exists() {
-        let pem =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         return SigningKey::from_pem(KEY_ID, &pem)
             .with_context(|| format!("{} is not a valid key", path.display()));
     }
@@ -27,9 +26,7 @@ pub fn load_or_create(data_dir: &Path) -> Result<SigningKey> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(pem.as_bytes())?;
     file.sync_all()?;
     tracing::info!(path = %path.display(), "generated a new signing key");

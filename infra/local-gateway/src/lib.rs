@@ -4,6 +4,8 @@
 
 pub mod apigw;
 pub mod keys;
+pub mod sockets;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,21 +15,26 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Body as AxumBody;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRef, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, Request as HttpRequest, header};
 use lambda_http::{Body, Request, Response};
 use login::Login;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::PublicKeys;
-use shared::config::{HttpConfig, LoginConfig, Source};
+use shared::config::{HttpConfig, LoginConfig, Source, WsConfig};
 use shared::error::ApiError;
 use shared::ports::Stores;
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use ws_connect::WsConnect;
+use ws_ticket::WsTicket;
+
+use crate::sockets::{LocalPush, Sockets};
+use crate::websocket::WsState;
 
 /// API Gateway HTTP APIs refuse bodies over 10 MB before any function runs.
 const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
@@ -62,14 +69,29 @@ struct Mount {
     handler: Handler,
 }
 
+#[derive(Clone)]
 struct AppState {
-    mounts: Vec<Mount>,
+    mounts: Arc<Vec<Mount>>,
+    ws: WsState,
+}
+
+impl FromRef<AppState> for WsState {
+    fn from_ref(state: &AppState) -> Self {
+        state.ws.clone()
+    }
+}
+
+impl FromRef<AppState> for Sockets {
+    fn from_ref(state: &AppState) -> Self {
+        state.ws.sockets.clone()
+    }
 }
 
 /// A running gateway.
 pub struct Gateway {
     addr: SocketAddr,
     login: Arc<Login>,
+    sockets: Sockets,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
@@ -80,6 +102,7 @@ struct Overlay {
     base: Arc<dyn Source + Send + Sync>,
     public_keys: String,
     origins: String,
+    websocket_url: String,
 }
 
 impl Source for Overlay {
@@ -87,6 +110,7 @@ impl Source for Overlay {
         match var {
             "AUTH_PUBLIC_KEYS" => Some(self.public_keys.clone()),
             "ALLOWED_ORIGINS" => Some(self.origins.clone()),
+            "WEBSOCKET_URL" => Some(self.websocket_url.clone()),
             "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
             _ => self.base.get(var),
         }
@@ -100,57 +124,59 @@ impl Gateway {
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let key = keys::load_or_create(&config.data_dir)?;
         let db = config.data_dir.join("app.db");
-        let store =
-            Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+        let store = Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener =
+            TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let origins = if config.allowed_origins.is_empty() {
-            default_origins(addr)
-        } else {
-            config.allowed_origins
-        };
+        let origins =
+            if config.allowed_origins.is_empty() { default_origins(addr) } else { config.allowed_origins };
         let source = Overlay {
             base: config.settings,
             public_keys: PublicKeys::new([key.public_key().clone()])?.to_jwks(),
             origins: origins.join(","),
+            websocket_url: format!("ws://{addr}/ws"),
         };
         let http = HttpConfig::from_source(&source, Some(&key))?;
+        let ws_config = WsConfig::from_source(&source)?;
         let login_config = LoginConfig::with_key(&source, key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let login = Arc::new(Login::new(
-            login_config,
-            http,
-            Stores::single(store.clone()),
-            clock.clone(),
-        ));
+        let stores = Stores::single(store.clone());
+        let sockets = Sockets::default();
+        let push = Arc::new(LocalPush(sockets.clone()));
+        let login = Arc::new(Login::new(login_config, http.clone(), &stores, push, clock.clone()));
+        let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
+        let ws_connect = Arc::new(WsConnect::new(http, &stores, clock.clone()));
 
-        let login_handler = Arc::clone(&login);
-        let mounts = vec![Mount {
-            prefix: login::PREFIX,
-            route_key: "ANY /api/auth/{proxy+}",
-            handler: Arc::new(move |req| {
-                let login = Arc::clone(&login_handler);
-                Box::pin(async move { login.handle(req).await })
+        let mounts = vec![
+            mount(login::PREFIX, "ANY /api/auth/{proxy+}", &login, |f, req| {
+                Box::pin(async move { f.handle(req).await })
             }),
-        }];
+            mount(ws_ticket::PREFIX, "ANY /api/websocket/{proxy+}", &ws_ticket, |f, req| {
+                Box::pin(async move { f.handle(req).await })
+            }),
+        ];
+        let ws = WsState {
+            handler: Arc::new(move |event| {
+                let f = Arc::clone(&ws_connect);
+                Box::pin(async move { f.handle(event).await })
+            }),
+            sockets: sockets.clone(),
+        };
         let app = Router::new()
             .route("/health", get(health))
+            .route("/ws", get(websocket::upgrade))
+            .route("/@connections/{id}", post(sockets::post).delete(sockets::delete).get(sockets::get))
             .fallback(dispatch)
-            .with_state(Arc::new(AppState { mounts }));
+            .with_state(AppState { mounts: Arc::new(mounts), ws });
 
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
         });
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
@@ -162,13 +188,7 @@ impl Gateway {
             }
         });
         tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
-        Ok(Self {
-            addr,
-            login,
-            shutdown: Some(tx),
-            server,
-            sweeper,
-        })
+        Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper })
     }
 
     /// The bound address.
@@ -186,16 +206,18 @@ impl Gateway {
         &self.login
     }
 
+    /// The open sockets (tests count them).
+    pub fn sockets(&self) -> &Sockets {
+        &self.sockets
+    }
+
     /// Stops accepting, lets in-flight requests finish, and returns.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.sweeper.abort();
-        (&mut self.server)
-            .await
-            .context("server task")?
-            .context("server")?;
+        (&mut self.server).await.context("server task")?.context("server")?;
         Ok(())
     }
 }
@@ -208,11 +230,7 @@ impl Drop for Gateway {
 }
 
 async fn health() -> AxumResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 
 /// The gateway's own origin (and its `localhost` spelling on loopback).
@@ -224,8 +242,19 @@ fn default_origins(addr: SocketAddr) -> Vec<String> {
     origins
 }
 
+/// A function mounted under `prefix`, called through `call`.
+fn mount<F: Send + Sync + 'static>(
+    prefix: &'static str,
+    route_key: &'static str,
+    function: &Arc<F>,
+    call: fn(Arc<F>, Request) -> futures_like::BoxFuture<Response<Body>>,
+) -> Mount {
+    let function = Arc::clone(function);
+    Mount { prefix, route_key, handler: Arc::new(move |req| call(Arc::clone(&function), req)) }
+}
+
 async fn dispatch(
-    State(state): State<Arc<AppState>>,
+    State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: HttpRequest<AxumBody>,
 ) -> AxumResponse {
@@ -237,27 +266,11 @@ async fn dispatch(
     let Ok(body) = axum::body::to_bytes(body, MAX_GATEWAY_BODY).await else {
         return problem(ApiError::PayloadTooLarge);
     };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let caller = apigw::Caller {
-        source_ip: peer.ip().to_string(),
-        host,
-    };
-    let event = apigw::event(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        &body,
-        mount.route_key,
-        &caller,
-    );
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
+    let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
     let handler = Arc::clone(&mount.handler);
-    let result = apigw::invoke(move |req| handler(req), event)
-        .await
-        .and_then(|v| apigw::http_response(&v));
+    let result = apigw::invoke(move |req| handler(req), event).await.and_then(|v| apigw::http_response(&v));
     match result {
         Ok(response) => response.map(AxumBody::from).into_response(),
         Err(e) => {
@@ -268,7 +281,7 @@ async fn dispatch(
 }
 
 /// A problem+json answered by the gateway itself (no function matched).
-fn problem(error: ApiError) -> AxumResponse {
+pub(crate) fn problem(error: ApiError) -> AxumResponse {
     let response = error.into_response();
     let (mut parts, body) = response.into_parts();
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {

@@ -20,11 +20,7 @@ struct Args {
     #[arg(long, default_value = "./.data")]
     data_dir: PathBuf,
     /// Allowed browser origin (repeatable). Default: the gateway's own origin.
-    #[arg(
-        long = "allowed-origin",
-        env = "ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "allowed-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
 }
 

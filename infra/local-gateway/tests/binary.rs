@@ -16,14 +16,8 @@ async fn starts_serves_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("local-gateway listening on ")
-        .expect("prints its URL")
-        .to_owned();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("local-gateway listening on ").expect("prints its URL").to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let key = dir.path().join("data").join("signing-key.pem");
@@ -31,55 +25,30 @@ async fn starts_serves_and_stops_cleanly_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     assert!(dir.path().join("data").join("app.db").exists());
 
     let http = reqwest::Client::new();
     let health = http.get(format!("{url}/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let missing = http
-        .get(format!("{url}/no/such/route"))
-        .send()
-        .await
-        .unwrap();
+    let missing = http.get(format!("{url}/no/such/route")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(
-        missing.headers()["content-type"],
-        "application/problem+json"
-    );
-    assert!(
-        missing
-            .text()
-            .await
-            .unwrap()
-            .contains("\"code\":\"not_found\"")
-    );
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    assert!(missing.text().await.unwrap().contains("\"code\":\"not_found\""));
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(
-            Instant::now() < deadline,
-            "did not stop within 10 s of SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "did not stop within 10 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
-    assert!(
-        http.get(format!("{url}/health")).send().await.is_err(),
-        "no longer listening"
-    );
+    assert!(http.get(format!("{url}/health")).send().await.is_err(), "no longer listening");
 }
 
 #[test]
@@ -101,9 +70,6 @@ fn refuses_a_corrupt_key_file() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(
-        !out.status.success(),
-        "never starts with a key it cannot read"
-    );
+    assert!(!out.status.success(), "never starts with a key it cannot read");
     assert!(String::from_utf8_lossy(&out.stderr).contains("signing-key.pem"));
 }

@@ -1,6 +1,8 @@
 //! Store adapters. Each family is behind a cargo feature so a function links only what it uses.
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "apigw")]
+pub mod apigw;
+#[cfg(any(feature = "dynamodb", feature = "apigw"))]
 pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

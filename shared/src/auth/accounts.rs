@@ -82,15 +82,7 @@ impl Accounts {
         policy: SessionPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            users,
-            sessions,
-            throttle,
-            hasher,
-            issuer,
-            policy,
-            clock,
-        }
+        Self { users, sessions, throttle, hasher, issuer, policy, clock }
     }
 
     /// The session lifetimes (the cookie's `Max-Age` is the absolute one).
@@ -112,34 +104,15 @@ impl Accounts {
     ) -> Result<SignedIn, AccountError> {
         let password_hash = self.hasher.hash(&password).await?;
         let now = self.clock.now();
-        let profile = UserProfile {
-            id: UserId::generate(),
-            email,
-            display_name,
-            created_at: now,
-        };
+        let profile = UserProfile { id: UserId::generate(), email, display_name, created_at: now };
         let (session_token, session) = self.policy.start(profile.clone(), now);
-        match self
-            .users
-            .create(
-                &UserRecord {
-                    profile,
-                    password_hash,
-                },
-                &session,
-            )
-            .await
-        {
+        match self.users.create(&UserRecord { profile, password_hash }, &session).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
         let access = self.issuer.issue(&session.user.id, &session.id, now)?;
-        Ok(SignedIn {
-            user: session.user,
-            access,
-            session_token,
-        })
+        Ok(SignedIn { user: session.user, access, session_token })
     }
 
     /// Checks the throttle, then the password (always one verification), then opens a new
@@ -153,10 +126,7 @@ impl Accounts {
             Gate::Open { failures } => failures,
         };
         let user = self.users.find_by_email(&email).await?;
-        let verdict = self
-            .hasher
-            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
+        let verdict = self.hasher.verify(&password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let (user, needs_rehash) = match (user, verdict) {
             (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
             _ => {
@@ -186,18 +156,12 @@ impl Accounts {
         let (session_token, record) = self.policy.start(user, now);
         self.sessions.create(&record).await?;
         let access = self.issuer.issue(&record.user.id, &record.id, now)?;
-        Ok(SignedIn {
-            user: record.user,
-            access,
-            session_token,
-        })
+        Ok(SignedIn { user: record.user, access, session_token })
     }
 
     /// A new access token for the session in the cookie, renewing its idle limit (1 round trip).
     pub async fn refresh(&self, cookie: Option<&str>) -> Result<AccessToken, AccountError> {
-        let token = cookie
-            .and_then(SessionToken::parse)
-            .ok_or(AccountError::SessionInvalid)?;
+        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
         let now = self.clock.now();
         let session = self
             .sessions
@@ -215,9 +179,7 @@ impl Accounts {
 
     /// Revokes the session in the cookie; [`AccountError::SessionInvalid`] if none was live.
     pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<SessionId, AccountError> {
-        let token = cookie
-            .and_then(SessionToken::parse)
-            .ok_or(AccountError::SessionInvalid)?;
+        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
         let id = token.id();
         if self.sessions.delete(&id, self.clock.now()).await? {
             Ok(id)

@@ -1,5 +1,5 @@
 //! The one `authenticate`: a verified access token AND a live session, or a typed failure.
-//! Nothing else in the code base yields a [`Principal`].
+//! Nothing else in the code base yields a [`Principal`]; a WebSocket ticket is redeemed here too.
 
 use std::sync::Arc;
 
@@ -8,11 +8,12 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use super::AuthError;
+use super::secret::Secret;
 use super::session::SessionId;
 use super::token::TokenVerifier;
 use crate::clock::Clock;
-use crate::domain::UserProfile;
-use crate::ports::SessionStore;
+use crate::domain::{UserId, UserProfile};
+use crate::ports::{SessionStore, Stores, WsTickets};
 
 /// Authorization values longer than this are refused without being parsed.
 pub const MAX_AUTHORIZATION_LEN: usize = 4096;
@@ -47,45 +48,48 @@ impl Principal {
 pub struct Authenticator {
     verifier: Arc<TokenVerifier>,
     sessions: Arc<dyn SessionStore>,
+    tickets: Arc<dyn WsTickets>,
     clock: Arc<dyn Clock>,
 }
 
 impl Authenticator {
-    /// An authenticator over these keys and this session store.
-    pub fn new(
-        verifier: Arc<TokenVerifier>,
-        sessions: Arc<dyn SessionStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            verifier,
-            sessions,
-            clock,
-        }
+    /// An authenticator over these keys and the session and ticket stores.
+    pub fn new(verifier: Arc<TokenVerifier>, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
+        Self { verifier, sessions: stores.sessions.clone(), tickets: stores.ws_tickets.clone(), clock }
     }
 
     /// Verifies the bearer token in `headers`, then checks its session is live (one store read).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer_token(headers)?;
         let now = self.clock.now();
-        let verified = self
-            .verifier
-            .verify(token, now)
-            .map_err(|_| AuthError::InvalidToken)?;
+        let verified = self.verifier.verify(token, now).map_err(|_| AuthError::InvalidToken)?;
+        self.live_session(&verified.session_id, &verified.user_id, now).await
+    }
+
+    /// Redeems a WebSocket ticket (one conditional delete that also checks expiry), then checks
+    /// its session is still live (one read). The identity comes from the redeemed record only.
+    pub async fn redeem_ticket(&self, raw: &str) -> Result<Principal, AuthError> {
+        let ticket = Secret::parse(raw).ok_or(AuthError::InvalidToken)?;
+        let now = self.clock.now();
+        let record = self.tickets.redeem(&ticket.digest(), now).await?.ok_or(AuthError::InvalidToken)?;
+        self.live_session(&record.session_id, &record.user_id, now).await
+    }
+
+    async fn live_session(
+        &self,
+        id: &SessionId,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, AuthError> {
         let session = self
             .sessions
-            .get(&verified.session_id, now)
+            .get(id, now)
             .await?
-            .filter(|s| s.user.id == verified.user_id)
+            .filter(|s| &s.user.id == user)
             .ok_or(AuthError::SessionNotLive)?;
-        Ok(Principal {
-            session_expires_at: session.expires_at(),
-            session_id: session.id,
-            user: session.user,
-        })
+        Ok(Principal { session_expires_at: session.expires_at(), session_id: session.id, user: session.user })
     }
 }
-
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
@@ -123,35 +127,14 @@ mod tests {
 
     #[test]
     fn parses_bearer_values() {
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(),
-            "abc.def.ghi"
-        );
+        assert_eq!(bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(), "abc.def.ghi");
         assert_eq!(bearer_token(&headers(&["bearer abc"])).unwrap(), "abc");
-        assert!(matches!(
-            bearer_token(&headers(&[])),
-            Err(AuthError::MissingToken)
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Basic Zm9vOmJhcg=="])),
-            Err(AuthError::MissingToken)
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer"])),
-            Err(AuthError::InvalidToken)
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer a b"])),
-            Err(AuthError::InvalidToken)
-        ));
-        assert!(matches!(
-            bearer_token(&headers(&["Bearer a", "Bearer b"])),
-            Err(AuthError::InvalidToken)
-        ));
+        assert!(matches!(bearer_token(&headers(&[])), Err(AuthError::MissingToken)));
+        assert!(matches!(bearer_token(&headers(&["Basic Zm9vOmJhcg=="])), Err(AuthError::MissingToken)));
+        assert!(matches!(bearer_token(&headers(&["Bearer"])), Err(AuthError::InvalidToken)));
+        assert!(matches!(bearer_token(&headers(&["Bearer a b"])), Err(AuthError::InvalidToken)));
+        assert!(matches!(bearer_token(&headers(&["Bearer a", "Bearer b"])), Err(AuthError::InvalidToken)));
         let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
-        assert!(matches!(
-            bearer_token(&headers(&[&huge])),
-            Err(AuthError::InvalidToken)
-        ));
+        assert!(matches!(bearer_token(&headers(&[&huge])), Err(AuthError::InvalidToken)));
     }
 }

@@ -27,11 +27,7 @@ pub enum KeyError {
 }
 
 fn check_kid(kid: &str) -> Result<(), KeyError> {
-    if kid.is_empty() || kid.len() > 64 {
-        Err(KeyError::BadKeyId)
-    } else {
-        Ok(())
-    }
+    if kid.is_empty() || kid.len() > 64 { Err(KeyError::BadKeyId) } else { Ok(()) }
 }
 
 /// The private key that signs access tokens, with its key id.
@@ -43,9 +39,7 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -61,17 +55,14 @@ impl SigningKey {
     }
 
     fn from_pkcs8_der(kid: &str, der: &[u8]) -> Result<Self, KeyError> {
-        let pair = Ed25519KeyPair::from_pkcs8(der)
-            .map_err(|_| KeyError::BadPrivateKey("not an Ed25519 key"))?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(der).map_err(|_| KeyError::BadPrivateKey("not an Ed25519 key"))?;
         let mut x = [0u8; 32];
         x.copy_from_slice(pair.public_key().as_ref());
         Ok(Self {
             kid: kid.to_owned(),
             encoding: EncodingKey::from_ed_der(der),
-            public: PublicKey {
-                kid: kid.to_owned(),
-                x,
-            },
+            public: PublicKey { kid: kid.to_owned(), x },
         })
     }
 
@@ -135,19 +126,14 @@ pub struct PublicKeys {
 
 impl fmt::Debug for PublicKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.keys.iter().map(PublicKey::kid))
-            .finish()
+        f.debug_list().entries(self.keys.iter().map(PublicKey::kid)).finish()
     }
 }
 
 impl PublicKeys {
     /// A set of keys; a later key with a known `kid` is refused.
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Result<Self, KeyError> {
-        let mut set = Self {
-            keys: Vec::new(),
-            decoding: HashMap::new(),
-        };
+        let mut set = Self { keys: Vec::new(), decoding: HashMap::new() };
         for key in keys {
             set.insert(key)?;
         }
@@ -160,10 +146,7 @@ impl PublicKeys {
             if self.keys.contains(&key) {
                 return Ok(());
             }
-            return Err(KeyError::BadPublicKeys(format!(
-                "two different keys with kid {}",
-                key.kid
-            )));
+            return Err(KeyError::BadPublicKeys(format!("two different keys with kid {}", key.kid)));
         }
         let decoding = DecodingKey::from_ed_der(&key.x);
         self.decoding.insert(key.kid.clone(), decoding);
@@ -173,23 +156,19 @@ impl PublicKeys {
 
     /// Parses a JWKS document: `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"...","x":"..."}]}`.
     pub fn from_jwks(json: &str) -> Result<Self, KeyError> {
-        let jwks: Jwks =
-            serde_json::from_str(json).map_err(|e| KeyError::BadPublicKeys(e.to_string()))?;
+        let jwks: Jwks = serde_json::from_str(json).map_err(|e| KeyError::BadPublicKeys(e.to_string()))?;
         let mut keys = Vec::with_capacity(jwks.keys.len());
         for jwk in jwks.keys {
             if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
-                return Err(KeyError::BadPublicKeys(format!(
-                    "key {} is not OKP/Ed25519",
-                    jwk.kid
-                )));
+                return Err(KeyError::BadPublicKeys(format!("key {} is not OKP/Ed25519", jwk.kid)));
             }
             check_kid(&jwk.kid)?;
-            let raw = URL_SAFE_NO_PAD.decode(jwk.x.as_bytes()).map_err(|_| {
-                KeyError::BadPublicKeys(format!("key {}: x is not base64url", jwk.kid))
-            })?;
-            let x: [u8; 32] = raw.try_into().map_err(|_| {
-                KeyError::BadPublicKeys(format!("key {}: x is not 32 bytes", jwk.kid))
-            })?;
+            let raw = URL_SAFE_NO_PAD
+                .decode(jwk.x.as_bytes())
+                .map_err(|_| KeyError::BadPublicKeys(format!("key {}: x is not base64url", jwk.kid)))?;
+            let x: [u8; 32] = raw
+                .try_into()
+                .map_err(|_| KeyError::BadPublicKeys(format!("key {}: x is not 32 bytes", jwk.kid)))?;
             keys.push(PublicKey { kid: jwk.kid, x });
         }
         Self::new(keys)
@@ -247,14 +226,10 @@ mod tests {
     fn bad_material_is_refused() {
         assert!(SigningKey::from_pem("k1", "not a key").is_err());
         assert!(SigningKey::from_pem("", "x").is_err());
+        assert!(PublicKeys::from_jwks(r#"{"keys":[{"kty":"RSA","crv":"","kid":"a","x":""}]}"#).is_err());
         assert!(
-            PublicKeys::from_jwks(r#"{"keys":[{"kty":"RSA","crv":"","kid":"a","x":""}]}"#).is_err()
-        );
-        assert!(
-            PublicKeys::from_jwks(
-                r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AAAA"}]}"#
-            )
-            .is_err()
+            PublicKeys::from_jwks(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AAAA"}]}"#)
+                .is_err()
         );
         let (a, _) = SigningKey::generate("same").unwrap();
         let (b, _) = SigningKey::generate("same").unwrap();

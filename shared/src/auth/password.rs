@@ -12,7 +12,8 @@ use crate::domain::Password;
 /// A well-formed argon2id PHC string (m=19456, t=2, p=1) whose output is random bytes, so no
 /// password is known to match it. Unknown emails are verified against it so both paths do the
 /// same work; a unit test checks its parameters match [`PasswordHasher`]'s.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$6X3NnZ1lZVbm8o0e7VOSbbK3mrdSVt4tZ7a6f4f0lBU";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$6X3NnZ1lZVbm8o0e7VOSbbK3mrdSVt4tZ7a6f4f0lBU";
 
 /// Why hashing failed (never a wrong password: that is [`Verdict::Mismatch`]).
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +71,7 @@ impl PasswordHasher {
     /// Hashes a new password into a PHC string with a random salt.
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut salt)
-            .map_err(|_| PasswordError::Hash("no randomness".into()))?;
+        aws_lc_rs::rand::fill(&mut salt).map_err(|_| PasswordError::Hash("no randomness".into()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
         let params = self.params.clone();
         let secret = password.expose().to_owned();
@@ -86,11 +86,7 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no account,
     /// so that both cases cost one full verification.
-    pub async fn verify(
-        &self,
-        password: &Password,
-        stored: Option<&str>,
-    ) -> Result<Verdict, PasswordError> {
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verdict, PasswordError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or(DUMMY_HASH).to_owned();
         let secret = password.expose().to_owned();
@@ -98,9 +94,7 @@ impl PasswordHasher {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         self.blocking(move || {
             let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
-            let matches = Self::argon2(current.clone())
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok();
+            let matches = Self::argon2(current.clone()).verify_password(secret.as_bytes(), &parsed).is_ok();
             if !(known && matches) {
                 return Ok(Verdict::Mismatch);
             }
@@ -125,14 +119,8 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Task)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| PasswordError::Task)?
+        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Task)?;
+        tokio::task::spawn_blocking(work).await.map_err(|_| PasswordError::Task)?
     }
 }
 
@@ -150,30 +138,16 @@ mod tests {
         let phc = hasher.hash(&pw("correct horse battery")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert_eq!(
-            hasher
-                .verify(&pw("correct horse battery"), Some(&phc))
-                .await
-                .unwrap(),
-            Verdict::Match {
-                needs_rehash: false
-            }
+            hasher.verify(&pw("correct horse battery"), Some(&phc)).await.unwrap(),
+            Verdict::Match { needs_rehash: false }
         );
-        assert_eq!(
-            hasher
-                .verify(&pw("wrong horse battery"), Some(&phc))
-                .await
-                .unwrap(),
-            Verdict::Mismatch
-        );
+        assert_eq!(hasher.verify(&pw("wrong horse battery"), Some(&phc)).await.unwrap(), Verdict::Mismatch);
     }
 
     #[tokio::test]
     async fn unknown_account_runs_one_verification_and_never_matches() {
         let hasher = PasswordHasher::new();
-        assert_eq!(
-            hasher.verify(&pw("anything at all"), None).await.unwrap(),
-            Verdict::Mismatch
-        );
+        assert_eq!(hasher.verify(&pw("anything at all"), None).await.unwrap(), Verdict::Mismatch);
         assert_eq!(hasher.verifications(), 1);
     }
 
@@ -183,10 +157,7 @@ mod tests {
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
         let p = Params::try_from(&parsed).unwrap();
         let d = Params::DEFAULT;
-        assert_eq!(
-            (p.m_cost(), p.t_cost(), p.p_cost()),
-            (d.m_cost(), d.t_cost(), d.p_cost())
-        );
+        assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (d.m_cost(), d.t_cost(), d.p_cost()));
         assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
     }
 
@@ -198,10 +169,7 @@ mod tests {
             .hash_password(b"correct horse battery", &salt)
             .unwrap()
             .to_string();
-        let verdict = PasswordHasher::new()
-            .verify(&pw("correct horse battery"), Some(&phc))
-            .await
-            .unwrap();
+        let verdict = PasswordHasher::new().verify(&pw("correct horse battery"), Some(&phc)).await.unwrap();
         assert_eq!(verdict, Verdict::Match { needs_rehash: true });
     }
 }

@@ -25,10 +25,7 @@ impl Secret {
     /// A secret presented by a client: the exact shape we issue (43 base64url characters), or
     /// nothing — so oversized or odd input is refused before any lookup.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 43
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(raw.to_owned()))
     }
 

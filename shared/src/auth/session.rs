@@ -73,10 +73,7 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self {
-            absolute: Duration::days(31),
-            idle: Duration::days(7),
-        }
+        Self { absolute: Duration::days(31), idle: Duration::days(7) }
     }
 }
 

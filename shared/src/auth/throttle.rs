@@ -20,10 +20,7 @@ pub struct ThrottlePolicy {
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        Self {
-            max_failures: 5,
-            window: Duration::minutes(15),
-        }
+        Self { max_failures: 5, window: Duration::minutes(15) }
     }
 }
 
@@ -51,9 +48,7 @@ pub enum Gate {
 
 /// Seconds from `now` until `until`, at least 1.
 pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    u64::try_from((until - now).num_seconds())
-        .unwrap_or(0)
-        .max(1)
+    u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1)
 }
 
 impl LoginThrottle {
@@ -72,9 +67,7 @@ impl LoginThrottle {
     pub async fn check(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<Gate> {
         Ok(match self.store.current(&Self::key(email), now).await? {
             Some(Counter { count, expires_at }) if count >= self.policy.max_failures => {
-                Gate::Locked {
-                    retry_after: seconds_until(expires_at, now),
-                }
+                Gate::Locked { retry_after: seconds_until(expires_at, now) }
             }
             Some(Counter { count, .. }) => Gate::Open { failures: count },
             None => Gate::Open { failures: 0 },
@@ -83,10 +76,7 @@ impl LoginThrottle {
 
     /// Records a failed attempt.
     pub async fn fail(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<()> {
-        self.store
-            .hit(&Self::key(email), self.policy.window, now)
-            .await
-            .map(|_| ())
+        self.store.hit(&Self::key(email), self.policy.window, now).await.map(|_| ())
     }
 
     /// Forgets failures after a successful login.

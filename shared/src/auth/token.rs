@@ -103,10 +103,7 @@ impl TokenIssuer {
         };
         let token = jsonwebtoken::encode(&self.header, &claims, self.key.encoding_key())
             .map_err(|_| TokenError::Sign)?;
-        Ok(AccessToken {
-            token,
-            expires_in: self.ttl.num_seconds(),
-        })
+        Ok(AccessToken { token, expires_in: self.ttl.num_seconds() })
     }
 }
 
@@ -153,12 +150,8 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
-                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidKeyFormat => {
-                    TokenError::Untrusted
-                }
-                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => {
-                    TokenError::Claims
-                }
+                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidKeyFormat => TokenError::Untrusted,
+                K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => TokenError::Claims,
                 _ => TokenError::Malformed,
             }
         })?;

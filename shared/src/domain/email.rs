@@ -19,10 +19,7 @@ impl Email {
         if normalized.len() > MAX_LEN {
             return Err("must be at most 254 characters");
         }
-        let options = Options::default()
-            .with_required_tld()
-            .without_domain_literal()
-            .without_display_text();
+        let options = Options::default().with_required_tld().without_domain_literal().without_display_text();
         EmailAddress::parse_with_options(&normalized, options)
             .map_err(|_| "must be a valid email address")?;
         Ok(Self(normalized))
@@ -46,10 +43,7 @@ mod tests {
 
     #[test]
     fn normalizes_case_and_whitespace() {
-        assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
     }
 
     #[test]

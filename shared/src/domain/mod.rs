@@ -3,6 +3,7 @@
 mod email;
 mod password;
 mod user;
+pub mod ws;
 
 pub use email::Email;
 pub use password::Password;

@@ -55,10 +55,7 @@ mod tests {
         assert!(Password::parse("é".repeat(9)).is_err());
         assert!(Password::parse("x".repeat(128)).is_ok());
         assert!(Password::parse("x".repeat(129)).is_err());
-        assert!(
-            Password::parse("          ".into()).is_ok(),
-            "no composition rules"
-        );
+        assert!(Password::parse("          ".into()).is_ok(), "no composition rules");
     }
 
     #[test]

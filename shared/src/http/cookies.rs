@@ -15,10 +15,7 @@ pub struct CookieSettings {
 
 impl Default for CookieSettings {
     fn default() -> Self {
-        Self {
-            name: "__Host-session".into(),
-            same_site: SameSite::Lax,
-        }
+        Self { name: "__Host-session".into(), same_site: SameSite::Lax }
     }
 }
 
@@ -74,14 +71,7 @@ mod tests {
     #[test]
     fn set_cookie_has_the_required_attributes() {
         let s = CookieSettings::default().set("tok", 60);
-        for part in [
-            "__Host-session=tok",
-            "HttpOnly",
-            "Secure",
-            "Path=/",
-            "SameSite=Lax",
-            "Max-Age=60",
-        ] {
+        for part in ["__Host-session=tok", "HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age=60"] {
             assert!(s.contains(part), "{s} lacks {part}");
         }
         assert!(!s.contains("Domain"));
@@ -93,13 +83,6 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(COOKIE, "a=1; __Host-session=abc; b=2".parse().unwrap());
         assert_eq!(CookieSettings::default().read(&h).as_deref(), Some("abc"));
-        assert_eq!(
-            CookieSettings {
-                name: "other".into(),
-                ..Default::default()
-            }
-            .read(&h),
-            None
-        );
+        assert_eq!(CookieSettings { name: "other".into(), ..Default::default() }.read(&h), None);
     }
 }

@@ -38,9 +38,7 @@ impl Cors {
 
     /// Whether this `Origin` value is on the list.
     pub fn is_allowed(&self, origin: &HeaderValue) -> bool {
-        origin
-            .to_str()
-            .is_ok_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+        origin.to_str().is_ok_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
     }
 
     /// The allowed origins.
@@ -62,14 +60,8 @@ impl Cors {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = origin.filter(|o| self.is_allowed(o)) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSE_HEADERS),
-            );
+            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
         }
     }
 
@@ -82,18 +74,9 @@ impl Cors {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(ALLOW_METHODS),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOW_HEADERS),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         response
     }
 }
@@ -122,10 +105,7 @@ mod tests {
         let cors = Cors::new(["https://app.example.com".to_owned()]).unwrap();
         let mut h = HeaderMap::new();
         cors.apply(Some(&hv("https://app.example.com")), &mut h);
-        assert_eq!(
-            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
-            "https://app.example.com"
-        );
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         let mut h = HeaderMap::new();
         cors.apply(Some(&hv("https://evil.example.com")), &mut h);

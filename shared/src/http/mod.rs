@@ -52,9 +52,7 @@ where
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             headers.insert("x-request-id", id);
         }
-        headers
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static("no-store"));
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
         cors.apply(origin.as_ref(), headers);
         let status = response.status().as_u16();
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -34,22 +34,13 @@ fn check_json_content_type(req: &Request) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return Err(ApiError::UnsupportedMediaType);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("The Content-Type header is malformed."))?;
-    let mime: mime::Mime = value
-        .parse()
-        .map_err(|_| ApiError::BadRequest("The Content-Type header is malformed."))?;
+    let value = value.to_str().map_err(|_| ApiError::BadRequest("The Content-Type header is malformed."))?;
+    let mime: mime::Mime =
+        value.parse().map_err(|_| ApiError::BadRequest("The Content-Type header is malformed."))?;
     let is_json = mime.type_() == mime::APPLICATION
         && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
-    let utf8 = mime
-        .get_param(mime::CHARSET)
-        .is_none_or(|c| c == mime::UTF_8);
-    if is_json && utf8 {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType)
-    }
+    let utf8 = mime.get_param(mime::CHARSET).is_none_or(|c| c == mime::UTF_8);
+    if is_json && utf8 { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
 }
 
 /// Parses a JSON object body into `T`. Too large → 413; not JSON → 415; malformed → 400
@@ -74,14 +65,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             serde_json::error::Category::Data if path != "." => {
                 ApiError::Validation(vec![FieldError::new(path, type_message(&inner))])
             }
-            serde_json::error::Category::Data => {
-                ApiError::BadRequest("The body must be a JSON object.")
-            }
+            serde_json::error::Category::Data => ApiError::BadRequest("The body must be a JSON object."),
             _ => ApiError::BadRequest("The body is not valid JSON."),
         }
     })?;
-    de.end()
-        .map_err(|_| ApiError::BadRequest("The body is not valid JSON."))?;
+    de.end().map_err(|_| ApiError::BadRequest("The body is not valid JSON."))?;
     Ok(value)
 }
 
@@ -103,9 +91,7 @@ pub struct Validator {
 impl Validator {
     /// Keeps the value, or records the message against `field`.
     pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
-        parsed
-            .map_err(|message| self.errors.push(FieldError::new(field, message)))
-            .ok()
+        parsed.map_err(|message| self.errors.push(FieldError::new(field, message))).ok()
     }
 
     /// The 400 `validation_failed` for everything recorded.
@@ -145,68 +131,33 @@ mod tests {
             "application/problem+json",
             "Application/JSON; charset=UTF-8",
         ] {
-            assert_eq!(
-                json_body::<Input>(&req(Some(ct), r#"{"name":"a"}"#))
-                    .unwrap()
-                    .name,
-                "a",
-                "{ct}"
-            );
+            assert_eq!(json_body::<Input>(&req(Some(ct), r#"{"name":"a"}"#)).unwrap().name, "a", "{ct}");
         }
     }
 
     #[test]
     fn classifies_bad_bodies() {
         assert_eq!(code(json_body(&req(None, "{}"))), "unsupported_media_type");
+        assert_eq!(code(json_body(&req(Some("text/plain"), "{}"))), "unsupported_media_type");
         assert_eq!(
-            code(json_body(&req(Some("text/plain"), "{}"))),
-            "unsupported_media_type"
-        );
-        assert_eq!(
-            code(json_body(&req(
-                Some("application/json; charset=latin1"),
-                "{}"
-            ))),
+            code(json_body(&req(Some("application/json; charset=latin1"), "{}"))),
             "unsupported_media_type"
         );
         assert_eq!(code(json_body(&req(Some("{{{"), "{}"))), "bad_request");
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), ""))),
-            "bad_request"
-        );
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), "{"))),
-            "bad_request"
-        );
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), "{} x"))),
-            "bad_request"
-        );
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), "[1]"))),
-            "bad_request"
-        );
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), r#"["a"]"#))),
-            "bad_request"
-        );
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), "null"))),
-            "bad_request"
-        );
+        assert_eq!(code(json_body(&req(Some("application/json"), ""))), "bad_request");
+        assert_eq!(code(json_body(&req(Some("application/json"), "{"))), "bad_request");
+        assert_eq!(code(json_body(&req(Some("application/json"), "{} x"))), "bad_request");
+        assert_eq!(code(json_body(&req(Some("application/json"), "[1]"))), "bad_request");
+        assert_eq!(code(json_body(&req(Some("application/json"), r#"["a"]"#))), "bad_request");
+        assert_eq!(code(json_body(&req(Some("application/json"), "null"))), "bad_request");
         let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
-        assert_eq!(
-            code(json_body(&req(Some("application/json"), &big))),
-            "payload_too_large"
-        );
+        assert_eq!(code(json_body(&req(Some("application/json"), &big))), "payload_too_large");
     }
 
     #[test]
     fn wrong_types_name_the_field() {
         let err = json_body::<Input>(&req(Some("application/json"), r#"{"name":12}"#)).unwrap_err();
-        let ApiError::Validation(errors) = err else {
-            panic!("{err:?}")
-        };
+        let ApiError::Validation(errors) = err else { panic!("{err:?}") };
         assert_eq!(errors[0].field, "name");
         assert!(!errors[0].message.contains("line"), "{}", errors[0].message);
     }

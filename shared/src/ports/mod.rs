@@ -1,13 +1,19 @@
 //! Store ports: the small traits handlers and the auth core depend on. Adapters live in
 //! [`crate::adapters`]; a handler never knows which one it has.
 
+pub mod connections;
+pub mod push;
 pub mod rate_limits;
 pub mod sessions;
 pub mod users;
+pub mod ws_tickets;
 
+pub use connections::{ConnectionRecord, Connections};
+pub use push::{Push, PushError};
 pub use rate_limits::{Counter, RateLimits};
 pub use sessions::{SessionRecord, SessionStore};
 pub use users::{UserRecord, UserStore};
+pub use ws_tickets::{Admission, Quota, TicketRecord, WsTickets};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,18 +43,24 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// Throttle and rate-limit counters.
     pub rate_limits: Arc<dyn RateLimits>,
+    /// WebSocket tickets.
+    pub ws_tickets: Arc<dyn WsTickets>,
+    /// Open WebSocket connections.
+    pub connections: Arc<dyn Connections>,
 }
 
 impl Stores {
     /// Every port served by one adapter (the SQLite file, or the DynamoDB tables).
     pub fn single<S>(store: Arc<S>) -> Self
     where
-        S: UserStore + SessionStore + RateLimits + 'static,
+        S: UserStore + SessionStore + RateLimits + WsTickets + Connections + 'static,
     {
         Self {
             users: store.clone(),
             sessions: store.clone(),
-            rate_limits: store,
+            rate_limits: store.clone(),
+            ws_tickets: store.clone(),
+            connections: store,
         }
     }
 }

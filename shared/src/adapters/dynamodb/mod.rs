@@ -1,11 +1,13 @@
 //! DynamoDB adapter. Items carry `expires_at` (epoch seconds) for TTL; every read checks it,
 //! because TTL deletes late. Uniqueness is enforced with conditional writes.
 
+pub mod connections;
 mod item;
 mod rate_limits;
 pub mod schema;
 mod sessions;
 mod users;
+mod ws_tickets;
 
 use std::fmt::Debug;
 
@@ -28,9 +30,9 @@ impl DynamoStore {
         Self { client, tables }
     }
 
-    /// A store with a client configured from the standard AWS environment.
-    pub async fn from_env(tables: Tables) -> Self {
-        Self::new(Client::new(&super::aws::sdk_config().await), tables)
+    /// A store with a client built from the shared SDK configuration.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, tables: Tables) -> Self {
+        Self::new(Client::new(sdk), tables)
     }
 
     /// The table names.
@@ -57,6 +59,11 @@ impl DynamoStore {
             tracing::warn!(error = %DisplayErrorContext(&e), "store warm-up failed");
         }
     }
+}
+
+/// A request that could not be built: a bug in this adapter, never the caller's input.
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("request build: {e}"))
 }
 
 /// Any SDK failure other than an expected condition: retryable, answered with 503.

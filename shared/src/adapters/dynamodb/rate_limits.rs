@@ -28,12 +28,7 @@ impl RateLimits for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out
-            .item
-            .as_ref()
-            .map(counter)
-            .transpose()?
-            .filter(|c| c.expires_at > now))
+        Ok(out.item.as_ref().map(counter).transpose()?.filter(|c| c.expires_at > now))
     }
 
     async fn hit(&self, key: &str, window: Duration, now: DateTime<Utc>) -> StoreResult<Counter> {
@@ -63,8 +58,7 @@ impl RateLimits for DynamoStore {
                     return counter(&attrs);
                 }
                 Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                    if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
             let restart = self
@@ -80,20 +74,14 @@ impl RateLimits for DynamoStore {
                 .await;
             match restart {
                 Ok(_) => {
-                    return Ok(Counter {
-                        count: 1,
-                        expires_at: now + window,
-                    });
+                    return Ok(Counter { count: 1, expires_at: now + window });
                 }
                 Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                    if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "rate limit {key}: too much contention"
-        )))
+        Err(StoreError::Unavailable(format!("rate limit {key}: too much contention")))
     }
 
     async fn clear(&self, key: &str) -> StoreResult<()> {

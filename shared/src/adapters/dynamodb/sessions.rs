@@ -19,10 +19,7 @@ pub(super) fn to_item(r: &SessionRecord) -> Item {
         ("email".to_owned(), s(r.user.email.as_str())),
         ("user_created_at".to_owned(), n(epoch(r.user.created_at))),
         ("created_at".to_owned(), n(epoch(r.created_at))),
-        (
-            "absolute_expires_at".to_owned(),
-            n(epoch(r.absolute_expires_at)),
-        ),
+        ("absolute_expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
         ("idle_expires_at".to_owned(), n(epoch(r.idle_expires_at))),
         ("expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
     ]);
@@ -67,10 +64,7 @@ impl SessionStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 Err(StoreError::Conflict)
             }
             Err(e) => Err(unavailable(e)),
@@ -112,10 +106,7 @@ impl SessionStore for DynamoStore {
             .await;
         match result {
             Ok(out) => live(out.attributes.as_ref(), now),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 Ok(None)
             }
             Err(e) => Err(unavailable(e)),

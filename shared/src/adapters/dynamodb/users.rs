@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, build_err, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, StoreError, StoreResult, UserRecord, UserStore};
@@ -39,17 +39,12 @@ fn from_item(item: &Item) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         profile: UserProfile {
             id: UserId::from_trusted(get_s(item, "id")?),
-            email: Email::parse(&email)
-                .map_err(|_| StoreError::Corrupt(format!("user email {email:?}")))?,
+            email: Email::parse(&email).map_err(|_| StoreError::Corrupt(format!("user email {email:?}")))?,
             display_name: get_opt_s(item, "display_name").map(DisplayName::from_trusted),
             created_at: from_epoch(get_n(item, "created_at")?),
         },
         password_hash: get_s(item, "password_hash")?,
     })
-}
-
-fn build_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("request build: {e}"))
 }
 
 /// A transaction cancelled by a failed condition is a conflict; anything else is the store
@@ -59,17 +54,12 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let condition_failed = match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(ex)) => ex
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        Some(TransactWriteItemsError::TransactionCanceledException(ex)) => {
+            ex.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+        }
         _ => false,
     };
-    if condition_failed {
-        StoreError::Conflict
-    } else {
-        unavailable(e)
-    }
+    if condition_failed { StoreError::Conflict } else { unavailable(e) }
 }
 
 impl DynamoStore {
@@ -108,10 +98,7 @@ impl UserStore for DynamoStore {
             .transact_write_items()
             .transact_items(put(users, to_item(email_key(&user.profile.email), user))?)
             .transact_items(put(users, to_item(user_key(&user.profile.id), user))?)
-            .transact_items(put(
-                &self.tables.sessions,
-                super::sessions::to_item(first_session),
-            )?)
+            .transact_items(put(&self.tables.sessions, super::sessions::to_item(first_session))?)
             .send()
             .await;
         result.map(|_| ()).map_err(transaction_error)

@@ -1,9 +1,11 @@
 //! SQLite adapter: one file (`<data-dir>/app.db`, WAL) mirroring the DynamoDB access patterns.
 //! Calls run on the blocking pool; one connection behind a mutex keeps writes serialized.
 
+mod connections;
 mod rate_limits;
 mod sessions;
 mod users;
+mod ws_tickets;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,7 @@ use rusqlite::Connection;
 use crate::clock::epoch;
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -40,6 +42,21 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     count INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS ws_tickets (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS connections (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    connected_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS connections_by_user ON connections(user_id);
+CREATE INDEX IF NOT EXISTS connections_by_session ON connections(session_id);
 ";
 
 /// The SQLite store; implements every store port.
@@ -64,15 +81,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        let version: i64 =
+            conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unavailable)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Unavailable(format!(
                 "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
@@ -80,11 +93,8 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(unavailable)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(unavailable)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -113,9 +123,11 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            n += tx
-                .execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [now])
-                .map_err(unavailable)?;
+            for table in ["rate_limits", "ws_tickets", "connections"] {
+                n += tx
+                    .execute(&format!("DELETE FROM {table} WHERE expires_at <= ?1"), [now])
+                    .map_err(unavailable)?;
+            }
             tx.commit().map_err(unavailable)?;
             Ok(n)
         })

@@ -7,10 +7,7 @@ use crate::clock::{epoch, from_epoch};
 use crate::ports::{Counter, RateLimits, StoreResult};
 
 fn counter(count: i64, expires_at: i64) -> Counter {
-    Counter {
-        count: u32::try_from(count).unwrap_or(u32::MAX),
-        expires_at: from_epoch(expires_at),
-    }
+    Counter { count: u32::try_from(count).unwrap_or(u32::MAX), expires_at: from_epoch(expires_at) }
 }
 
 #[async_trait]
@@ -50,9 +47,7 @@ impl RateLimits for SqliteStore {
     async fn clear(&self, key: &str) -> StoreResult<()> {
         let key = key.to_owned();
         self.run(move |c| {
-            c.execute("DELETE FROM rate_limits WHERE key = ?1", [key])
-                .map(|_| ())
-                .map_err(unavailable)
+            c.execute("DELETE FROM rate_limits WHERE key = ?1", [key]).map(|_| ()).map_err(unavailable)
         })
         .await
     }

@@ -8,7 +8,8 @@ use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
 
-const COLUMNS: &str = "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
+const COLUMNS: &str =
+    "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord>> {
     let email: String = row.get(2)?;
@@ -20,9 +21,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord
         user: UserProfile {
             id: UserId::from_trusted(row.get::<_, String>(1)?),
             email,
-            display_name: row
-                .get::<_, Option<String>>(3)?
-                .map(DisplayName::from_trusted),
+            display_name: row.get::<_, Option<String>>(3)?.map(DisplayName::from_trusted),
             created_at: from_epoch(row.get(4)?),
         },
         created_at: from_epoch(row.get(5)?),
@@ -53,8 +52,7 @@ pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> 
 impl SessionStore for SqliteStore {
     async fn create(&self, session: &SessionRecord) -> StoreResult<()> {
         let s = session.clone();
-        self.run(move |c| insert(c, &s).map_err(conflict_or_unavailable))
-            .await
+        self.run(move |c| insert(c, &s).map_err(conflict_or_unavailable)).await
     }
 
     async fn get(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {

@@ -17,9 +17,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<UserRecord>> {
         profile: UserProfile {
             id: UserId::from_trusted(row.get::<_, String>(0)?),
             email,
-            display_name: row
-                .get::<_, Option<String>>(2)?
-                .map(DisplayName::from_trusted),
+            display_name: row.get::<_, Option<String>>(2)?.map(DisplayName::from_trusted),
             created_at: from_epoch(row.get(4)?),
         },
         password_hash: row.get(3)?,
@@ -27,20 +25,12 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<UserRecord>> {
 }
 
 impl SqliteStore {
-    async fn user_where(
-        &self,
-        clause: &'static str,
-        key: String,
-    ) -> StoreResult<Option<UserRecord>> {
+    async fn user_where(&self, clause: &'static str, key: String) -> StoreResult<Option<UserRecord>> {
         self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM users WHERE {clause} = ?1"),
-                [key],
-                user_from_row,
-            )
-            .optional()
-            .map_err(unavailable)?
-            .transpose()
+            c.query_row(&format!("SELECT {COLUMNS} FROM users WHERE {clause} = ?1"), [key], user_from_row)
+                .optional()
+                .map_err(unavailable)?
+                .transpose()
         })
         .await
     }
@@ -79,22 +69,12 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_password_hash(&self, user: &UserRecord, password_hash: &str) -> StoreResult<()> {
-        let (id, hash) = (
-            user.profile.id.as_str().to_owned(),
-            password_hash.to_owned(),
-        );
+        let (id, hash) = (user.profile.id.as_str().to_owned(), password_hash.to_owned());
         self.run(move |c| {
             let n = c
-                .execute(
-                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                    params![id, hash],
-                )
+                .execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id, hash])
                 .map_err(unavailable)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::Conflict)
-            }
+            if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
         })
         .await
     }

@@ -1,0 +1,151 @@
+//! The `ws-connect` function: the WebSocket API's routes.
+//!
+//! - `$connect`: a ticket (`?ticket=`, redeemed exactly once) or `Authorization: Bearer`
+//!   (through the same `authenticate` as HTTP); a present foreign `Origin` is refused. The
+//!   connection is stored findable by user and by session.
+//! - `$disconnect`: forgets the connection.
+//! - `$default`: `{"action":"ping"}` answers `{"type":"pong"}`; anything else an error frame.
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use chrono::Duration;
+use http::header::ORIGIN;
+use http::{HeaderValue, header};
+use serde::Deserialize;
+use shared::Clock;
+use shared::auth::{AuthError, Authenticator, Principal};
+use shared::config::HttpConfig;
+use shared::domain::ws::ServerEvent;
+use shared::error::ApiError;
+use shared::http::Cors;
+use shared::ports::{ConnectionRecord, Connections, Stores};
+use tracing::Instrument;
+
+/// API Gateway closes WebSocket connections after two hours; records expire with them.
+pub const CONNECTION_LIFETIME: Duration = Duration::hours(2);
+
+/// The `ws-connect` function's handler.
+#[derive(Clone)]
+pub struct WsConnect {
+    auth: Authenticator,
+    cors: Cors,
+    connections: Arc<dyn Connections>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    action: String,
+}
+
+impl WsConnect {
+    /// Wires the handler.
+    pub fn new(http: HttpConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
+        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        Self { auth, cors: http.cors, connections: stores.connections.clone(), clock }
+    }
+
+    /// Handles one WebSocket event. Never logs the query string (it carries the ticket).
+    pub async fn handle(&self, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+        let ctx = &event.request_context;
+        let route = ctx.route_key.clone().unwrap_or_default();
+        let connection_id = ctx.connection_id.clone().unwrap_or_default();
+        let span = tracing::info_span!(
+            "ws",
+            request_id = %ctx.request_id.as_deref().unwrap_or(""),
+            route = %route,
+            connection_id = %connection_id,
+        );
+        async move {
+            let response = match route.as_str() {
+                "$connect" => self.connect(&event, &connection_id).await,
+                "$disconnect" => self.disconnect(&connection_id).await,
+                _ => reply(&default_route(&event)),
+            };
+            tracing::info!(status = response.status_code, "ws event done");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn connect(
+        &self,
+        event: &ApiGatewayWebsocketProxyRequest,
+        connection_id: &str,
+    ) -> ApiGatewayProxyResponse {
+        if connection_id.is_empty() {
+            return refuse(ApiError::BadRequest("The event has no connection id."));
+        }
+        if event.headers.get(ORIGIN).is_some_and(|origin| !self.cors.is_allowed(origin)) {
+            return refuse(ApiError::OriginNotAllowed);
+        }
+        let principal = match self.identify(event).await {
+            Ok(principal) => principal,
+            Err(e) => return refuse(e.into()),
+        };
+        let now = self.clock.now();
+        let record = ConnectionRecord {
+            id: connection_id.to_owned(),
+            user_id: principal.user().id.clone(),
+            session_id: principal.session_id().clone(),
+            connected_at: now,
+            expires_at: now + CONNECTION_LIFETIME,
+        };
+        match self.connections.put(&record).await {
+            Ok(()) => response(200, None),
+            Err(e) => refuse(e.into()),
+        }
+    }
+
+    /// A ticket if one is given, else a bearer token; never anything from the query but the ticket.
+    async fn identify(&self, event: &ApiGatewayWebsocketProxyRequest) -> Result<Principal, AuthError> {
+        match event.query_string_parameters.first("ticket") {
+            Some(ticket) => self.auth.redeem_ticket(ticket).await,
+            None => self.auth.authenticate(&event.headers).await,
+        }
+    }
+
+    async fn disconnect(&self, connection_id: &str) -> ApiGatewayProxyResponse {
+        if let Err(e) = self.connections.delete(connection_id).await {
+            // The record expires with its TTL anyway; pushes to it will find it gone.
+            tracing::warn!(error = %e, "forgetting a closed connection failed");
+        }
+        response(200, None)
+    }
+}
+
+/// The answer to a client frame on `$default`.
+fn default_route(event: &ApiGatewayWebsocketProxyRequest) -> ServerEvent {
+    let frame = event
+        .body
+        .as_deref()
+        .filter(|_| !event.is_base64_encoded)
+        .and_then(|body| serde_json::from_str::<Frame>(body).ok());
+    match frame {
+        None => ServerEvent::Error { code: "bad_frame" },
+        Some(f) if f.action == "ping" => ServerEvent::Pong,
+        Some(_) => ServerEvent::Error { code: "unknown_action" },
+    }
+}
+
+fn response(status: i64, body: Option<String>) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.body = body.map(Body::Text);
+    response
+}
+
+/// A frame sent back on the client's socket (the `$default` route response).
+fn reply(event: &ServerEvent) -> ApiGatewayProxyResponse {
+    response(200, Some(event.to_json()))
+}
+
+/// A refused handshake: the status and problem body API Gateway passes back to the client.
+fn refuse(error: ApiError) -> ApiGatewayProxyResponse {
+    let mut response = response(i64::from(error.status().as_u16()), Some(error.body()));
+    response.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}

@@ -1,0 +1,72 @@
+//! The `ws-ticket` function: `POST /api/websocket/ticket` mints a ticket for `?ticket=` on the
+//! WebSocket URL (browsers cannot send `Authorization` when opening a socket).
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::Clock;
+use shared::auth::Authenticator;
+use shared::clock::rfc3339;
+use shared::config::{HttpConfig, WsConfig};
+use shared::domain::ws::TicketMinter;
+use shared::error::ApiError;
+use shared::http::{json, serve};
+use shared::ports::Stores;
+
+/// Path prefix this function serves (the local gateway routes it here).
+pub const PREFIX: &str = "/api/websocket/";
+
+/// The `ws-ticket` function's handler.
+#[derive(Clone)]
+pub struct WsTicket {
+    auth: Authenticator,
+    minter: TicketMinter,
+    http: HttpConfig,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct TicketView<'a> {
+    ticket: &'a str,
+    expires_at: String,
+    expires_in: i64,
+    url: &'a str,
+}
+
+impl WsTicket {
+    /// Wires the handler.
+    pub fn new(http: HttpConfig, ws: WsConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
+        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let minter = TicketMinter::new(stores.ws_tickets.clone(), ws.tickets, clock);
+        Self { auth, minter, http, url: ws.url }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, &self.http.cors, |req| self.route(req)).await
+    }
+
+    async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
+        match req.uri().path() {
+            "/api/websocket/ticket" if req.method() == Method::POST => self.mint(&req).await,
+            "/api/websocket/ticket" => Err(ApiError::MethodNotAllowed("POST, OPTIONS")),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    async fn mint(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let minted = self.minter.mint(&principal).await?;
+        json(
+            StatusCode::CREATED,
+            &TicketView {
+                ticket: minted.ticket.expose(),
+                expires_at: rfc3339(minted.expires_at),
+                expires_in: minted.expires_in,
+                url: &self.url,
+            },
+        )
+    }
+}

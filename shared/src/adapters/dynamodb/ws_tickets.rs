@@ -1,0 +1,91 @@
+//! WS tickets table: `pk = <ticket hash>`, `user_id`, `session_id`, `expires_at` (TTL). The
+//! per-user minting counter lives in the rate-limits table and is written in the same
+//! transaction as the ticket.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use super::item::{Item, get_n, get_s, n, s};
+use super::{DynamoStore, build_err, unavailable};
+use crate::auth::SessionId;
+use crate::clock::{epoch, from_epoch};
+use crate::domain::UserId;
+use crate::ports::{Admission, Quota, StoreResult, TicketRecord, WsTickets};
+
+fn from_item(item: &Item) -> StoreResult<TicketRecord> {
+    Ok(TicketRecord {
+        id: get_s(item, "pk")?,
+        user_id: UserId::from_trusted(get_s(item, "user_id")?),
+        session_id: SessionId::from_trusted(get_s(item, "session_id")?),
+        expires_at: from_epoch(get_n(item, "expires_at")?),
+    })
+}
+
+#[async_trait]
+impl WsTickets for DynamoStore {
+    async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission> {
+        let count = Update::builder()
+            .table_name(&self.tables.rate_limits)
+            .key("pk", s(&quota.key))
+            .update_expression("SET expires_at = :end ADD #c :one")
+            .condition_expression("attribute_not_exists(pk) OR #c < :limit")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_values(":end", n(epoch(quota.window_end)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(quota.limit)))
+            .build()
+            .map_err(build_err)?;
+        let put = Put::builder()
+            .table_name(&self.tables.ws_tickets)
+            .item("pk", s(&ticket.id))
+            .item("user_id", s(ticket.user_id.as_str()))
+            .item("session_id", s(ticket.session_id.as_str()))
+            .item("expires_at", n(epoch(ticket.expires_at)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Admission::Admitted),
+            Err(e) => {
+                // Only the counter's condition (the first item) means "over quota".
+                let over_quota = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(ex)) => ex
+                        .cancellation_reasons()
+                        .first()
+                        .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                };
+                if over_quota { Ok(Admission::OverQuota) } else { Err(unavailable(e)) }
+            }
+        }
+    }
+
+    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.ws_tickets)
+            .key("pk", s(id))
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":now", n(epoch(now)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.as_ref().map(from_item).transpose(),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

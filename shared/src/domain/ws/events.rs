@@ -1,0 +1,43 @@
+//! Frames the server sends: JSON text, each with a `type`.
+
+use serde::Serialize;
+
+/// A server-to-client event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerEvent {
+    /// Answer to `{"action":"ping"}`.
+    #[serde(rename = "pong")]
+    Pong,
+    /// A frame the server could not act on; the socket stays open.
+    #[serde(rename = "error")]
+    Error {
+        /// `unknown_action` or `bad_frame`.
+        code: &'static str,
+    },
+    /// The session behind this socket was signed out; the socket closes next.
+    #[serde(rename = "session.revoked")]
+    SessionRevoked,
+}
+
+impl ServerEvent {
+    /// The JSON text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal"}"#))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_match_the_contract() {
+        assert_eq!(ServerEvent::Pong.to_json(), r#"{"type":"pong"}"#);
+        assert_eq!(
+            ServerEvent::Error { code: "bad_frame" }.to_json(),
+            r#"{"type":"error","code":"bad_frame"}"#
+        );
+        assert_eq!(ServerEvent::SessionRevoked.to_json(), r#"{"type":"session.revoked"}"#);
+    }
+}

@@ -1,0 +1,84 @@
+//! Best-effort delivery to open sockets. A failed push never fails the caller's request; a
+//! connection that is gone (410) has its record deleted — that one, not the sender's.
+
+use std::sync::Arc;
+
+use super::ServerEvent;
+use crate::auth::SessionId;
+use crate::clock::Clock;
+use crate::domain::UserId;
+use crate::ports::{ConnectionRecord, Connections, Push, PushError};
+
+/// What a delivery did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Frames accepted by the push API.
+    pub sent: usize,
+    /// Connections found gone and forgotten.
+    pub gone: usize,
+    /// Other failures (logged).
+    pub failed: usize,
+}
+
+/// Sends events to the sockets of a user or a session.
+#[derive(Clone)]
+pub struct Notifier {
+    connections: Arc<dyn Connections>,
+    push: Arc<dyn Push>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Notifier {
+    /// A notifier over the connection store and a push transport.
+    pub fn new(connections: Arc<dyn Connections>, push: Arc<dyn Push>, clock: Arc<dyn Clock>) -> Self {
+        Self { connections, push, clock }
+    }
+
+    /// Sends `event` to every live socket of `user`.
+    pub async fn to_user(&self, user: &UserId, event: &ServerEvent) -> Delivery {
+        match self.connections.for_user(user, self.clock.now()).await {
+            Ok(targets) => self.send_all(&targets, event, false).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing a user's connections failed; event not pushed");
+                Delivery::default()
+            }
+        }
+    }
+
+    /// Tells every socket of a signed-out session so, closes it and forgets it.
+    pub async fn revoke_session(&self, session: &SessionId) -> Delivery {
+        match self.connections.for_session(session, self.clock.now()).await {
+            Ok(targets) => self.send_all(&targets, &ServerEvent::SessionRevoked, true).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing a session's connections failed; sockets not closed");
+                Delivery::default()
+            }
+        }
+    }
+
+    async fn send_all(&self, targets: &[ConnectionRecord], event: &ServerEvent, close: bool) -> Delivery {
+        let payload = event.to_json();
+        let mut delivery = Delivery::default();
+        for target in targets {
+            let mut outcome = self.push.send(&target.id, &payload).await;
+            if close && outcome.is_ok() {
+                outcome = self.push.close(&target.id).await;
+            }
+            let gone = outcome == Err(PushError::Gone);
+            match outcome {
+                Ok(()) => delivery.sent += 1,
+                Err(PushError::Gone) => delivery.gone += 1,
+                Err(PushError::Failed(why)) => {
+                    delivery.failed += 1;
+                    tracing::warn!(connection_id = %target.id, error = %why, "push failed");
+                }
+            }
+            if (close || gone)
+                && let Err(e) = self.connections.delete(&target.id).await
+            {
+                tracing::warn!(connection_id = %target.id, error = %e, "forgetting a connection failed");
+            }
+        }
+        delivery
+    }
+}

@@ -1,0 +1,52 @@
+//! WebSocket tickets: single use, short lived, stored only as the SHA-256 of the ticket.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreResult;
+use crate::auth::SessionId;
+use crate::domain::UserId;
+
+/// A stored ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketRecord {
+    /// Hex SHA-256 of the ticket.
+    pub id: String,
+    /// Who minted it.
+    pub user_id: UserId,
+    /// Through which session.
+    pub session_id: SessionId,
+    /// When it stops being redeemable (also the item's TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A per-user allowance counted in fixed windows: at most `limit` in the window ending at
+/// `window_end`, under the counter `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Counter key (includes the window, so a new window is a new counter).
+    pub key: String,
+    /// Most creations allowed in the window.
+    pub limit: u32,
+    /// End of the window (the counter's TTL).
+    pub window_end: DateTime<Utc>,
+}
+
+/// Whether a ticket was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Stored; the quota counted it.
+    Admitted,
+    /// The quota is used up; nothing was stored.
+    OverQuota,
+}
+
+/// Where tickets live.
+#[async_trait]
+pub trait WsTickets: Send + Sync {
+    /// Counts one against `quota` and stores the ticket, both or neither, in one write.
+    async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission>;
+    /// Deletes the ticket if it exists and has not expired at `now`, returning it: one
+    /// conditional delete, so of concurrent redemptions exactly one gets the record.
+    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>>;
+}
