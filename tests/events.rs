@@ -1,119 +1,209 @@
-//! Every sample event in `events/` runs through its function's handler, via the same
-//! `lambda_http` adapter Lambda uses, with the exact status and key fields asserted.
+//! Every sample event in `events/` runs through its function's handler — HTTP events through
+//! the same `lambda_http` adapter Lambda uses, WebSocket events as `lambda_runtime` delivers
+//! them — with the exact status and key fields asserted. One clock drives all three functions,
+//! so the "expired ticket" event really is past its expiry while still stored.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{Duration, SubsecRound, Utc};
 use local_gateway::apigw;
 use login::Login;
 use serde_json::Value;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::SigningKey;
-use shared::config::{HttpConfig, LoginConfig};
+use shared::clock::ManualClock;
+use shared::config::{HttpConfig, LoginConfig, WsConfig};
 use shared::ports::Stores;
+use ws_connect::WsConnect;
+use ws_ticket::WsTicket;
 
-/// What one event must produce.
-struct Expect {
-    file: &'static str,
-    status: u64,
-    code: Option<&'static str>,
+/// One step of the replay.
+enum Step {
+    /// Run `events/<folder>/<file>` and expect this status (and problem code, or frame).
+    Event { folder: &'static str, file: &'static str, status: u64, code: Option<&'static str> },
+    /// Move the shared clock forward.
+    Advance(i64),
 }
 
-const fn ok(file: &'static str, status: u64) -> Expect {
-    Expect { file, status, code: None }
+const fn ok(folder: &'static str, file: &'static str, status: u64) -> Step {
+    Step::Event { folder, file, status, code: None }
 }
 
-const fn fails(file: &'static str, status: u64, code: &'static str) -> Expect {
-    Expect { file, status, code: Some(code) }
+const fn fails(folder: &'static str, file: &'static str, status: u64, code: &'static str) -> Step {
+    Step::Event { folder, file, status, code: Some(code) }
 }
 
 /// In order: later events use the credentials earlier ones produced.
-const LOGIN: &[Expect] = &[
-    ok("register.json", 201),
-    fails("register-duplicate-email.json", 409, "email_taken"),
-    fails("register-invalid-fields.json", 400, "validation_failed"),
-    fails("register-wrong-types.json", 400, "validation_failed"),
-    fails("register-malformed-json.json", 400, "bad_request"),
-    fails("register-wrong-content-type.json", 415, "unsupported_media_type"),
-    ok("login.json", 200),
-    fails("login-wrong-password.json", 401, "invalid_credentials"),
-    fails("login-unknown-email.json", 401, "invalid_credentials"),
-    ok("me.json", 200),
-    fails("me-no-token.json", 401, "unauthenticated"),
-    fails("me-forged-token.json", 401, "unauthenticated"),
-    ok("refresh.json", 200),
-    fails("refresh-foreign-origin.json", 403, "origin_not_allowed"),
-    fails("refresh-no-cookie.json", 401, "session_invalid"),
-    ok("logout.json", 204),
+const STEPS: &[Step] = &[
+    ok("login", "register.json", 201),
+    fails("login", "register-duplicate-email.json", 409, "email_taken"),
+    fails("login", "register-invalid-fields.json", 400, "validation_failed"),
+    fails("login", "register-wrong-types.json", 400, "validation_failed"),
+    fails("login", "register-malformed-json.json", 400, "bad_request"),
+    fails("login", "register-wrong-content-type.json", 415, "unsupported_media_type"),
+    ok("login", "login.json", 200),
+    fails("login", "login-wrong-password.json", 401, "invalid_credentials"),
+    fails("login", "login-unknown-email.json", 401, "invalid_credentials"),
+    ok("login", "me.json", 200),
+    fails("login", "me-no-token.json", 401, "unauthenticated"),
+    fails("login", "me-forged-token.json", 401, "unauthenticated"),
+    ok("ws-ticket", "mint.json", 201),
+    // The origin is checked before the ticket is spent: the same ticket then connects.
+    fails("ws-connect", "connect-foreign-origin.json", 403, "origin_not_allowed"),
+    ok("ws-connect", "connect-ticket.json", 200),
+    fails("ws-connect", "connect-ticket-reused.json", 401, "unauthenticated"),
+    ok("ws-ticket", "mint.json", 201),
+    Step::Advance(301),
+    fails("ws-connect", "connect-ticket-expired.json", 401, "unauthenticated"),
+    fails("ws-connect", "connect-bogus-ticket.json", 401, "unauthenticated"),
+    fails("ws-connect", "connect-no-credentials.json", 401, "unauthenticated"),
+    ok("ws-connect", "connect-bearer.json", 200),
+    fails("ws-connect", "connect-forged-bearer.json", 401, "unauthenticated"),
+    ok("ws-connect", "default-ping.json", 200),
+    ok("ws-connect", "default-unknown-action.json", 200),
+    ok("ws-connect", "default-bad-frame.json", 200),
+    ok("ws-connect", "disconnect.json", 200),
+    fails("ws-ticket", "mint-no-token.json", 401, "unauthenticated"),
+    fails("ws-ticket", "mint-wrong-method.json", 405, "method_not_allowed"),
+    ok("login", "refresh.json", 200),
+    fails("login", "refresh-foreign-origin.json", 403, "origin_not_allowed"),
+    fails("login", "refresh-no-cookie.json", 401, "session_invalid"),
+    ok("login", "logout.json", 204),
     // The same credentials after logout.
-    fails("me.json", 401, "unauthenticated"),
-    fails("refresh.json", 401, "session_invalid"),
-    fails("unknown-route.json", 404, "not_found"),
-    fails("wrong-method.json", 405, "method_not_allowed"),
+    fails("login", "me.json", 401, "unauthenticated"),
+    fails("login", "refresh.json", 401, "session_invalid"),
+    fails("login", "unknown-route.json", 404, "not_found"),
+    fails("login", "wrong-method.json", 405, "method_not_allowed"),
 ];
 
-fn events_dir(function: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("events").join(function)
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("events")
 }
 
-fn login_function(dir: &Path) -> Login {
+struct Functions {
+    login: Arc<Login>,
+    ws_ticket: Arc<WsTicket>,
+    ws_connect: Arc<WsConnect>,
+    store: Arc<SqliteStore>,
+}
+
+fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
     let (key, _) = SigningKey::generate("events-1").unwrap();
     let settings = |var: &str| match var {
         "ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
+        "WEBSOCKET_URL" => Some("wss://ws123.execute-api.us-east-1.amazonaws.com/prod".to_owned()),
         _ => None,
     };
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
     let config = LoginConfig::with_key(&settings, key).unwrap();
     let store = Arc::new(SqliteStore::open(&dir.join("app.db")).unwrap());
-    Login::new(config, http, &Stores::single(store), e2e::no_sockets(), Arc::new(shared::SystemClock))
+    let stores = Stores::single(store.clone());
+    Functions {
+        login: Arc::new(Login::new(config, http.clone(), &stores, e2e::no_sockets(), clock.clone())),
+        ws_ticket: Arc::new(WsTicket::new(
+            http.clone(),
+            WsConfig::from_source(&settings).unwrap(),
+            &stores,
+            clock.clone(),
+        )),
+        ws_connect: Arc::new(WsConnect::new(http, &stores, clock)),
+        store,
+    }
+}
+
+/// The response JSON a function hands back for this event.
+async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
+    match folder {
+        "login" => {
+            let f = Arc::clone(&functions.login);
+            apigw::invoke(
+                move |req| {
+                    let f = Arc::clone(&f);
+                    async move { f.handle(req).await }
+                },
+                event,
+            )
+            .await
+            .unwrap()
+        }
+        "ws-ticket" => {
+            let f = Arc::clone(&functions.ws_ticket);
+            apigw::invoke(
+                move |req| {
+                    let f = Arc::clone(&f);
+                    async move { f.handle(req).await }
+                },
+                event,
+            )
+            .await
+            .unwrap()
+        }
+        "ws-connect" => {
+            let response = functions.ws_connect.handle(serde_json::from_value(event).unwrap()).await;
+            serde_json::to_value(response).unwrap()
+        }
+        other => panic!("no function for events/{other}"),
+    }
 }
 
 #[test]
 fn every_event_file_has_an_expectation() {
-    let files: BTreeSet<String> = std::fs::read_dir(events_dir("login"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
+    let mut files = BTreeSet::new();
+    for folder in ["login", "ws-ticket", "ws-connect"] {
+        for entry in std::fs::read_dir(events_dir().join(folder)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".json") {
+                files.insert(format!("{folder}/{name}"));
+            }
+        }
+    }
+    let covered: BTreeSet<String> = STEPS
+        .iter()
+        .filter_map(|s| match s {
+            Step::Event { folder, file, .. } => Some(format!("{folder}/{file}")),
+            Step::Advance(_) => None,
+        })
         .collect();
-    let covered: BTreeSet<String> = LOGIN.iter().map(|e| e.file.to_owned()).collect();
     assert_eq!(files, covered, "every event is run, and every expectation has its file");
 }
 
 #[tokio::test]
-async fn login_events_produce_their_documented_outcomes() {
+async fn every_event_produces_its_documented_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let login = Arc::new(login_function(dir.path()));
-    let (mut access_token, mut session_token) = (String::new(), String::new());
-    for expect in LOGIN {
-        let text = std::fs::read_to_string(events_dir("login").join(expect.file)).unwrap();
-        let text = text.replace("${ACCESS_TOKEN}", &access_token).replace("${SESSION_TOKEN}", &session_token);
-        let event: Value = serde_json::from_str(&text).unwrap();
-        let handler = Arc::clone(&login);
-        let response = apigw::invoke(
-            move |req| {
-                let handler = Arc::clone(&handler);
-                async move { handler.handle(req).await }
-            },
-            event,
-        )
-        .await
-        .unwrap();
-        let name = expect.file;
-        assert_eq!(response["statusCode"], expect.status, "{name}: {response}");
-        assert!(response["headers"]["x-request-id"].is_string(), "{name}");
+    let clock = Arc::new(ManualClock::new(Utc::now().trunc_subsecs(0)));
+    let functions = functions(dir.path(), clock.clone());
+    let (mut access_token, mut session_token, mut ws_ticket) = (String::new(), String::new(), String::new());
+    let mut user_id = String::new();
+    for step in STEPS {
+        let (folder, file, status, code) = match step {
+            Step::Advance(secs) => {
+                clock.advance(Duration::seconds(*secs));
+                continue;
+            }
+            Step::Event { folder, file, status, code } => (*folder, *file, *status, *code),
+        };
+        let name = format!("{folder}/{file}");
+        let text = std::fs::read_to_string(events_dir().join(folder).join(file)).unwrap();
+        let text = text
+            .replace("${ACCESS_TOKEN}", &access_token)
+            .replace("${SESSION_TOKEN}", &session_token)
+            .replace("${WS_TICKET}", &ws_ticket);
+        let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
+        assert_eq!(response["statusCode"], status, "{name}: {response}");
         let body: Value = response["body"]
             .as_str()
             .filter(|b| !b.is_empty())
             .map(|b| serde_json::from_str(b).unwrap())
             .unwrap_or(Value::Null);
-        if let Some(code) = expect.code {
+        if let Some(code) = code {
             assert_eq!(response["headers"]["content-type"], "application/problem+json", "{name}");
             assert_eq!(body["code"], code, "{name}: {body}");
             continue;
         }
-        match name {
-            "register.json" | "login.json" => {
+        match name.as_str() {
+            "login/register.json" | "login/login.json" => {
                 assert_eq!(body["user"]["email"], "sample@example.com", "{name}");
                 assert_eq!(body["user"]["display_name"], "Sample User", "{name}");
                 assert_eq!(response["headers"]["cache-control"], "no-store", "{name}");
@@ -122,18 +212,59 @@ async fn login_events_produce_their_documented_outcomes() {
                 let cookie = response["cookies"][0].as_str().expect("a session cookie");
                 assert!(cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
                 access_token = body["access_token"].as_str().unwrap().to_owned();
+                user_id = body["user"]["id"].as_str().unwrap().to_owned();
                 session_token =
                     cookie.split(';').next().unwrap().trim_start_matches("__Host-session=").to_owned();
             }
-            "me.json" => assert_eq!(body["user"]["email"], "sample@example.com"),
-            "refresh.json" => {
+            "login/me.json" => assert_eq!(body["user"]["email"], "sample@example.com"),
+            "login/refresh.json" => {
                 assert_eq!(body["token_type"], "Bearer");
                 assert_eq!(response["headers"]["access-control-allow-origin"], "https://app.example.com");
             }
-            "logout.json" => {
+            "login/logout.json" => {
                 assert!(response["cookies"][0].as_str().unwrap().contains("Max-Age=0"), "cookie cleared");
+            }
+            "ws-ticket/mint.json" => {
+                assert_eq!(body["expires_in"], 300);
+                assert_eq!(body["url"], "wss://ws123.execute-api.us-east-1.amazonaws.com/prod");
+                assert_eq!(response["headers"]["cache-control"], "no-store");
+                ws_ticket = body["ticket"].as_str().unwrap().to_owned();
+            }
+            "ws-connect/connect-ticket.json" | "ws-connect/connect-bearer.json" => {
+                let id = text_field(&text, "connectionId");
+                assert!(
+                    connection_ids(&functions, &user_id, &clock).await.contains(&id),
+                    "{name} stored {id}"
+                );
+            }
+            "ws-connect/default-ping.json" => assert_eq!(body["type"], "pong"),
+            "ws-connect/default-unknown-action.json" => {
+                assert_eq!(body, serde_json::json!({"type": "error", "code": "unknown_action"}))
+            }
+            "ws-connect/default-bad-frame.json" => {
+                assert_eq!(body, serde_json::json!({"type": "error", "code": "bad_frame"}))
+            }
+            "ws-connect/disconnect.json" => {
+                let id = text_field(&text, "connectionId");
+                assert!(
+                    !connection_ids(&functions, &user_id, &clock).await.contains(&id),
+                    "{name} forgot {id}"
+                );
             }
             other => panic!("no positive check for {other}"),
         }
     }
+}
+
+/// A string field anywhere in an event's JSON.
+fn text_field(text: &str, field: &str) -> String {
+    let event: Value = serde_json::from_str(text).unwrap();
+    event["requestContext"][field].as_str().unwrap().to_owned()
+}
+
+async fn connection_ids(functions: &Functions, user: &str, clock: &ManualClock) -> Vec<String> {
+    use shared::ports::Connections;
+    let user = shared::domain::UserId::from_trusted(user);
+    let now = shared::Clock::now(clock);
+    functions.store.for_user(&user, now).await.unwrap().into_iter().map(|c| c.id).collect()
 }

@@ -1,6 +1,6 @@
 //! Secrets never reach the logs: run every auth flow through the gateway with logs captured,
-//! then scan them for passwords, tokens and cookies. Also checks each line is JSON with a
-//! request id.
+//! including WebSocket tickets and connects, then scan them for passwords, tokens, cookies and
+//! tickets. Also checks each line is JSON with a request id.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,18 @@ async fn no_secret_is_ever_logged() {
         .json()
         .await
         .unwrap();
+    let ticket = gw.mint(&again).await;
+    let mut socket = gw.connect_ticket(&ticket).await.expect("ticket connects");
+    futures::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::Text("{\"action\":\"ping\"}".into()),
+    )
+    .await
+    .unwrap();
+    futures::StreamExt::next(&mut socket).await.unwrap().unwrap();
+    assert_eq!(gw.connect_ticket(&ticket).await.err(), Some(401));
+    let bearer = format!("Bearer {}", again.access_token);
+    drop(gw.connect("", &[("authorization", &bearer)]).await.expect("bearer connects"));
     gw.http.post(gw.at("/api/auth/logout")).header("cookie", &again.cookie).send().await.unwrap();
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -56,6 +68,7 @@ async fn no_secret_is_ever_logged() {
         refreshed["access_token"].as_str().unwrap().to_owned(),
         session_value(&account.cookie),
         session_value(&again.cookie),
+        ticket.clone(),
     ];
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret was logged");

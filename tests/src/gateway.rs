@@ -120,6 +120,57 @@ impl TestGateway {
     }
 }
 
+/// A connected WebSocket client.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestGateway {
+    /// `ws://…/ws` with this query.
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("{}/ws{query}", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// `POST /api/websocket/ticket` with this account's token.
+    pub async fn mint_response(&self, account: &Account) -> reqwest::Response {
+        self.http
+            .post(self.at("/api/websocket/ticket"))
+            .bearer_auth(&account.access_token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A fresh ticket for this account.
+    pub async fn mint(&self, account: &Account) -> String {
+        let response = self.mint_response(account).await;
+        assert_eq!(response.status(), 201, "mint");
+        let body: Value = response.json().await.expect("json");
+        body["ticket"].as_str().expect("ticket").to_owned()
+    }
+
+    /// Opens `/ws` with these extra headers; the refusal's HTTP status on failure.
+    pub async fn connect(&self, query: &str, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self.ws_url(query).into_client_request().expect("ws request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("websocket handshake failed unexpectedly: {e}"),
+        }
+    }
+
+    /// Opens `/ws?ticket=…`.
+    pub async fn connect_ticket(&self, ticket: &str) -> Result<Socket, u16> {
+        self.connect(&format!("?ticket={ticket}"), &[]).await
+    }
+}
+
 async fn launch(dir: &TempDir, settings: &HashMap<String, String>) -> Gateway {
     let map = settings.clone();
     Gateway::start(GatewayConfig {
