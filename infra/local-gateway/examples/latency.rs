@@ -1,6 +1,8 @@
 //! Latency of a running gateway as a client sees it over loopback: registers an account, then
-//! times sequential `POST /api/auth/login` and `GET /api/auth/me` calls and prints p50/p99.
+//! times sequential logins, `GET /api/auth/me`, ticket mints, WebSocket connects (ticket to
+//! completed handshake) and ping/pong round trips, and prints p50/p99.
 //!
+//! Start the gateway with `WS_TICKETS_PER_MINUTE=1000000` so minting is not rate limited, then
 //! `cargo run --release -p local-gateway --example latency -- http://127.0.0.1:3000 2000`
 
 use std::time::{Duration, Instant};
@@ -58,6 +60,40 @@ async fn main() {
             mes.push(started.elapsed()); // the first 100 warm the connection and caches
         }
     }
+    let (mut mints, mut connects, mut pings) = (Vec::new(), Vec::new(), Vec::new());
+    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    for _ in 0..200 {
+        let started = Instant::now();
+        let r = http.post(format!("{url}/api/websocket/ticket")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 201, "start the gateway with WS_TICKETS_PER_MINUTE=1000000");
+        let body: serde_json::Value = r.json().await.unwrap();
+        mints.push(started.elapsed());
+        let ticket = body["ticket"].as_str().unwrap().to_owned();
+        let started = Instant::now();
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("{ws_url}?ticket={ticket}")).await.unwrap();
+        connects.push(started.elapsed());
+        drop(socket);
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}?ticket={}", {
+        let r = http.post(format!("{url}/api/websocket/ticket")).bearer_auth(&token).send().await.unwrap();
+        r.json::<serde_json::Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned()
+    }))
+    .await
+    .unwrap();
+    use futures::{SinkExt, StreamExt};
+    for _ in 0..1000 {
+        let started = Instant::now();
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(r#"{"action":"ping"}"#.into()))
+            .await
+            .unwrap();
+        socket.next().await.unwrap().unwrap();
+        pings.push(started.elapsed());
+    }
     report("login", logins);
     report("me", mes);
+    report("mint", mints);
+    report("connect", connects);
+    report("ping", pings);
 }

@@ -1,0 +1,222 @@
+//! Store round trips per request, counted by wrapping the real SQLite adapter: every port call
+//! is one DynamoDB request in Lambda. The budgets are DESIGN.md §7's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use lambda_http::{Body, Request};
+use shared::adapters::sqlite::SqliteStore;
+use shared::auth::{SessionId, SigningKey};
+use shared::config::{HttpConfig, LoginConfig, WsConfig};
+use shared::domain::{Email, UserId};
+use shared::ports::*;
+
+/// The SQLite store, counting calls.
+struct Counting {
+    inner: SqliteStore,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn tick(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+    fn take(&self) -> usize {
+        self.calls.swap(0, Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl UserStore for Counting {
+    async fn create(&self, user: &UserRecord, first: &SessionRecord) -> StoreResult<()> {
+        self.tick();
+        UserStore::create(&self.inner, user, first).await
+    }
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+        self.tick();
+        self.inner.find_by_email(email).await
+    }
+    async fn get(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        self.tick();
+        UserStore::get(&self.inner, id).await
+    }
+    async fn set_password_hash(&self, user: &UserRecord, hash: &str) -> StoreResult<()> {
+        self.tick();
+        self.inner.set_password_hash(user, hash).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for Counting {
+    async fn create(&self, s: &SessionRecord) -> StoreResult<()> {
+        self.tick();
+        SessionStore::create(&self.inner, s).await
+    }
+    async fn get(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {
+        self.tick();
+        SessionStore::get(&self.inner, id, now).await
+    }
+    async fn touch(
+        &self,
+        id: &SessionId,
+        idle: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        self.tick();
+        self.inner.touch(id, idle, now).await
+    }
+    async fn delete(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.tick();
+        SessionStore::delete(&self.inner, id, now).await
+    }
+}
+
+#[async_trait]
+impl RateLimits for Counting {
+    async fn current(&self, key: &str, now: DateTime<Utc>) -> StoreResult<Option<Counter>> {
+        self.tick();
+        self.inner.current(key, now).await
+    }
+    async fn hit(&self, key: &str, window: Duration, now: DateTime<Utc>) -> StoreResult<Counter> {
+        self.tick();
+        self.inner.hit(key, window, now).await
+    }
+    async fn clear(&self, key: &str) -> StoreResult<()> {
+        self.tick();
+        self.inner.clear(key).await
+    }
+}
+
+#[async_trait]
+impl WsTickets for Counting {
+    async fn create(&self, t: &TicketRecord, q: &Quota) -> StoreResult<Admission> {
+        self.tick();
+        WsTickets::create(&self.inner, t, q).await
+    }
+    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+        self.tick();
+        self.inner.redeem(id, now).await
+    }
+}
+
+#[async_trait]
+impl Connections for Counting {
+    async fn put(&self, c: &ConnectionRecord) -> StoreResult<()> {
+        self.tick();
+        self.inner.put(c).await
+    }
+    async fn delete(&self, id: &str) -> StoreResult<()> {
+        self.tick();
+        Connections::delete(&self.inner, id).await
+    }
+    async fn for_user(&self, u: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
+        self.tick();
+        self.inner.for_user(u, now).await
+    }
+    async fn for_session(&self, s: &SessionId, now: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
+        self.tick();
+        self.inner.for_session(s, now).await
+    }
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut b = http::Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(if body.is_empty() { Body::Empty } else { Body::Text(body.to_owned()) }).unwrap()
+}
+
+fn text(response: &lambda_http::Response<Body>) -> serde_json::Value {
+    match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn every_request_stays_within_its_round_trip_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(Counting { inner: SqliteStore::open(&dir.path().join("app.db")).unwrap(), calls: 0.into() });
+    let stores = Stores::single(store.clone());
+    let (key, _) = SigningKey::generate("rt").unwrap();
+    let settings = |var: &str| (var == "WEBSOCKET_URL").then(|| "wss://ws.example/prod".to_owned());
+    let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
+    let clock: Arc<dyn shared::Clock> = Arc::new(shared::SystemClock);
+    let login = login::Login::new(
+        LoginConfig::with_key(&settings, key).unwrap(),
+        http.clone(),
+        &stores,
+        e2e::no_sockets(),
+        clock.clone(),
+    );
+    let ws_ticket = ws_ticket::WsTicket::new(
+        http.clone(),
+        WsConfig::from_source(&settings).unwrap(),
+        &stores,
+        clock.clone(),
+    );
+    let ws_connect = ws_connect::WsConnect::new(http, &stores, clock);
+    let json = [("content-type", "application/json")];
+    let credentials = r#"{"email":"rt@example.com","password":"correct horse battery"}"#;
+    let mut measured = Vec::new();
+
+    let r = login.handle(request("POST", "/api/auth/register", &json, credentials)).await;
+    assert_eq!(r.status(), 201);
+    measured.push(("register", store.take(), 1));
+
+    let r = login.handle(request("POST", "/api/auth/login", &json, credentials)).await;
+    assert_eq!(r.status(), 200);
+    let token = text(&r)["access_token"].as_str().unwrap().to_owned();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    measured.push(("login", store.take(), 3));
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+
+    assert_eq!(login.handle(request("GET", "/api/auth/me", &auth, "")).await.status(), 200);
+    measured.push(("me", store.take(), 1));
+
+    assert_eq!(
+        login.handle(request("POST", "/api/auth/refresh", &[("cookie", &cookie)], "")).await.status(),
+        200
+    );
+    measured.push(("refresh", store.take(), 1));
+
+    let r = ws_ticket.handle(request("POST", "/api/websocket/ticket", &auth, "")).await;
+    assert_eq!(r.status(), 201);
+    let ticket = text(&r)["ticket"].as_str().unwrap().to_owned();
+    measured.push(("mint", store.take(), 2));
+
+    let connect = |id: &str, query: serde_json::Value, headers: serde_json::Value| {
+        serde_json::from_value(serde_json::json!({
+            "headers": headers,
+            "queryStringParameters": query,
+            "requestContext": { "routeKey": "$connect", "connectionId": id, "connectedAt": 0, "requestTimeEpoch": 0 },
+            "isBase64Encoded": false,
+        }))
+        .unwrap()
+    };
+    let r =
+        ws_connect.handle(connect("c1", serde_json::json!({"ticket": ticket}), serde_json::json!({}))).await;
+    assert_eq!(r.status_code, 200);
+    measured.push(("connect (ticket)", store.take(), 3));
+    let r = ws_connect
+        .handle(connect("c2", serde_json::json!({}), serde_json::json!({"authorization": bearer})))
+        .await;
+    assert_eq!(r.status_code, 200);
+    measured.push(("connect (bearer)", store.take(), 3));
+
+    assert_eq!(login.handle(request("POST", "/api/auth/logout", &auth, "")).await.status(), 204);
+    // authenticate, delete the session, list its sockets, forget each of the two.
+    measured.push(("logout with 2 sockets", store.take(), 5));
+
+    for (what, calls, budget) in &measured {
+        eprintln!("{what:<24} {calls} round trips (budget {budget})");
+    }
+    for (what, calls, budget) in measured {
+        assert!(calls <= budget, "{what}: {calls} round trips, budget {budget}");
+    }
+}
