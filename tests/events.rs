@@ -116,30 +116,8 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
 /// The response JSON a function hands back for this event.
 async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
     match folder {
-        "login" => {
-            let f = Arc::clone(&functions.login);
-            apigw::invoke(
-                move |req| {
-                    let f = Arc::clone(&f);
-                    async move { f.handle(req).await }
-                },
-                event,
-            )
-            .await
-            .unwrap()
-        }
-        "ws-ticket" => {
-            let f = Arc::clone(&functions.ws_ticket);
-            apigw::invoke(
-                move |req| {
-                    let f = Arc::clone(&f);
-                    async move { f.handle(req).await }
-                },
-                event,
-            )
-            .await
-            .unwrap()
-        }
+        "login" => apigw::invoke(functions.login.as_ref(), event).await.unwrap(),
+        "ws-ticket" => apigw::invoke(functions.ws_ticket.as_ref(), event).await.unwrap(),
         "ws-connect" => {
             let response = functions.ws_connect.handle(serde_json::from_value(event).unwrap()).await;
             serde_json::to_value(response).unwrap()

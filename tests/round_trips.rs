@@ -11,6 +11,7 @@ use shared::adapters::sqlite::SqliteStore;
 use shared::auth::{SessionId, SigningKey};
 use shared::config::{HttpConfig, LoginConfig, WsConfig};
 use shared::domain::{Email, UserId};
+use shared::http::HttpFunction;
 use shared::ports::*;
 
 /// The SQLite store, counting calls.

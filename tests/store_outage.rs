@@ -11,6 +11,7 @@ use shared::adapters::dynamodb::DynamoStore;
 use shared::auth::{SessionId, SigningKey};
 use shared::config::{HttpConfig, LoginConfig, Tables};
 use shared::domain::UserId;
+use shared::http::HttpFunction;
 use shared::ports::Stores;
 
 fn missing_tables() -> Tables {

@@ -13,7 +13,7 @@ use shared::config::{HttpConfig, LoginConfig};
 use shared::domain::ws::Notifier;
 use shared::domain::{DisplayName, Email, Password};
 use shared::error::{ApiError, Challenge};
-use shared::http::{Validator, json, json_body, no_content, serve};
+use shared::http::{HttpFunction, Validator, json, json_body, no_content, serve};
 use shared::ports::{Push, Stores};
 
 /// Path prefix this function serves (the local gateway routes it here).
@@ -71,6 +71,13 @@ struct MeView<'a> {
     session: SessionView,
 }
 
+#[async_trait::async_trait]
+impl HttpFunction for Login {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, &self.http.cors, |req| self.route(req)).await
+    }
+}
+
 impl Login {
     /// Wires the handler: the signer and policies, the HTTP settings, the stores, the push
     /// transport (logout closes the session's sockets) and the clock.
@@ -99,11 +106,6 @@ impl Login {
     /// The account use cases (tests observe the password verification count through it).
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
-    }
-
-    /// Serves one request.
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
     }
 
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {

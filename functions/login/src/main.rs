@@ -8,6 +8,7 @@ use login::Login;
 use shared::adapters::apigw::ApiGatewayPush;
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::{HttpConfig, LoginConfig, ProcessEnv, Tables, management_endpoint, or_exit};
+use shared::http::HttpFunction;
 use shared::ports::Stores;
 
 #[tokio::main]

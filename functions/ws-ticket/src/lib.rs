@@ -12,7 +12,7 @@ use shared::clock::rfc3339;
 use shared::config::{HttpConfig, WsConfig};
 use shared::domain::ws::TicketMinter;
 use shared::error::ApiError;
-use shared::http::{json, serve};
+use shared::http::{HttpFunction, json, serve};
 use shared::ports::Stores;
 
 /// Path prefix this function serves (the local gateway routes it here).
@@ -35,17 +35,19 @@ struct TicketView<'a> {
     url: &'a str,
 }
 
+#[async_trait::async_trait]
+impl HttpFunction for WsTicket {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, &self.http.cors, |req| self.route(req)).await
+    }
+}
+
 impl WsTicket {
     /// Wires the handler.
     pub fn new(http: HttpConfig, ws: WsConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
         let minter = TicketMinter::new(stores.ws_tickets.clone(), ws.tickets, clock);
         Self { auth, minter, http, url: ws.url }
-    }
-
-    /// Serves one request.
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
     }
 
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lambda_http::{Request, service_fn};
 use shared::adapters::dynamodb::DynamoStore;
 use shared::config::{HttpConfig, ProcessEnv, Tables, WsConfig, or_exit};
+use shared::http::HttpFunction;
 use shared::ports::Stores;
 use ws_ticket::WsTicket;
 

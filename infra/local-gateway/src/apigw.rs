@@ -3,15 +3,15 @@
 //! `lambda_http::run` uses), and turn the response JSON back into HTTP.
 
 use std::convert::Infallible;
-use std::future::Future;
 
 use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Body, Context, LambdaEvent, Request, Response, Service, service_fn};
+use lambda_http::{Adapter, Context, LambdaEvent, Request, Service, service_fn};
 use serde_json::{Map, Value, json};
+use shared::http::HttpFunction;
 
 /// Where a request came from, as API Gateway reports it.
 pub struct Caller<'a> {
@@ -122,18 +122,14 @@ pub fn query_params(uri: &Uri) -> Vec<(String, Vec<String>)> {
     params
 }
 
-/// Invokes `handler` with `event` exactly as the Lambda runtime would and returns the response
+/// Invokes `function` with `event` exactly as the Lambda runtime would and returns the response
 /// JSON the function would hand back to API Gateway.
-pub async fn invoke<H, F>(handler: H, event: Value) -> Result<Value, String>
-where
-    H: Fn(Request) -> F,
-    F: Future<Output = Response<Body>> + Send,
-{
+pub async fn invoke(function: &dyn HttpFunction, event: Value) -> Result<Value, String> {
     let payload: LambdaRequest = serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
-    let mut adapter = Adapter::from(service_fn(|req: Request| {
-        let fut = handler(req);
-        async move { Ok::<_, Infallible>(fut.await) }
-    }));
+    let mut adapter =
+        Adapter::from(service_fn(
+            |req: Request| async move { Ok::<_, Infallible>(function.handle(req).await) },
+        ));
     let mut context = Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();
     let Ok(response) = adapter.call(LambdaEvent::new(payload, context)).await;

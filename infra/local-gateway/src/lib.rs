@@ -19,12 +19,13 @@ use axum::extract::{ConnectInfo, FromRef, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
 use http::{HeaderValue, Request as HttpRequest, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::Body;
 use login::Login;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::PublicKeys;
 use shared::config::{HttpConfig, LoginConfig, Source, WsConfig};
 use shared::error::ApiError;
+use shared::http::HttpFunction;
 use shared::ports::Stores;
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
@@ -53,20 +54,11 @@ pub struct GatewayConfig {
     pub settings: Arc<dyn Source + Send + Sync>,
 }
 
-type Handler = Arc<dyn Fn(Request) -> futures_like::BoxFuture<Response<Body>> + Send + Sync>;
-
-mod futures_like {
-    use std::future::Future;
-    use std::pin::Pin;
-
-    pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-}
-
 /// A function mounted under a path prefix, with the route key the SAM template gives it.
 struct Mount {
     prefix: &'static str,
     route_key: &'static str,
-    handler: Handler,
+    function: Arc<dyn HttpFunction>,
 }
 
 #[derive(Clone)]
@@ -149,12 +141,12 @@ impl Gateway {
         let ws_connect = Arc::new(WsConnect::new(http, &stores, clock.clone()));
 
         let mounts = vec![
-            mount(login::PREFIX, "ANY /api/auth/{proxy+}", &login, |f, req| {
-                Box::pin(async move { f.handle(req).await })
-            }),
-            mount(ws_ticket::PREFIX, "ANY /api/websocket/{proxy+}", &ws_ticket, |f, req| {
-                Box::pin(async move { f.handle(req).await })
-            }),
+            Mount { prefix: login::PREFIX, route_key: "ANY /api/auth/{proxy+}", function: login.clone() },
+            Mount {
+                prefix: ws_ticket::PREFIX,
+                route_key: "ANY /api/websocket/{proxy+}",
+                function: ws_ticket,
+            },
         ];
         let ws = WsState {
             handler: Arc::new(move |event| {
@@ -242,17 +234,6 @@ fn default_origins(addr: SocketAddr) -> Vec<String> {
     origins
 }
 
-/// A function mounted under `prefix`, called through `call`.
-fn mount<F: Send + Sync + 'static>(
-    prefix: &'static str,
-    route_key: &'static str,
-    function: &Arc<F>,
-    call: fn(Arc<F>, Request) -> futures_like::BoxFuture<Response<Body>>,
-) -> Mount {
-    let function = Arc::clone(function);
-    Mount { prefix, route_key, handler: Arc::new(move |req| call(Arc::clone(&function), req)) }
-}
-
 async fn dispatch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -269,8 +250,7 @@ async fn dispatch(
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
     let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
-    let handler = Arc::clone(&mount.handler);
-    let result = apigw::invoke(move |req| handler(req), event).await.and_then(|v| apigw::http_response(&v));
+    let result = apigw::invoke(mount.function.as_ref(), event).await.and_then(|v| apigw::http_response(&v));
     match result {
         Ok(response) => response.map(AxumBody::from).into_response(),
         Err(e) => {

@@ -20,6 +20,13 @@ pub use response::{json, no_content};
 
 use crate::error::ApiError;
 
+/// An HTTP function's handler, as `lambda_http::run` and the local gateway call it.
+#[async_trait::async_trait]
+pub trait HttpFunction: Send + Sync {
+    /// Serves one request; every failure is already a problem+json response.
+    async fn handle(&self, req: Request) -> Response<Body>;
+}
+
 /// Runs one request through `route` and finishes the response the same way for every function:
 /// a request id (header and log span), CORS for allowed origins, `Cache-Control: no-store`,
 /// problem+json for errors, and one log line with the outcome.
