@@ -122,6 +122,31 @@ impl Connections for Counting {
     }
 }
 
+#[async_trait]
+impl Conversations for Counting {
+    async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
+        self.tick();
+        Conversations::get(&self.inner, id).await
+    }
+    async fn append(&self, c: &ConversationRecord, m: &[MessageRecord], expected: u32) -> StoreResult<()> {
+        self.tick();
+        self.inner.append(c, m, expected).await
+    }
+    async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
+        self.tick();
+        self.inner.messages(id, after, limit).await
+    }
+    async fn list(
+        &self,
+        u: &UserId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        self.tick();
+        self.inner.list(u, before, limit).await
+    }
+}
+
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
     let mut b = http::Request::builder().method(method).uri(path);
     for (k, v) in headers {

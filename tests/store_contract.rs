@@ -7,12 +7,15 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::auth::{SessionId, SessionPolicy};
 use shared::domain::{DisplayName, Email, UserId, UserProfile};
 use shared::ports::{
-    Admission, ConnectionRecord, Connections, Quota, RateLimits, SessionStore, StoreError, TicketRecord,
-    UserRecord, UserStore, WsTickets,
+    Admission, ConnectionRecord, Connections, ConversationRecord, Conversations, MessageRecord, Quota,
+    RateLimits, Role, SessionStore, Source, StoreError, TicketRecord, UserRecord, UserStore, WsTickets,
 };
 
-trait Store: UserStore + SessionStore + RateLimits + WsTickets + Connections + 'static {}
-impl<T: UserStore + SessionStore + RateLimits + WsTickets + Connections + 'static> Store for T {}
+trait Store: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static {}
+impl<T: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static> Store
+    for T
+{
+}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 9, 12, 0, 0).unwrap()
@@ -249,6 +252,73 @@ async fn connections_are_found_by_user_and_session(store: Arc<impl Store>) {
     assert!(store.for_session(&SessionId::from_trusted("s1"), t0()).await.unwrap().is_empty());
 }
 
+fn conversation(id: &str, user: &str, updated: i64, count: u32) -> ConversationRecord {
+    ConversationRecord {
+        id: id.to_owned(),
+        user_id: UserId::from_trusted(user),
+        title: format!("Title of {id}"),
+        created_at: t0(),
+        updated_at: t0() + Duration::seconds(updated),
+        message_count: count,
+        open_ticket: None,
+    }
+}
+
+fn message(seq: u32) -> MessageRecord {
+    MessageRecord {
+        id: format!("msg_{seq}"),
+        seq,
+        role: if seq.is_multiple_of(2) { Role::Assistant } else { Role::User },
+        content: format!("message {seq} ✓ with \"quotes\""),
+        sources: if seq.is_multiple_of(2) {
+            vec![Source { id: "a".into(), title: "A".into() }]
+        } else {
+            Vec::new()
+        },
+        suggest_escalation: seq == 4,
+        created_at: t0() + Duration::seconds(seq.into()),
+    }
+}
+
+async fn messages_append_in_order_and_page(store: Arc<impl Store>) {
+    let first = conversation("conv_a", "u1", 0, 2);
+    store.append(&first, &[message(1), message(2)], 0).await.unwrap();
+    assert_eq!(Conversations::get(&*store, "conv_a").await.unwrap(), Some(first.clone()));
+    assert!(matches!(store.append(&first, &[message(1), message(2)], 0).await, Err(StoreError::Conflict)));
+
+    let second = conversation("conv_a", "u1", 10, 4);
+    store.append(&second, &[message(3), message(4)], 2).await.unwrap();
+    let stale = conversation("conv_a", "u1", 20, 6);
+    assert!(
+        matches!(store.append(&stale, &[message(5), message(6)], 2).await, Err(StoreError::Conflict)),
+        "a writer that read an old count loses"
+    );
+    assert_eq!(Conversations::get(&*store, "conv_a").await.unwrap(), Some(second));
+    let page = store.messages("conv_a", 0, 3).await.unwrap();
+    assert_eq!(page, vec![message(1), message(2), message(3)]);
+    assert_eq!(store.messages("conv_a", 3, 3).await.unwrap(), vec![message(4)], "nothing of the lost write");
+    assert!(store.messages("conv_a", 4, 3).await.unwrap().is_empty());
+    assert!(store.messages("conv_missing", 0, 3).await.unwrap().is_empty());
+    assert_eq!(Conversations::get(&*store, "conv_missing").await.unwrap(), None);
+}
+
+async fn conversations_list_newest_first_per_user(store: Arc<impl Store>) {
+    for (id, user, updated) in
+        [("c1", "u1", 10), ("c2", "u1", 30), ("c3", "u1", 20), ("c4", "u2", 40), ("c5", "u1", 30)]
+    {
+        store.append(&conversation(id, user, updated, 2), &[message(1), message(2)], 0).await.unwrap();
+    }
+    let user = UserId::from_trusted("u1");
+    let ids = |list: Vec<ConversationRecord>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list(&user, None, 10).await.unwrap()), ["c5", "c2", "c3", "c1"]);
+    let first = store.list(&user, None, 2).await.unwrap();
+    assert_eq!(ids(first.clone()), ["c5", "c2"]);
+    let last = first.last().unwrap();
+    let rest = store.list(&user, Some((last.updated_at, last.id.clone())), 10).await.unwrap();
+    assert_eq!(ids(rest), ["c3", "c1"]);
+    assert!(store.list(&UserId::from_trusted("nobody"), None, 10).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($adapter:ident, $make:expr) => {
         contract!(@cases $adapter, $make, [
@@ -262,6 +332,8 @@ macro_rules! contract {
             ticket_quota_admits_the_limit_and_stores_nothing_beyond,
             concurrent_redemptions_of_one_ticket_admit_one,
             connections_are_found_by_user_and_session,
+            messages_append_in_order_and_page,
+            conversations_list_newest_first_per_user,
         ]);
     };
     (@cases $adapter:ident, $make:expr, [$($case:ident),* $(,)?]) => {

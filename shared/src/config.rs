@@ -243,7 +243,7 @@ pub fn management_endpoint(src: &dyn Source) -> Result<String, ConfigError> {
 }
 
 /// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`,
-/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`.
+/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Accounts and email claims.
@@ -256,6 +256,8 @@ pub struct Tables {
     pub ws_tickets: String,
     /// Open WebSocket connections (indexes `by_user`, `by_session`).
     pub connections: String,
+    /// Conversations and their messages (index `by_user`).
+    pub conversations: String,
 }
 
 impl Tables {
@@ -267,6 +269,7 @@ impl Tables {
             rate_limits: required(src, "RATE_LIMITS_TABLE")?,
             ws_tickets: required(src, "WS_TICKETS_TABLE")?,
             connections: required(src, "CONNECTIONS_TABLE")?,
+            conversations: required(src, "CONVERSATIONS_TABLE")?,
         })
     }
 
@@ -278,6 +281,7 @@ impl Tables {
             rate_limits: format!("{prefix}-rate-limits"),
             ws_tickets: format!("{prefix}-ws-tickets"),
             connections: format!("{prefix}-connections"),
+            conversations: format!("{prefix}-conversations"),
         }
     }
 }

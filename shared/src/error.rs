@@ -284,6 +284,21 @@ impl From<crate::domain::ws::MintError> for ApiError {
     }
 }
 
+impl From<crate::domain::chat::ChatError> for ApiError {
+    fn from(e: crate::domain::chat::ChatError) -> Self {
+        use crate::domain::chat::ChatError as C;
+        match e {
+            C::NotFound => Self::NotFound,
+            C::Busy => Self::Unavailable,
+            C::Assistant(why) => {
+                tracing::warn!(error = %why, "assistant unavailable");
+                Self::Unavailable
+            }
+            C::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::auth::AccountError> for ApiError {
     fn from(e: crate::auth::AccountError) -> Self {
         use crate::auth::AccountError as A;

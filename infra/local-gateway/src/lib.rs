@@ -18,6 +18,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, FromRef, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
+use chat::Chat;
 use http::{HeaderValue, Request as HttpRequest, header};
 use lambda_http::Body;
 use login::Login;
@@ -136,9 +137,11 @@ impl Gateway {
         let stores = Stores::single(store.clone());
         let sockets = Sockets::default();
         let push = Arc::new(LocalPush(sockets.clone()));
-        let login = Arc::new(Login::new(login_config, http.clone(), &stores, push, clock.clone()));
+        let login = Arc::new(Login::new(login_config, http.clone(), &stores, push.clone(), clock.clone()));
         let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
-        let ws_connect = Arc::new(WsConnect::new(http, &stores, clock.clone()));
+        let ws_connect = Arc::new(WsConnect::new(http.clone(), &stores, clock.clone()));
+        let knowledge_base = Arc::new(chat::knowledge_base()?);
+        let chat = Arc::new(Chat::new(http, &stores, knowledge_base, push.clone(), clock.clone()));
 
         let mounts = vec![
             Mount { prefix: login::PREFIX, route_key: "ANY /api/auth/{proxy+}", function: login.clone() },
@@ -147,6 +150,7 @@ impl Gateway {
                 route_key: "ANY /api/websocket/{proxy+}",
                 function: ws_ticket,
             },
+            Mount { prefix: chat::PREFIX, route_key: "ANY /api/chat/{proxy+}", function: chat },
         ];
         let ws = WsState {
             handler: Arc::new(move |event| {

@@ -6,5 +6,7 @@ pub mod apigw;
 pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "knowledge-base")]
+pub mod knowledge_base;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

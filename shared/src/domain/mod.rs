@@ -1,5 +1,6 @@
 //! Validated domain types: parse, don't validate. A value of these types is known to be valid.
 
+pub mod chat;
 mod email;
 mod password;
 mod user;

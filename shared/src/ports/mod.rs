@@ -1,14 +1,18 @@
 //! Store ports: the small traits handlers and the auth core depend on. Adapters live in
 //! [`crate::adapters`]; a handler never knows which one it has.
 
+pub mod assistant;
 pub mod connections;
+pub mod conversations;
 pub mod push;
 pub mod rate_limits;
 pub mod sessions;
 pub mod users;
 pub mod ws_tickets;
 
+pub use assistant::{Answer, Assistant, AssistantError};
 pub use connections::{ConnectionRecord, Connections};
+pub use conversations::{ConversationRecord, Conversations, MessageRecord, Role, Source};
 pub use push::{Push, PushError};
 pub use rate_limits::{Counter, RateLimits};
 pub use sessions::{SessionRecord, SessionStore};
@@ -47,20 +51,23 @@ pub struct Stores {
     pub ws_tickets: Arc<dyn WsTickets>,
     /// Open WebSocket connections.
     pub connections: Arc<dyn Connections>,
+    /// Conversations and messages.
+    pub conversations: Arc<dyn Conversations>,
 }
 
 impl Stores {
     /// Every port served by one adapter (the SQLite file, or the DynamoDB tables).
     pub fn single<S>(store: Arc<S>) -> Self
     where
-        S: UserStore + SessionStore + RateLimits + WsTickets + Connections + 'static,
+        S: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static,
     {
         Self {
             users: store.clone(),
             sessions: store.clone(),
             rate_limits: store.clone(),
             ws_tickets: store.clone(),
-            connections: store,
+            connections: store.clone(),
+            conversations: store,
         }
     }
 }

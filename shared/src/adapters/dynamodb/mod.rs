@@ -2,6 +2,7 @@
 //! because TTL deletes late. Uniqueness is enforced with conditional writes.
 
 pub mod connections;
+pub mod conversations;
 mod item;
 mod rate_limits;
 pub mod schema;

@@ -8,32 +8,43 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::connections::{BY_SESSION, BY_USER};
+use super::conversations;
 use super::{build_err, unavailable};
 use crate::config::Tables;
 use crate::ports::StoreResult;
 
-/// One table: partition key `pk` (string), on-demand, optional TTL on `expires_at`, and global
-/// indexes (name, string partition key attribute) projecting everything.
+/// One table: partition key `pk` and optional sort key `sk` (strings), on-demand, optional TTL on
+/// `expires_at`, and global indexes projecting everything.
 pub struct TableSpec<'a> {
     /// Table name.
     pub name: &'a str,
+    /// Whether items have the sort key `sk`.
+    pub sorted: bool,
     /// Whether items expire through TTL on `expires_at`.
     pub ttl: bool,
-    /// Global secondary indexes: (index name, key attribute).
-    pub indexes: &'static [(&'static str, &'static str)],
+    /// Global secondary indexes: (index name, partition key, optional sort key), all strings.
+    pub indexes: &'static [(&'static str, &'static str, Option<&'static str>)],
 }
 
 /// The tables the store uses.
-pub fn specs(tables: &Tables) -> [TableSpec<'_>; 5] {
+pub fn specs(tables: &Tables) -> [TableSpec<'_>; 6] {
+    let plain = |name, ttl| TableSpec { name, sorted: false, ttl, indexes: &[] };
     [
-        TableSpec { name: &tables.users, ttl: false, indexes: &[] },
-        TableSpec { name: &tables.sessions, ttl: true, indexes: &[] },
-        TableSpec { name: &tables.rate_limits, ttl: true, indexes: &[] },
-        TableSpec { name: &tables.ws_tickets, ttl: true, indexes: &[] },
+        plain(&tables.users, false),
+        plain(&tables.sessions, true),
+        plain(&tables.rate_limits, true),
+        plain(&tables.ws_tickets, true),
         TableSpec {
             name: &tables.connections,
+            sorted: false,
             ttl: true,
-            indexes: &[(BY_USER, "user_id"), (BY_SESSION, "session_id")],
+            indexes: &[(BY_USER, "user_id", None), (BY_SESSION, "session_id", None)],
+        },
+        TableSpec {
+            name: &tables.conversations,
+            sorted: true,
+            ttl: false,
+            indexes: &[(conversations::BY_USER, "user_id", Some("activity"))],
         },
     ]
 }
@@ -54,8 +65,8 @@ fn string_attribute(name: &str) -> StoreResult<AttributeDefinition> {
         .map_err(build_err)
 }
 
-fn hash_key(name: &str) -> StoreResult<KeySchemaElement> {
-    KeySchemaElement::builder().attribute_name(name).key_type(KeyType::Hash).build().map_err(build_err)
+fn key(name: &str, key_type: KeyType) -> StoreResult<KeySchemaElement> {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(build_err)
 }
 
 async fn create_table(client: &Client, spec: &TableSpec<'_>) -> StoreResult<()> {
@@ -64,12 +75,27 @@ async fn create_table(client: &Client, spec: &TableSpec<'_>) -> StoreResult<()> 
         .table_name(spec.name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute("pk")?)
-        .key_schema(hash_key("pk")?);
-    for (index, attribute) in spec.indexes {
-        request = request.attribute_definitions(string_attribute(attribute)?).global_secondary_indexes(
+        .key_schema(key("pk", KeyType::Hash)?);
+    if spec.sorted {
+        request =
+            request.attribute_definitions(string_attribute("sk")?).key_schema(key("sk", KeyType::Range)?);
+    }
+    let mut defined = Vec::new();
+    for (index, hash, range) in spec.indexes {
+        let mut keys = vec![key(hash, KeyType::Hash)?];
+        for attribute in std::iter::once(*hash).chain(*range) {
+            if !defined.contains(&attribute) {
+                defined.push(attribute);
+                request = request.attribute_definitions(string_attribute(attribute)?);
+            }
+        }
+        if let Some(range) = range {
+            keys.push(key(range, KeyType::Range)?);
+        }
+        request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(*index)
-                .key_schema(hash_key(attribute)?)
+                .set_key_schema(Some(keys))
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .map_err(build_err)?,

@@ -2,6 +2,7 @@
 //! Calls run on the blocking pool; one connection behind a mutex keeps writes serialized.
 
 mod connections;
+mod conversations;
 mod rate_limits;
 mod sessions;
 mod users;
@@ -16,7 +17,7 @@ use rusqlite::Connection;
 use crate::clock::epoch;
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -57,6 +58,27 @@ CREATE TABLE IF NOT EXISTS connections (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS connections_by_user ON connections(user_id);
 CREATE INDEX IF NOT EXISTS connections_by_session ON connections(session_id);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    message_count INTEGER NOT NULL,
+    open_ticket TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user_id, updated_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    suggest_escalation INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+) STRICT;
 ";
 
 /// The SQLite store; implements every store port.

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::domain::chat::MessageView;
+
 /// A server-to-client event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
@@ -18,6 +20,20 @@ pub enum ServerEvent {
     /// The session behind this socket was signed out; the socket closes next.
     #[serde(rename = "session.revoked")]
     SessionRevoked,
+    /// The assistant started on a message in this conversation.
+    #[serde(rename = "assistant.started")]
+    AssistantStarted {
+        /// The conversation.
+        conversation_id: String,
+    },
+    /// The assistant's reply was stored.
+    #[serde(rename = "assistant.completed")]
+    AssistantCompleted {
+        /// The conversation.
+        conversation_id: String,
+        /// The reply, as `POST /api/chat/messages` returns it.
+        reply: MessageView,
+    },
 }
 
 impl ServerEvent {

@@ -36,13 +36,22 @@ impl Notifier {
 
     /// Sends `event` to every live socket of `user`.
     pub async fn to_user(&self, user: &UserId, event: &ServerEvent) -> Delivery {
-        match self.connections.for_user(user, self.clock.now()).await {
-            Ok(targets) => self.send_all(&targets, event, false).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "listing a user's connections failed; event not pushed");
-                Delivery::default()
-            }
-        }
+        let targets = self.user_targets(user).await;
+        self.send(&targets, event).await
+    }
+
+    /// The live sockets of `user`, to send several events with one lookup (empty if the lookup
+    /// failed: pushes are best effort).
+    pub async fn user_targets(&self, user: &UserId) -> Vec<ConnectionRecord> {
+        self.connections.for_user(user, self.clock.now()).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "listing a user's connections failed; events not pushed");
+            Vec::new()
+        })
+    }
+
+    /// Sends `event` to these sockets, forgetting the gone ones.
+    pub async fn send(&self, targets: &[ConnectionRecord], event: &ServerEvent) -> Delivery {
+        self.send_all(targets, event, false).await
     }
 
     /// Tells every socket of a signed-out session so, closes it and forgets it.

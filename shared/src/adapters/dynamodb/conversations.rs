@@ -1,0 +1,202 @@
+//! Conversations table: the conversation item (`pk = <id>`, `sk = META`) and its messages
+//! (`sk = MSG#<seq, 10 digits>`) share a partition, so a page of messages is one query. The
+//! sparse index `by_user` (`user_id`, `activity = <updated_at, 20 digits>#<id>`) lists a user's
+//! conversations, most recent first (eventually consistent).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use super::item::{Item, get_n, get_opt_s, get_s, n, s};
+use super::{DynamoStore, build_err, unavailable};
+use crate::clock::{epoch, from_epoch};
+use crate::domain::UserId;
+use crate::ports::{ConversationRecord, Conversations, MessageRecord, Role, StoreError, StoreResult};
+
+/// Index listing a user's conversations by activity.
+pub const BY_USER: &str = "by_user";
+const META: &str = "META";
+
+fn message_key(seq: u32) -> String {
+    format!("MSG#{seq:010}")
+}
+
+fn activity(updated_at: DateTime<Utc>, id: &str) -> String {
+    format!("{:020}#{id}", epoch(updated_at).max(0))
+}
+
+fn conversation_item(k: &ConversationRecord) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), s(&k.id)),
+        ("sk".to_owned(), s(META)),
+        ("user_id".to_owned(), s(k.user_id.as_str())),
+        ("title".to_owned(), s(&k.title)),
+        ("created_at".to_owned(), n(epoch(k.created_at))),
+        ("updated_at".to_owned(), n(epoch(k.updated_at))),
+        ("message_count".to_owned(), n(i64::from(k.message_count))),
+        ("activity".to_owned(), s(activity(k.updated_at, &k.id))),
+    ]);
+    if let Some(ticket) = &k.open_ticket {
+        item.insert("open_ticket".to_owned(), s(ticket));
+    }
+    item
+}
+
+fn conversation(item: &Item) -> StoreResult<ConversationRecord> {
+    Ok(ConversationRecord {
+        id: get_s(item, "pk")?,
+        user_id: UserId::from_trusted(get_s(item, "user_id")?),
+        title: get_s(item, "title")?,
+        created_at: from_epoch(get_n(item, "created_at")?),
+        updated_at: from_epoch(get_n(item, "updated_at")?),
+        message_count: u32::try_from(get_n(item, "message_count")?).unwrap_or(0),
+        open_ticket: get_opt_s(item, "open_ticket"),
+    })
+}
+
+fn message_item(conversation_id: &str, m: &MessageRecord) -> StoreResult<Item> {
+    let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item::from([
+        ("pk".to_owned(), s(conversation_id)),
+        ("sk".to_owned(), s(message_key(m.seq))),
+        ("id".to_owned(), s(&m.id)),
+        ("seq".to_owned(), n(i64::from(m.seq))),
+        ("role".to_owned(), s(m.role.as_str())),
+        ("content".to_owned(), s(&m.content)),
+        ("sources".to_owned(), s(sources)),
+        ("suggest_escalation".to_owned(), AttributeValue::Bool(m.suggest_escalation)),
+        ("created_at".to_owned(), n(epoch(m.created_at))),
+    ]))
+}
+
+fn message(item: &Item) -> StoreResult<MessageRecord> {
+    let role = get_s(item, "role")?;
+    let sources = get_s(item, "sources")?;
+    Ok(MessageRecord {
+        id: get_s(item, "id")?,
+        seq: u32::try_from(get_n(item, "seq")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("message role {role:?}")))?,
+        content: get_s(item, "content")?,
+        sources: serde_json::from_str(&sources).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        suggest_escalation: item
+            .get("suggest_escalation")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        created_at: from_epoch(get_n(item, "created_at")?),
+    })
+}
+
+#[async_trait]
+impl Conversations for DynamoStore {
+    async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.conversations)
+            .key("pk", s(id))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.as_ref().map(conversation).transpose()
+    }
+
+    async fn append(
+        &self,
+        k: &ConversationRecord,
+        messages: &[MessageRecord],
+        expected_count: u32,
+    ) -> StoreResult<()> {
+        let table = &self.tables.conversations;
+        let head = if expected_count == 0 {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(conversation_item(k)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_err)?;
+            TransactWriteItem::builder().put(put).build()
+        } else {
+            let update = Update::builder()
+                .table_name(table)
+                .key("pk", s(&k.id))
+                .key("sk", s(META))
+                .update_expression("SET updated_at = :u, message_count = :c, activity = :a")
+                .condition_expression("message_count = :expected")
+                .expression_attribute_values(":u", n(epoch(k.updated_at)))
+                .expression_attribute_values(":c", n(i64::from(k.message_count)))
+                .expression_attribute_values(":a", s(activity(k.updated_at, &k.id)))
+                .expression_attribute_values(":expected", n(i64::from(expected_count)))
+                .build()
+                .map_err(build_err)?;
+            TransactWriteItem::builder().update(update).build()
+        };
+        let mut request = self.client.transact_write_items().transact_items(head);
+        for m in messages {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(message_item(&k.id, m)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_err)?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let condition_failed = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(ex)) => {
+                        ex.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    }
+                    _ => false,
+                };
+                if condition_failed { Err(StoreError::Conflict) } else { Err(unavailable(e)) }
+            }
+        }
+    }
+
+    async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
+        let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.conversations)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(id))
+            .expression_attribute_values(":from", s(message_key(first)))
+            .expression_attribute_values(":to", s(message_key(u32::MAX)))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items().iter().map(message).collect()
+    }
+
+    async fn list(
+        &self,
+        user: &UserId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.conversations)
+            .index_name(BY_USER)
+            .expression_attribute_values(":u", s(user.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        query = match before {
+            Some((at, id)) => query
+                .key_condition_expression("user_id = :u AND activity < :before")
+                .expression_attribute_values(":before", s(activity(at, &id))),
+            None => query.key_condition_expression("user_id = :u"),
+        };
+        let out = query.send().await.map_err(unavailable)?;
+        out.items().iter().map(conversation).collect()
+    }
+}

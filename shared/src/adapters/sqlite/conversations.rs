@@ -1,0 +1,148 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{SqliteStore, conflict_or_unavailable, unavailable};
+use crate::clock::{epoch, from_epoch};
+use crate::domain::UserId;
+use crate::ports::{ConversationRecord, Conversations, MessageRecord, Role, StoreError, StoreResult};
+
+const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, message_count, open_ticket";
+const MESSAGE: &str = "id, seq, role, content, sources, suggest_escalation, created_at";
+
+fn conversation(r: &Row<'_>) -> rusqlite::Result<ConversationRecord> {
+    Ok(ConversationRecord {
+        id: r.get(0)?,
+        user_id: UserId::from_trusted(r.get::<_, String>(1)?),
+        title: r.get(2)?,
+        created_at: from_epoch(r.get(3)?),
+        updated_at: from_epoch(r.get(4)?),
+        message_count: r.get(5)?,
+        open_ticket: r.get(6)?,
+    })
+}
+
+fn message(r: &Row<'_>) -> rusqlite::Result<StoreResult<MessageRecord>> {
+    let (role, sources): (String, String) = (r.get(2)?, r.get(4)?);
+    let (Some(role), Ok(sources)) = (Role::parse(&role), serde_json::from_str(&sources)) else {
+        return Ok(Err(StoreError::Corrupt(format!("message role {role:?} or sources {sources:?}"))));
+    };
+    Ok(Ok(MessageRecord {
+        id: r.get(0)?,
+        seq: r.get(1)?,
+        role,
+        content: r.get(3)?,
+        sources,
+        suggest_escalation: r.get(5)?,
+        created_at: from_epoch(r.get(6)?),
+    }))
+}
+
+#[async_trait]
+impl Conversations for SqliteStore {
+    async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {CONVERSATION} FROM conversations WHERE id = ?1"),
+                [id],
+                conversation,
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn append(
+        &self,
+        conversation: &ConversationRecord,
+        messages: &[MessageRecord],
+        expected_count: u32,
+    ) -> StoreResult<()> {
+        let (k, messages) = (conversation.clone(), messages.to_vec());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let written = if expected_count == 0 {
+                tx.execute(
+                    &format!("INSERT INTO conversations ({CONVERSATION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                    params![
+                        k.id,
+                        k.user_id.as_str(),
+                        k.title,
+                        epoch(k.created_at),
+                        epoch(k.updated_at),
+                        k.message_count,
+                        k.open_ticket
+                    ],
+                )
+                .map_err(conflict_or_unavailable)?
+            } else {
+                tx.execute(
+                    "UPDATE conversations SET updated_at = ?2, message_count = ?3 WHERE id = ?1 AND message_count = ?4",
+                    params![k.id, epoch(k.updated_at), k.message_count, expected_count],
+                )
+                .map_err(unavailable)?
+            };
+            if written != 1 {
+                return Err(StoreError::Conflict);
+            }
+            for m in &messages {
+                let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    &format!("INSERT INTO messages (conversation_id, {MESSAGE}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![
+                        k.id,
+                        m.id,
+                        m.seq,
+                        m.role.as_str(),
+                        m.content,
+                        sources,
+                        m.suggest_escalation,
+                        epoch(m.created_at)
+                    ],
+                )
+                .map_err(conflict_or_unavailable)?;
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE} FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![id, after, limit], message).map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)?).collect()
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        user: &UserId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let user = user.as_str().to_owned();
+        // Without a cursor, start after the largest possible position.
+        let (at, id) = before.map_or((i64::MAX, String::new()), |(t, id)| (epoch(t), id));
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {CONVERSATION} FROM conversations
+                     WHERE user_id = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND (?3 = '' OR id < ?3)))
+                     ORDER BY updated_at DESC, id DESC LIMIT ?4"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![user, at, id, limit], conversation).map_err(unavailable)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
+    }
+}
