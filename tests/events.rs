@@ -67,6 +67,18 @@ const STEPS: &[Step] = &[
     ok("ws-connect", "disconnect.json", 200),
     fails("ws-ticket", "mint-no-token.json", 401, "unauthenticated"),
     fails("ws-ticket", "mint-wrong-method.json", 405, "method_not_allowed"),
+    ok("chat", "post-new-conversation.json", 201),
+    ok("chat", "post-follow-up.json", 201),
+    fails("chat", "post-empty-content.json", 400, "validation_failed"),
+    fails("chat", "post-too-long.json", 400, "validation_failed"),
+    fails("chat", "post-foreign-conversation.json", 404, "not_found"),
+    fails("chat", "post-no-token.json", 401, "unauthenticated"),
+    ok("chat", "get-messages.json", 200),
+    fails("chat", "get-messages-missing-id.json", 400, "validation_failed"),
+    fails("chat", "get-messages-bad-cursor.json", 400, "validation_failed"),
+    fails("chat", "get-messages-foreign-conversation.json", 404, "not_found"),
+    ok("chat", "get-conversations.json", 200),
+    fails("chat", "wrong-method.json", 405, "method_not_allowed"),
     ok("login", "refresh.json", 200),
     fails("login", "refresh-foreign-origin.json", 403, "origin_not_allowed"),
     fails("login", "refresh-no-cookie.json", 401, "session_invalid"),
@@ -84,6 +96,7 @@ fn events_dir() -> PathBuf {
 
 struct Functions {
     login: Arc<Login>,
+    chat: Arc<chat::Chat>,
     ws_ticket: Arc<WsTicket>,
     ws_connect: Arc<WsConnect>,
     store: Arc<SqliteStore>,
@@ -108,7 +121,14 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
             &stores,
             clock.clone(),
         )),
-        ws_connect: Arc::new(WsConnect::new(http, &stores, clock)),
+        ws_connect: Arc::new(WsConnect::new(http.clone(), &stores, clock.clone())),
+        chat: Arc::new(chat::Chat::new(
+            http,
+            &stores,
+            Arc::new(chat::knowledge_base().unwrap()),
+            e2e::no_sockets(),
+            clock,
+        )),
         store,
     }
 }
@@ -118,6 +138,7 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
     match folder {
         "login" => apigw::invoke(functions.login.as_ref(), event).await.unwrap(),
         "ws-ticket" => apigw::invoke(functions.ws_ticket.as_ref(), event).await.unwrap(),
+        "chat" => apigw::invoke(functions.chat.as_ref(), event).await.unwrap(),
         "ws-connect" => {
             let response = functions.ws_connect.handle(serde_json::from_value(event).unwrap()).await;
             serde_json::to_value(response).unwrap()
@@ -129,7 +150,7 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
 #[test]
 fn every_event_file_has_an_expectation() {
     let mut files = BTreeSet::new();
-    for folder in ["login", "ws-ticket", "ws-connect"] {
+    for folder in ["login", "ws-ticket", "ws-connect", "chat"] {
         for entry in std::fs::read_dir(events_dir().join(folder)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".json") {
@@ -154,6 +175,8 @@ async fn every_event_produces_its_documented_outcome() {
     let functions = functions(dir.path(), clock.clone());
     let (mut access_token, mut session_token, mut ws_ticket) = (String::new(), String::new(), String::new());
     let mut user_id = String::new();
+    let mut conversation_id = String::new();
+    seed_foreign_conversation(&functions).await;
     for step in STEPS {
         let (folder, file, status, code) = match step {
             Step::Advance(secs) => {
@@ -167,7 +190,8 @@ async fn every_event_produces_its_documented_outcome() {
         let text = text
             .replace("${ACCESS_TOKEN}", &access_token)
             .replace("${SESSION_TOKEN}", &session_token)
-            .replace("${WS_TICKET}", &ws_ticket);
+            .replace("${WS_TICKET}", &ws_ticket)
+            .replace("${CONVERSATION_ID}", &conversation_id);
         let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
         assert_eq!(response["statusCode"], status, "{name}: {response}");
         let body: Value = response["body"]
@@ -222,6 +246,23 @@ async fn every_event_produces_its_documented_outcome() {
             "ws-connect/default-bad-frame.json" => {
                 assert_eq!(body, serde_json::json!({"type": "error", "code": "bad_frame"}))
             }
+            "chat/post-new-conversation.json" => {
+                assert_eq!(body["reply"]["sources"][0]["id"], "resetting-password");
+                conversation_id = body["conversation_id"].as_str().unwrap().to_owned();
+            }
+            "chat/post-follow-up.json" => {
+                assert_eq!(body["conversation_id"], conversation_id.as_str());
+                assert_eq!(body["reply"]["sources"][0]["id"], "billing-and-invoices");
+            }
+            "chat/get-messages.json" => {
+                assert_eq!(body["messages"].as_array().unwrap().len(), 2);
+                assert_eq!(body["messages"][0]["content"], "How do I reset my password?");
+                assert!(body["next_cursor"].is_string(), "4 messages, pages of 2");
+            }
+            "chat/get-conversations.json" => {
+                assert_eq!(body["conversations"].as_array().unwrap().len(), 1, "not the foreign one");
+                assert_eq!(body["conversations"][0]["title"], "How do I reset my password?");
+            }
             "ws-connect/disconnect.json" => {
                 let id = text_field(&text, "connectionId");
                 assert!(
@@ -232,6 +273,22 @@ async fn every_event_produces_its_documented_outcome() {
             other => panic!("no positive check for {other}"),
         }
     }
+}
+
+/// Another user's conversation, which the `*-foreign-conversation.json` events name.
+async fn seed_foreign_conversation(functions: &Functions) {
+    use shared::ports::{ConversationRecord, Conversations};
+    let now = Utc::now();
+    let foreign = ConversationRecord {
+        id: "conv_foreign0000000000000000000".into(),
+        user_id: shared::domain::UserId::from_trusted("usr_someone_else"),
+        title: "Not yours".into(),
+        created_at: now,
+        updated_at: now,
+        message_count: 0,
+        open_ticket: None,
+    };
+    functions.store.append(&foreign, &[], 0).await.unwrap();
 }
 
 /// A string field anywhere in an event's JSON.

@@ -1,7 +1,7 @@
 //! Structured JSON logs. Every request's lines carry its request id (the span); secrets are
 //! never passed to a log macro in this code base, and a test scans captured logs for them.
 
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Installs the JSON subscriber on stdout (where Lambda collects logs). Idempotent.
@@ -14,15 +14,20 @@ pub fn init_stderr() {
     init_with(std::io::stderr);
 }
 
-/// The same with any writer (tests capture logs this way). Level from `RUST_LOG`, default `info`.
+/// The level from `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`, `off`; default `info`).
+/// Only a level: per-module directives would link a regex engine into every function.
+fn level() -> LevelFilter {
+    std::env::var("RUST_LOG").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(LevelFilter::INFO)
+}
+
+/// The same with any writer (tests capture logs this way).
 pub fn init_with<W>(writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level())
         .with_current_span(true)
         .with_span_list(false)
         .with_ansi(false)

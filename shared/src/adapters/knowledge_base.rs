@@ -2,7 +2,7 @@
 //! over stemmed tokens, with a small domain thesaurus so paraphrases ("log on", "locked out",
 //! "can't get in") meet the articles' words. Answers quote the best passages and cite them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use bm25::{DefaultTokenizer, Embedder, EmbedderBuilder, Language, Scorer, Tokenizer};
@@ -78,38 +78,55 @@ const THESAURUS: &[&[&str]] = &[
     &["escalate", "escalation", "escalating", "hand over", "handoff"],
 ];
 
-/// The thesaurus as a lookup: phrase words → term.
+/// The thesaurus as a lookup: phrase → term.
 struct Thesaurus {
-    entries: Vec<(Vec<&'static str>, &'static str)>,
+    entries: HashMap<&'static str, &'static str>,
+    // First words of multi-word phrases: other words need only a single-word lookup.
+    phrase_starts: HashSet<&'static str>,
     longest: usize,
 }
 
 impl Thesaurus {
     fn new() -> Self {
-        let mut entries = Vec::new();
+        let mut entries = HashMap::new();
+        let mut phrase_starts = HashSet::new();
+        let mut longest = 1;
         for group in THESAURUS {
             for variant in group.iter() {
-                entries.push((variant.split(' ').collect::<Vec<_>>(), group[0]));
+                entries.insert(*variant, group[0]);
+                let mut words = variant.split(' ');
+                let first = words.next().unwrap_or_default();
+                let count = 1 + words.count();
+                if count > 1 {
+                    phrase_starts.insert(first);
+                }
+                longest = longest.max(count);
             }
         }
-        // Longest phrases first, so "sign in" wins over "sign".
-        entries.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
-        let longest = entries.first().map_or(1, |(w, _)| w.len());
-        Self { entries, longest }
+        Self { entries, phrase_starts, longest }
     }
 
-    /// Lower-cases, drops apostrophes, splits into words and replaces known phrases by their term.
+    /// Lower-cases, drops apostrophes, splits into words and replaces known phrases by their term
+    /// (longest phrase first, so "sign in" wins over "sign").
     fn normalize(&self, text: &str) -> String {
         let lowered = text.to_lowercase().replace(['\'', '’'], "");
         let words: Vec<&str> =
             lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let mut out: Vec<&str> = Vec::with_capacity(words.len());
+        let mut phrase = String::new();
         let mut i = 0;
         'words: while i < words.len() {
-            for len in (1..=self.longest.min(words.len() - i)).rev() {
-                if let Some((_, term)) =
-                    self.entries.iter().find(|(w, _)| w.len() == len && w[..] == words[i..i + len])
-                {
+            let longest =
+                if self.phrase_starts.contains(words[i]) { self.longest.min(words.len() - i) } else { 1 };
+            for len in (1..=longest).rev() {
+                phrase.clear();
+                for (k, w) in words[i..i + len].iter().enumerate() {
+                    if k > 0 {
+                        phrase.push(' ');
+                    }
+                    phrase.push_str(w);
+                }
+                if let Some(term) = self.entries.get(phrase.as_str()) {
                     out.push(term);
                     i += len;
                     continue 'words;
@@ -128,9 +145,43 @@ struct DomainTokenizer {
     inner: DefaultTokenizer,
 }
 
-impl DomainTokenizer {
-    fn new() -> Self {
+impl Default for DomainTokenizer {
+    fn default() -> Self {
         Self { thesaurus: Thesaurus::new(), inner: DefaultTokenizer::new(Language::English) }
+    }
+}
+
+/// Text that is already tokens joined by spaces: documents are tokenized once, up front.
+#[derive(Default)]
+struct Pretokenized;
+
+impl Tokenizer for Pretokenized {
+    fn tokenize(&self, text: &str) -> Vec<String> {
+        text.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+/// A BM25 index: documents embedded from their tokens, queries with the full tokenizer (same
+/// parameters, same token hashing, so the two embeddings are comparable).
+struct Index {
+    query: Embedder<u32, DomainTokenizer>,
+    scorer: Scorer<usize, u32>,
+}
+
+impl Index {
+    fn new(documents: &[Vec<String>]) -> Self {
+        let avgdl = documents.iter().map(Vec::len).sum::<usize>() as f32 / documents.len().max(1) as f32;
+        let embed_document = EmbedderBuilder::<u32, Pretokenized>::with_avgdl(avgdl).build();
+        let mut scorer = Scorer::new();
+        for (i, tokens) in documents.iter().enumerate() {
+            scorer.upsert(&i, embed_document.embed(&tokens.join(" ")));
+        }
+        Self { query: EmbedderBuilder::<u32, DomainTokenizer>::with_avgdl(avgdl).build(), scorer }
+    }
+
+    /// Documents matching `query`, best first, with their scores.
+    fn matches(&self, query: &str) -> Vec<(usize, f32)> {
+        self.scorer.matches(&self.query.embed(query)).into_iter().map(|m| (m.id, m.score)).collect()
     }
 }
 
@@ -155,10 +206,8 @@ pub struct KnowledgeBase {
     terms: Vec<HashSet<String>>,
     passages: Vec<Passage>,
     // Whole articles pick the topic (more vocabulary, steadier scores); passages pick the text.
-    article_embedder: Embedder<u32, DomainTokenizer>,
-    article_scorer: Scorer<usize, u32>,
-    passage_embedder: Embedder<u32, DomainTokenizer>,
-    passage_scorer: Scorer<usize, u32>,
+    article_index: Index,
+    passage_index: Index,
 }
 
 /// A passage found for a query.
@@ -215,23 +264,25 @@ impl KnowledgeBase {
             }
             sources.push(Source { id: (*id).to_owned(), title });
         }
-        let whole: Vec<String> = articles.iter().map(|(_, markdown)| (*markdown).to_owned()).collect();
-        let sections: Vec<String> =
-            passages.iter().map(|p| format!("{}\n{}", sources[p.article].title, p.text)).collect();
-        let (article_embedder, article_scorer) = index(&whole);
-        let (passage_embedder, passage_scorer) = index(&sections);
-        let tokenizer = DomainTokenizer::new();
-        let terms = whole.iter().map(|text| tokenizer.tokenize(text).into_iter().collect()).collect();
+        // Each text is tokenized once: a passage is its article's title and its section; an
+        // article is its title and all its sections.
+        let tokenizer = DomainTokenizer::default();
+        let titles: Vec<Vec<String>> = sources.iter().map(|s| tokenizer.tokenize(&s.title)).collect();
+        let mut whole: Vec<Vec<String>> = titles.clone();
+        let mut sections: Vec<Vec<String>> = Vec::with_capacity(passages.len());
+        for p in &passages {
+            let body = tokenizer.tokenize(&p.text);
+            whole[p.article].extend(body.iter().cloned());
+            sections.push(titles[p.article].iter().cloned().chain(body).collect());
+        }
         Ok(Self {
             thesaurus: Thesaurus::new(),
+            terms: whole.iter().map(|tokens| tokens.iter().cloned().collect()).collect(),
+            article_index: Index::new(&whole),
+            passage_index: Index::new(&sections),
             tokenizer,
             articles: sources,
-            terms,
             passages,
-            article_embedder,
-            article_scorer,
-            passage_embedder,
-            passage_scorer,
         })
     }
 
@@ -245,13 +296,13 @@ impl KnowledgeBase {
     /// section that matches closely wins.
     pub fn hits(&self, query: &str, limit: usize) -> Vec<Hit> {
         let mut scores = vec![0f32; self.articles.len()];
-        for m in self.article_scorer.matches(&self.article_embedder.embed(query)) {
-            scores[m.id] += m.score;
+        for (id, score) in self.article_index.matches(query) {
+            scores[id] += score;
         }
         let mut best_passage = vec![0f32; self.articles.len()];
-        for m in self.passage_scorer.matches(&self.passage_embedder.embed(query)) {
-            let article = self.passages[m.id].article;
-            best_passage[article] = best_passage[article].max(m.score);
+        for (id, score) in self.passage_index.matches(query) {
+            let article = self.passages[id].article;
+            best_passage[article] = best_passage[article].max(score);
         }
         let mut hits: Vec<Hit> = scores
             .iter()
@@ -279,12 +330,11 @@ impl KnowledgeBase {
 
     /// The passage of `article` that best fits `query` (its first one if none matches).
     fn best_passage(&self, article: &str, query: &str) -> &Passage {
-        let embedding = self.passage_embedder.embed(query);
         let in_article = |p: &Passage| self.articles[p.article].id == article;
-        self.passage_scorer
-            .matches(&embedding)
+        self.passage_index
+            .matches(query)
             .into_iter()
-            .map(|m| &self.passages[m.id])
+            .map(|(id, _)| &self.passages[id])
             .find(|p| in_article(p))
             .or_else(|| self.passages.iter().find(|p| in_article(p)))
             .unwrap_or(&self.passages[0])
@@ -340,20 +390,6 @@ impl KnowledgeBase {
         }
         Answer { content, sources, suggest_escalation: false }
     }
-}
-
-/// A BM25 index over `texts` (ids are positions).
-fn index(texts: &[String]) -> (Embedder<u32, DomainTokenizer>, Scorer<usize, u32>) {
-    let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokenizer =
-        DomainTokenizer { thesaurus: Thesaurus::new(), inner: DefaultTokenizer::new(Language::English) };
-    let embedder =
-        EmbedderBuilder::<u32, DomainTokenizer>::with_tokenizer_and_fit_to_corpus(tokenizer, &corpus).build();
-    let mut scorer = Scorer::new();
-    for (i, text) in corpus.iter().enumerate() {
-        scorer.upsert(&i, embedder.embed(text));
-    }
-    (embedder, scorer)
 }
 
 #[async_trait]

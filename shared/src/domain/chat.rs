@@ -234,9 +234,9 @@ impl ChatService {
             None => None,
         };
         let conversation_id = existing.as_ref().map_or_else(|| new_id("conv"), |c| c.id.clone());
-        let targets = self.notifier.user_targets(&principal.user().id).await;
+        let mut targets = self.notifier.user_targets(&principal.user().id).await;
         let started = ServerEvent::AssistantStarted { conversation_id: conversation_id.clone() };
-        self.notifier.send(&targets, &started).await;
+        self.notifier.send(&mut targets, &started).await;
         let answer = self.assistant.answer(content.as_str(), &[]).await?;
 
         for _ in 0..APPEND_ATTEMPTS {
@@ -278,7 +278,7 @@ impl ChatService {
                         conversation_id: conversation_id.clone(),
                         reply: MessageView::from(&reply),
                     };
-                    self.notifier.send(&targets, &completed).await;
+                    self.notifier.send(&mut targets, &completed).await;
                     return Ok(Exchange { conversation_id, message, reply });
                 }
                 // Another message landed first: read the new count and go again.

@@ -36,8 +36,8 @@ impl Notifier {
 
     /// Sends `event` to every live socket of `user`.
     pub async fn to_user(&self, user: &UserId, event: &ServerEvent) -> Delivery {
-        let targets = self.user_targets(user).await;
-        self.send(&targets, event).await
+        let mut targets = self.user_targets(user).await;
+        self.send(&mut targets, event).await
     }
 
     /// The live sockets of `user`, to send several events with one lookup (empty if the lookup
@@ -49,15 +49,18 @@ impl Notifier {
         })
     }
 
-    /// Sends `event` to these sockets, forgetting the gone ones.
-    pub async fn send(&self, targets: &[ConnectionRecord], event: &ServerEvent) -> Delivery {
-        self.send_all(targets, event, false).await
+    /// Sends `event` to these sockets, forgetting the gone ones (in the store and in `targets`,
+    /// so a second event to the same targets does not try them again).
+    pub async fn send(&self, targets: &mut Vec<ConnectionRecord>, event: &ServerEvent) -> Delivery {
+        let (delivery, gone) = self.send_all(targets, event, false).await;
+        targets.retain(|t| !gone.contains(&t.id));
+        delivery
     }
 
     /// Tells every socket of a signed-out session so, closes it and forgets it.
     pub async fn revoke_session(&self, session: &SessionId) -> Delivery {
         match self.connections.for_session(session, self.clock.now()).await {
-            Ok(targets) => self.send_all(&targets, &ServerEvent::SessionRevoked, true).await,
+            Ok(targets) => self.send_all(&targets, &ServerEvent::SessionRevoked, true).await.0,
             Err(e) => {
                 tracing::warn!(error = %e, "listing a session's connections failed; sockets not closed");
                 Delivery::default()
@@ -65,9 +68,16 @@ impl Notifier {
         }
     }
 
-    async fn send_all(&self, targets: &[ConnectionRecord], event: &ServerEvent, close: bool) -> Delivery {
+    /// Sends to each target (and closes it if asked); returns the tally and the gone ids.
+    async fn send_all(
+        &self,
+        targets: &[ConnectionRecord],
+        event: &ServerEvent,
+        close: bool,
+    ) -> (Delivery, Vec<String>) {
         let payload = event.to_json();
         let mut delivery = Delivery::default();
+        let mut gone_ids = Vec::new();
         for target in targets {
             let mut outcome = self.push.send(&target.id, &payload).await;
             if close && outcome.is_ok() {
@@ -76,7 +86,10 @@ impl Notifier {
             let gone = outcome == Err(PushError::Gone);
             match outcome {
                 Ok(()) => delivery.sent += 1,
-                Err(PushError::Gone) => delivery.gone += 1,
+                Err(PushError::Gone) => {
+                    delivery.gone += 1;
+                    gone_ids.push(target.id.clone());
+                }
                 Err(PushError::Failed(why)) => {
                     delivery.failed += 1;
                     tracing::warn!(connection_id = %target.id, error = %why, "push failed");
@@ -88,6 +101,6 @@ impl Notifier {
                 tracing::warn!(connection_id = %target.id, error = %e, "forgetting a connection failed");
             }
         }
-        delivery
+        (delivery, gone_ids)
     }
 }
