@@ -143,7 +143,56 @@ impl Conversations for Counting {
         limit: u32,
     ) -> StoreResult<Vec<ConversationRecord>> {
         self.tick();
-        self.inner.list(u, before, limit).await
+        Conversations::list(&self.inner, u, before, limit).await
+    }
+    async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>> {
+        self.tick();
+        self.inner.transcript(id).await
+    }
+}
+
+#[async_trait]
+impl SupportTickets for Counting {
+    async fn counter(&self, day: chrono::NaiveDate) -> StoreResult<u64> {
+        self.tick();
+        self.inner.counter(day).await
+    }
+    async fn create(&self, new: &NewTicket) -> StoreResult<Result<(), CreateConflict>> {
+        self.tick();
+        SupportTickets::create(&self.inner, new).await
+    }
+    async fn get(&self, id: &str) -> StoreResult<Option<SupportTicket>> {
+        self.tick();
+        SupportTickets::get(&self.inner, id).await
+    }
+    async fn by_key(&self, user: &UserId, key: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+        self.tick();
+        self.inner.by_key(user, key, now).await
+    }
+    async fn list(
+        &self,
+        u: &UserId,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<SupportTicket>> {
+        self.tick();
+        SupportTickets::list(&self.inner, u, before, limit).await
+    }
+    async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {
+        self.tick();
+        self.inner.mail(ticket_id, recipient).await
+    }
+    async fn update_mail(&self, mail: &MailRecord) -> StoreResult<()> {
+        self.tick();
+        self.inner.update_mail(mail).await
+    }
+    async fn due_mails(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailRecord>> {
+        self.tick();
+        self.inner.due_mails(now, limit).await
+    }
+    async fn claim_mail(&self, mail: &MailRecord, until: DateTime<Utc>) -> StoreResult<bool> {
+        self.tick();
+        self.inner.claim_mail(mail, until).await
     }
 }
 

@@ -7,13 +7,25 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::auth::{SessionId, SessionPolicy};
 use shared::domain::{DisplayName, Email, UserId, UserProfile};
 use shared::ports::{
-    Admission, ConnectionRecord, Connections, ConversationRecord, Conversations, MessageRecord, Quota,
-    RateLimits, Role, SessionStore, Source, StoreError, TicketRecord, UserRecord, UserStore, WsTickets,
+    Admission, ConnectionRecord, Connections, ConversationRecord, Conversations, CreateConflict,
+    IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Priority, Quota, RateLimits, Recipient,
+    Role, SessionStore, Source, StoreError, SupportTicket, SupportTickets, TicketRecord, TranscriptLine,
+    UserRecord, UserStore, WsTickets,
 };
 
-trait Store: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static {}
-impl<T: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static> Store
-    for T
+trait Store:
+    UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + SupportTickets + 'static
+{
+}
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + RateLimits
+        + WsTickets
+        + Connections
+        + Conversations
+        + SupportTickets
+        + 'static
 {
 }
 
@@ -310,13 +322,208 @@ async fn conversations_list_newest_first_per_user(store: Arc<impl Store>) {
     }
     let user = UserId::from_trusted("u1");
     let ids = |list: Vec<ConversationRecord>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list(&user, None, 10).await.unwrap()), ["c5", "c2", "c3", "c1"]);
-    let first = store.list(&user, None, 2).await.unwrap();
+    assert_eq!(ids(Conversations::list(&*store, &user, None, 10).await.unwrap()), ["c5", "c2", "c3", "c1"]);
+    let first = Conversations::list(&*store, &user, None, 2).await.unwrap();
     assert_eq!(ids(first.clone()), ["c5", "c2"]);
     let last = first.last().unwrap();
-    let rest = store.list(&user, Some((last.updated_at, last.id.clone())), 10).await.unwrap();
+    let rest =
+        Conversations::list(&*store, &user, Some((last.updated_at, last.id.clone())), 10).await.unwrap();
     assert_eq!(ids(rest), ["c3", "c1"]);
-    assert!(store.list(&UserId::from_trusted("nobody"), None, 10).await.unwrap().is_empty());
+    assert!(
+        Conversations::list(&*store, &UserId::from_trusted("nobody"), None, 10).await.unwrap().is_empty()
+    );
+}
+
+async fn a_conversation_of(store: &impl Store, id: &str, user: &str) {
+    store.append(&conversation(id, user, 0, 2), &[message(1), message(2)], 0).await.unwrap();
+}
+
+fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Option<&str>) -> NewTicket {
+    let day = t0().date_naive();
+    let mail = |recipient, to: &str| MailRecord {
+        ticket_id: id.to_owned(),
+        recipient,
+        to: to.to_owned(),
+        raw: format!("Subject: {id} to {to}\r\n\r\nbody \u{2713}").into_bytes(),
+        status: MailStatus::Queued,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: t0(),
+    };
+    NewTicket {
+        ticket: SupportTicket {
+            id: id.to_owned(),
+            number: format!("AB-{}-{:04}", day.format("%Y%m%d"), counter + 1),
+            user_id: UserId::from_trusted(user),
+            user_email: format!("{user}@example.com"),
+            conversation_id: conversation.to_owned(),
+            subject: "Subject".into(),
+            description: "Description".into(),
+            priority: Priority::High,
+            status: "open".into(),
+            created_at: t0(),
+            transcript: vec![TranscriptLine {
+                role: "user".into(),
+                content: "help".into(),
+                created_at: "2026-01-09T12:00:00Z".into(),
+            }],
+            mail_support: MailStatus::Queued,
+            mail_user: MailStatus::Queued,
+        },
+        mails: vec![
+            mail(Recipient::Support, "help@example.com"),
+            mail(Recipient::User, &format!("{user}@example.com")),
+        ],
+        day,
+        counter_expected: counter,
+        idempotency: key.map(|k| IdempotencyKey {
+            user_id: UserId::from_trusted(user),
+            key: k.to_owned(),
+            expires_at: t0() + Duration::hours(24),
+        }),
+    }
+}
+
+async fn tickets_are_written_whole_or_not_at_all(store: Arc<impl Store>) {
+    a_conversation_of(&*store, "conv_1", "u1").await;
+    a_conversation_of(&*store, "conv_2", "u1").await;
+    a_conversation_of(&*store, "conv_3", "u2").await;
+    let day = t0().date_naive();
+    assert_eq!(store.counter(day).await.unwrap(), 0);
+    let first = new_ticket("tkt_1", "conv_1", "u1", 0, Some("key-1"));
+    assert_eq!(SupportTickets::create(&*store, &first).await.unwrap(), Ok(()));
+    assert_eq!(SupportTickets::get(&*store, "tkt_1").await.unwrap(), Some(first.ticket.clone()));
+    assert_eq!(store.counter(day).await.unwrap(), 1);
+    assert_eq!(
+        Conversations::get(&*store, "conv_1").await.unwrap().unwrap().open_ticket.as_deref(),
+        Some("tkt_1")
+    );
+    assert_eq!(store.mail("tkt_1", Recipient::Support).await.unwrap(), Some(first.mails[0].clone()));
+    assert_eq!(
+        store.by_key(&UserId::from_trusted("u1"), "key-1", t0()).await.unwrap().as_deref(),
+        Some("tkt_1")
+    );
+    assert_eq!(
+        store.by_key(&UserId::from_trusted("u2"), "key-1", t0()).await.unwrap(),
+        None,
+        "keys are per user"
+    );
+    assert_eq!(
+        store.by_key(&UserId::from_trusted("u1"), "key-1", t0() + Duration::hours(24)).await.unwrap(),
+        None
+    );
+
+    // Each conflict leaves everything as it was: no ticket, no mail, no number used.
+    let stale_counter = new_ticket("tkt_2", "conv_2", "u1", 0, None);
+    assert_eq!(SupportTickets::create(&*store, &stale_counter).await.unwrap(), Err(CreateConflict::Counter));
+    let same_conversation = new_ticket("tkt_3", "conv_1", "u1", 1, None);
+    assert_eq!(
+        SupportTickets::create(&*store, &same_conversation).await.unwrap(),
+        Err(CreateConflict::ConversationHasTicket)
+    );
+    let same_key = new_ticket("tkt_4", "conv_2", "u1", 1, Some("key-1"));
+    assert_eq!(SupportTickets::create(&*store, &same_key).await.unwrap(), Err(CreateConflict::KeySeen));
+    let foreign_conversation = new_ticket("tkt_5", "conv_3", "u1", 1, None);
+    assert_eq!(
+        SupportTickets::create(&*store, &foreign_conversation).await.unwrap(),
+        Err(CreateConflict::ConversationHasTicket)
+    );
+    for id in ["tkt_2", "tkt_3", "tkt_4", "tkt_5"] {
+        assert_eq!(SupportTickets::get(&*store, id).await.unwrap(), None, "{id}");
+        assert_eq!(store.mail(id, Recipient::User).await.unwrap(), None, "{id}");
+    }
+    assert_eq!(store.counter(day).await.unwrap(), 1);
+    assert_eq!(Conversations::get(&*store, "conv_2").await.unwrap().unwrap().open_ticket, None);
+
+    let second = new_ticket("tkt_6", "conv_2", "u1", 1, Some("key-2"));
+    assert_eq!(SupportTickets::create(&*store, &second).await.unwrap(), Ok(()));
+    assert_eq!(store.counter(day).await.unwrap(), 2);
+    let ids = |list: Vec<SupportTicket>| list.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let user = UserId::from_trusted("u1");
+    let mut newest_first = vec!["tkt_6", "tkt_1"];
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        ids(SupportTickets::list(&*store, &user, None, 10).await.unwrap()),
+        newest_first,
+        "same second: by id, descending"
+    );
+    let page = SupportTickets::list(&*store, &user, None, 1).await.unwrap();
+    let rest = SupportTickets::list(&*store, &user, Some((page[0].created_at, page[0].id.clone())), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), newest_first[1..]);
+    assert!(SupportTickets::list(&*store, &UserId::from_trusted("u2"), None, 10).await.unwrap().is_empty());
+}
+
+async fn mails_move_through_queued_to_sent_or_failed(store: Arc<impl Store>) {
+    a_conversation_of(&*store, "conv_m", "um").await;
+    let new = new_ticket("tkt_m", "conv_m", "um", 0, None);
+    SupportTickets::create(&*store, &new).await.unwrap().unwrap();
+    let due = store.due_mails(t0(), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(
+        store.due_mails(t0() - Duration::seconds(1), 10).await.unwrap().is_empty(),
+        "not due before its time"
+    );
+
+    // One worker claims a mail; a second one with the same view loses.
+    let later = t0() + Duration::minutes(5);
+    assert!(store.claim_mail(&due[0], later).await.unwrap());
+    assert!(!store.claim_mail(&due[0], later).await.unwrap());
+    assert_eq!(store.due_mails(t0(), 10).await.unwrap().len(), 1, "a claimed mail is not due");
+
+    let sent = MailRecord { status: MailStatus::Sent, attempts: 1, next_attempt_at: later, ..due[0].clone() };
+    store.update_mail(&sent).await.unwrap();
+    let failing = MailRecord {
+        status: MailStatus::Queued,
+        attempts: 1,
+        last_error: Some("SES said no".into()),
+        next_attempt_at: t0() + Duration::minutes(1),
+        ..due[1].clone()
+    };
+    store.update_mail(&failing).await.unwrap();
+    assert!(store.due_mails(t0(), 10).await.unwrap().is_empty());
+    assert_eq!(store.due_mails(t0() + Duration::minutes(1), 10).await.unwrap(), vec![failing.clone()]);
+    let gave_up = MailRecord { status: MailStatus::Failed, attempts: 5, ..failing.clone() };
+    store.update_mail(&gave_up).await.unwrap();
+    assert!(
+        store.due_mails(t0() + Duration::hours(1), 10).await.unwrap().is_empty(),
+        "failed mails are not retried"
+    );
+    let ticket = SupportTickets::get(&*store, "tkt_m").await.unwrap().unwrap();
+    let by_recipient =
+        |r: Recipient| if r == Recipient::Support { ticket.mail_support } else { ticket.mail_user };
+    assert_eq!(by_recipient(sent.recipient), MailStatus::Sent, "the ticket carries each mail's status");
+    assert_eq!(by_recipient(gave_up.recipient), MailStatus::Failed);
+    assert_eq!(store.mail("tkt_m", gave_up.recipient).await.unwrap(), Some(gave_up));
+}
+
+async fn concurrent_tickets_get_distinct_numbers(store: Arc<impl Store>) {
+    for i in 0..20 {
+        a_conversation_of(&*store, &format!("conv_c{i}"), &format!("uc{i}")).await;
+    }
+    let day = t0().date_naive();
+    let attempts = (0..20).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            loop {
+                let counter = store.counter(day).await.unwrap();
+                let new =
+                    new_ticket(&format!("tkt_c{i}"), &format!("conv_c{i}"), &format!("uc{i}"), counter, None);
+                match SupportTickets::create(&*store, &new).await.unwrap() {
+                    Ok(()) => return new.ticket.number,
+                    Err(CreateConflict::Counter) => continue,
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        })
+    });
+    let mut numbers: Vec<String> =
+        futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 20, "{numbers:?}");
+    assert_eq!(store.counter(day).await.unwrap(), 20);
 }
 
 macro_rules! contract {
@@ -334,6 +541,9 @@ macro_rules! contract {
             connections_are_found_by_user_and_session,
             messages_append_in_order_and_page,
             conversations_list_newest_first_per_user,
+            tickets_are_written_whole_or_not_at_all,
+            mails_move_through_queued_to_sent_or_failed,
+            concurrent_tickets_get_distinct_numbers,
         ]);
     };
     (@cases $adapter:ident, $make:expr, [$($case:ident),* $(,)?]) => {

@@ -9,6 +9,8 @@ use chrono::Duration;
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
 use crate::auth::{SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
+use crate::domain::escalation::EscalationPolicy;
+use crate::domain::mail::MailSettings;
 use crate::domain::ws::TicketPolicy;
 use crate::http::cookies::parse_same_site;
 use crate::http::{CookieSettings, Cors};
@@ -242,8 +244,47 @@ pub fn management_endpoint(src: &dyn Source) -> Result<String, ConfigError> {
         .ok_or_else(|| err("WEBSOCKET_URL", "must start with wss:// or ws://"))
 }
 
+/// Escalation settings: mail addresses, ticket numbering, mail retries.
+#[derive(Debug, Clone)]
+pub struct EscalationConfig {
+    /// Sender and support addresses.
+    pub mail: MailSettings,
+    /// Prefix, attempts, backoff.
+    pub policy: EscalationPolicy,
+}
+
+impl EscalationConfig {
+    /// Reads `MAIL_FROM` and `SUPPORT_EMAIL` (both required, `Name <addr>` or `addr`),
+    /// `TICKET_PREFIX` (`AB`; 1–10 of A-Z 0-9), `MAIL_MAX_ATTEMPTS` (5), `MAIL_RETRY_BASE_SECONDS` (60).
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let mailbox = |var: &'static str| -> Result<lettre::message::Mailbox, ConfigError> {
+            required(src, var)?.parse().map_err(|e| err(var, format!("is not an email address: {e}")))
+        };
+        let mail = MailSettings { from: mailbox("MAIL_FROM")?, support: mailbox("SUPPORT_EMAIL")? };
+        let defaults = EscalationPolicy::default();
+        let prefix = src.get("TICKET_PREFIX").unwrap_or(defaults.prefix);
+        if prefix.is_empty()
+            || prefix.len() > 10
+            || !prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Err(err("TICKET_PREFIX", "must be 1-10 of A-Z 0-9"));
+        }
+        let max_attempts = match src.get("MAIL_MAX_ATTEMPTS") {
+            None => defaults.max_attempts,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=20).contains(n))
+                .ok_or_else(|| err("MAIL_MAX_ATTEMPTS", format!("{v:?} is not a number from 1 to 20")))?,
+        };
+        let retry_base = seconds(src, "MAIL_RETRY_BASE_SECONDS", defaults.retry_base)?;
+        Ok(Self { mail, policy: EscalationPolicy { prefix, max_attempts, retry_base } })
+    }
+}
+
 /// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`,
-/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`.
+/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`, `SUPPORT_TICKETS_TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Accounts and email claims.
@@ -258,6 +299,9 @@ pub struct Tables {
     pub connections: String,
     /// Conversations and their messages (index `by_user`).
     pub conversations: String,
+    /// Support tickets, their mails, day counters and idempotency keys (indexes `by_user`,
+    /// `by_due`).
+    pub support_tickets: String,
 }
 
 impl Tables {
@@ -270,6 +314,7 @@ impl Tables {
             ws_tickets: required(src, "WS_TICKETS_TABLE")?,
             connections: required(src, "CONNECTIONS_TABLE")?,
             conversations: required(src, "CONVERSATIONS_TABLE")?,
+            support_tickets: required(src, "SUPPORT_TICKETS_TABLE")?,
         })
     }
 
@@ -282,6 +327,7 @@ impl Tables {
             ws_tickets: format!("{prefix}-ws-tickets"),
             connections: format!("{prefix}-connections"),
             conversations: format!("{prefix}-conversations"),
+            support_tickets: format!("{prefix}-support-tickets"),
         }
     }
 }
@@ -354,6 +400,26 @@ mod tests {
         let explicit = src(&[("WEBSOCKET_URL", "wss://a"), ("WEBSOCKET_MANAGEMENT_ENDPOINT", "https://b")]);
         assert_eq!(management_endpoint(&explicit).unwrap(), "https://b");
         assert_eq!(management_endpoint(&src(&[])).unwrap_err().var, "WEBSOCKET_MANAGEMENT_ENDPOINT");
+    }
+
+    #[test]
+    fn escalation_settings() {
+        let base = [("MAIL_FROM", "Support <support@example.com>"), ("SUPPORT_EMAIL", "help@example.com")];
+        let c = EscalationConfig::from_source(&src(&base)).unwrap();
+        assert_eq!(c.policy, EscalationPolicy::default());
+        assert_eq!(c.mail.support.email.to_string(), "help@example.com");
+        assert_eq!(EscalationConfig::from_source(&src(&base[..1])).unwrap_err().var, "SUPPORT_EMAIL");
+        for (var, value) in [
+            ("TICKET_PREFIX", "ab"),
+            ("TICKET_PREFIX", "A-B"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
+            ("MAIL_FROM", "nope"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.retain(|(k, _)| *k != var);
+            pairs.push((var, value));
+            assert_eq!(EscalationConfig::from_source(&src(&pairs)).unwrap_err().var, var);
+        }
     }
 
     #[test]

@@ -299,6 +299,21 @@ impl From<crate::domain::chat::ChatError> for ApiError {
     }
 }
 
+impl From<crate::domain::escalation::EscalationError> for ApiError {
+    fn from(e: crate::domain::escalation::EscalationError) -> Self {
+        use crate::domain::escalation::EscalationError as E;
+        match e {
+            E::NotFound => Self::NotFound,
+            E::Busy => Self::Unavailable,
+            E::Store(e) => e.into(),
+            E::Internal(why) => {
+                tracing::error!(error = %why, "escalation failed internally");
+                Self::Internal
+            }
+        }
+    }
+}
+
 impl From<crate::auth::AccountError> for ApiError {
     fn from(e: crate::auth::AccountError) -> Self {
         use crate::auth::AccountError as A;

@@ -19,12 +19,15 @@ use axum::extract::{ConnectInfo, FromRef, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
 use chat::Chat;
+use escalation::Escalation;
 use http::{HeaderValue, Request as HttpRequest, header};
 use lambda_http::Body;
 use login::Login;
+use mail_retry::MailRetry;
+use shared::adapters::outbox::Outbox;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::PublicKeys;
-use shared::config::{HttpConfig, LoginConfig, Source, WsConfig};
+use shared::config::{EscalationConfig, HttpConfig, LoginConfig, Source, WsConfig};
 use shared::error::ApiError;
 use shared::http::HttpFunction;
 use shared::ports::Stores;
@@ -42,6 +45,8 @@ use crate::websocket::WsState;
 const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 /// How often expired sessions and counters are deleted (DynamoDB's TTL, locally).
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
+/// How often queued mails are retried unless `MAIL_RETRY_INTERVAL_SECONDS` says otherwise.
+const DEFAULT_RETRY_EVERY: Duration = Duration::from_secs(30);
 
 /// How to run the gateway.
 pub struct GatewayConfig {
@@ -88,6 +93,7 @@ pub struct Gateway {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    retrier: JoinHandle<()>,
 }
 
 /// Settings layered over the caller's: the gateway decides keys and origins itself.
@@ -104,6 +110,9 @@ impl Source for Overlay {
             "AUTH_PUBLIC_KEYS" => Some(self.public_keys.clone()),
             "ALLOWED_ORIGINS" => Some(self.origins.clone()),
             "WEBSOCKET_URL" => Some(self.websocket_url.clone()),
+            // Local mail goes to the outbox folder; these only label it.
+            "MAIL_FROM" => self.base.get(var).or_else(|| Some("Support <support@localhost>".into())),
+            "SUPPORT_EMAIL" => self.base.get(var).or_else(|| Some("support@localhost".into())),
             "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
             _ => self.base.get(var),
         }
@@ -132,6 +141,15 @@ impl Gateway {
         };
         let http = HttpConfig::from_source(&source, Some(&key))?;
         let ws_config = WsConfig::from_source(&source)?;
+        let escalation_config = EscalationConfig::from_source(&source)?;
+        let retry_every = match source.get("MAIL_RETRY_INTERVAL_SECONDS") {
+            None => DEFAULT_RETRY_EVERY,
+            Some(v) => {
+                v.trim().parse::<u64>().ok().filter(|n| *n > 0).map(Duration::from_secs).with_context(
+                    || format!("MAIL_RETRY_INTERVAL_SECONDS: {v:?} is not a positive number of seconds"),
+                )?
+            }
+        };
         let login_config = LoginConfig::with_key(&source, key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let stores = Stores::single(store.clone());
@@ -141,7 +159,17 @@ impl Gateway {
         let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
         let ws_connect = Arc::new(WsConnect::new(http.clone(), &stores, clock.clone()));
         let knowledge_base = Arc::new(chat::knowledge_base()?);
-        let chat = Arc::new(Chat::new(http, &stores, knowledge_base, push.clone(), clock.clone()));
+        let chat = Arc::new(Chat::new(http.clone(), &stores, knowledge_base, push.clone(), clock.clone()));
+        let outbox = Arc::new(Outbox::new(config.data_dir.join("outbox")));
+        let escalation = Arc::new(Escalation::new(
+            http,
+            escalation_config.clone(),
+            &stores,
+            outbox.clone(),
+            push.clone(),
+            clock.clone(),
+        ));
+        let mail_retry = MailRetry::new(&escalation_config, &stores, outbox, push.clone(), clock.clone());
 
         let mounts = vec![
             Mount { prefix: login::PREFIX, route_key: "ANY /api/auth/{proxy+}", function: login.clone() },
@@ -151,6 +179,11 @@ impl Gateway {
                 function: ws_ticket,
             },
             Mount { prefix: chat::PREFIX, route_key: "ANY /api/chat/{proxy+}", function: chat },
+            Mount {
+                prefix: escalation::PREFIX,
+                route_key: "ANY /api/escalations/{proxy+}",
+                function: escalation,
+            },
         ];
         let ws = WsState {
             handler: Arc::new(move |event| {
@@ -183,8 +216,19 @@ impl Gateway {
                 }
             }
         });
+        // The mail-retry function's schedule, locally.
+        let retrier = tokio::spawn(async move {
+            let mut every = tokio::time::interval(retry_every);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(e) = mail_retry.handle(serde_json::Value::Null).await {
+                    tracing::warn!(error = %e, "mail retry run failed");
+                }
+            }
+        });
         tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
-        Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper })
+        Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper, retrier })
     }
 
     /// The bound address.
@@ -213,6 +257,7 @@ impl Gateway {
             let _ = tx.send(());
         }
         self.sweeper.abort();
+        self.retrier.abort();
         (&mut self.server).await.context("server task")?.context("server")?;
         Ok(())
     }
@@ -221,6 +266,7 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.sweeper.abort();
+        self.retrier.abort();
         self.server.abort();
     }
 }

@@ -2,11 +2,14 @@
 
 #[cfg(feature = "apigw")]
 pub mod apigw;
-#[cfg(any(feature = "dynamodb", feature = "apigw"))]
+#[cfg(any(feature = "dynamodb", feature = "apigw", feature = "ses"))]
 pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "knowledge-base")]
 pub mod knowledge_base;
+pub mod outbox;
+#[cfg(feature = "ses")]
+pub mod ses;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -81,16 +81,29 @@ pub fn parse_message_cursor(raw: Option<&str>) -> Result<u32, &'static str> {
     })
 }
 
-/// A conversations cursor: after this `(updated_at, id)` position.
-pub fn parse_conversation_cursor(raw: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, &'static str> {
+/// A cursor for a `(time, id)` position in a newest-first list; `kind` keeps lists apart.
+pub fn position_cursor(kind: &str, at: DateTime<Utc>, id: &str) -> String {
+    encode_cursor(format!("{kind}:{}:{id}", epoch(at)))
+}
+
+/// Parses a [`position_cursor`] of this `kind`.
+pub fn parse_position_cursor(
+    kind: &str,
+    raw: Option<&str>,
+) -> Result<Option<(DateTime<Utc>, String)>, &'static str> {
     let Some(raw) = raw else { return Ok(None) };
-    decode_cursor(raw, "c:")
+    decode_cursor(raw, &format!("{kind}:"))
         .and_then(|s| {
             let (at, id) = s.split_once(':')?;
             Some((from_epoch(at.parse().ok()?), id.to_owned()))
         })
         .map(Some)
         .ok_or("is not a cursor this API issued")
+}
+
+/// A conversations cursor: after this `(updated_at, id)` position.
+pub fn parse_conversation_cursor(raw: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, &'static str> {
+    parse_position_cursor("c", raw)
 }
 
 /// `message` and `reply` in responses and events.
@@ -318,8 +331,7 @@ impl ChatService {
         let mut items = self.conversations.list(&principal.user().id, before, limit + 1).await?;
         let next_cursor = (items.len() > limit as usize).then(|| {
             items.truncate(limit as usize);
-            let last = items.last().map(|c| (epoch(c.updated_at), c.id.clone())).unwrap_or_default();
-            encode_cursor(format!("c:{}:{}", last.0, last.1))
+            items.last().map(|c| position_cursor("c", c.updated_at, &c.id)).unwrap_or_default()
         });
         Ok(Page { items, next_cursor })
     }

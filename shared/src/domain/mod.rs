@@ -2,6 +2,8 @@
 
 pub mod chat;
 mod email;
+pub mod escalation;
+pub mod mail;
 mod password;
 mod user;
 pub mod ws;

@@ -97,6 +97,8 @@ pub trait Conversations: Send + Sync {
         messages: &[MessageRecord],
         expected_count: u32,
     ) -> StoreResult<()>;
+    /// The conversation and all its messages, in order, in one read (escalation's transcript).
+    async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>>;
     /// Up to `limit` messages with `seq > after`, in order.
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>>;
     /// Up to `limit` of the user's conversations, most recently active first, strictly after

@@ -4,18 +4,25 @@
 pub mod assistant;
 pub mod connections;
 pub mod conversations;
+pub mod mail;
 pub mod push;
 pub mod rate_limits;
 pub mod sessions;
+pub mod support_tickets;
 pub mod users;
 pub mod ws_tickets;
 
 pub use assistant::{Answer, Assistant, AssistantError};
 pub use connections::{ConnectionRecord, Connections};
 pub use conversations::{ConversationRecord, Conversations, MessageRecord, Role, Source};
+pub use mail::{MailError, MailTransport, OutgoingMail};
 pub use push::{Push, PushError};
 pub use rate_limits::{Counter, RateLimits};
 pub use sessions::{SessionRecord, SessionStore};
+pub use support_tickets::{
+    CreateConflict, IdempotencyKey, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket,
+    SupportTickets, TranscriptLine,
+};
 pub use users::{UserRecord, UserStore};
 pub use ws_tickets::{Admission, Quota, TicketRecord, WsTickets};
 
@@ -53,13 +60,22 @@ pub struct Stores {
     pub connections: Arc<dyn Connections>,
     /// Conversations and messages.
     pub conversations: Arc<dyn Conversations>,
+    /// Support tickets and their mail.
+    pub tickets: Arc<dyn SupportTickets>,
 }
 
 impl Stores {
     /// Every port served by one adapter (the SQLite file, or the DynamoDB tables).
     pub fn single<S>(store: Arc<S>) -> Self
     where
-        S: UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + 'static,
+        S: UserStore
+            + SessionStore
+            + RateLimits
+            + WsTickets
+            + Connections
+            + Conversations
+            + SupportTickets
+            + 'static,
     {
         Self {
             users: store.clone(),
@@ -67,7 +83,8 @@ impl Stores {
             rate_limits: store.clone(),
             ws_tickets: store.clone(),
             connections: store.clone(),
-            conversations: store,
+            conversations: store.clone(),
+            tickets: store,
         }
     }
 }

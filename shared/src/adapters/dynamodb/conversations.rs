@@ -158,6 +158,39 @@ impl Conversations for DynamoStore {
         }
     }
 
+    async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>> {
+        // The conversation item and its messages share the partition: one query reads both
+        // ("META" sorts before "MSG#").
+        let mut head = None;
+        let mut messages = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.conversations)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(id))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items() {
+                if get_s(item, "sk")? == META {
+                    head = Some(conversation(item)?);
+                } else {
+                    messages.push(message(item)?);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        Ok(head.map(|c| (c, messages)))
+    }
+
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
         let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
         let out = self

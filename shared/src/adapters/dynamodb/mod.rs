@@ -7,6 +7,7 @@ mod item;
 mod rate_limits;
 pub mod schema;
 mod sessions;
+pub mod support_tickets;
 mod users;
 mod ws_tickets;
 

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::connections::{BY_SESSION, BY_USER};
-use super::conversations;
 use super::{build_err, unavailable};
+use super::{conversations, support_tickets};
 use crate::config::Tables;
 use crate::ports::StoreResult;
 
@@ -27,7 +27,7 @@ pub struct TableSpec<'a> {
 }
 
 /// The tables the store uses.
-pub fn specs(tables: &Tables) -> [TableSpec<'_>; 6] {
+pub fn specs(tables: &Tables) -> [TableSpec<'_>; 7] {
     let plain = |name, ttl| TableSpec { name, sorted: false, ttl, indexes: &[] };
     [
         plain(&tables.users, false),
@@ -45,6 +45,15 @@ pub fn specs(tables: &Tables) -> [TableSpec<'_>; 6] {
             sorted: true,
             ttl: false,
             indexes: &[(conversations::BY_USER, "user_id", Some("activity"))],
+        },
+        TableSpec {
+            name: &tables.support_tickets,
+            sorted: true,
+            ttl: true,
+            indexes: &[
+                (support_tickets::BY_USER, "user_id", Some("created_key")),
+                (support_tickets::BY_DUE, "queue", Some("due")),
+            ],
         },
     ]
 }

@@ -109,6 +109,36 @@ impl Conversations for SqliteStore {
         .await
     }
 
+    async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let Some(conversation) = tx
+                .query_row(
+                    &format!("SELECT {CONVERSATION} FROM conversations WHERE id = ?1"),
+                    [&id],
+                    conversation,
+                )
+                .optional()
+                .map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE} FROM messages WHERE conversation_id = ?1 ORDER BY seq"
+                ))
+                .map_err(unavailable)?;
+            let messages = stmt
+                .query_map([&id], message)
+                .map_err(unavailable)?
+                .map(|r| r.map_err(unavailable)?)
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Some((conversation, messages)))
+        })
+        .await
+    }
+
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
         let id = id.to_owned();
         self.run(move |c| {

@@ -5,6 +5,7 @@ mod connections;
 mod conversations;
 mod rate_limits;
 mod sessions;
+mod support_tickets;
 mod users;
 mod ws_tickets;
 
@@ -17,7 +18,7 @@ use rusqlite::Connection;
 use crate::clock::epoch;
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -78,6 +79,45 @@ CREATE TABLE IF NOT EXISTS messages (
     suggest_escalation INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (conversation_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    user_email TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    description TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    transcript TEXT NOT NULL,
+    mail_support TEXT NOT NULL,
+    mail_user TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS tickets_by_user ON tickets(user_id, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS ticket_mails (
+    ticket_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    to_address TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    next_attempt_at INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, recipient)
+) STRICT;
+CREATE INDEX IF NOT EXISTS ticket_mails_due ON ticket_mails(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS ticket_counters (
+    day TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
 ) STRICT;
 ";
 
@@ -145,7 +185,7 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            for table in ["rate_limits", "ws_tickets", "connections"] {
+            for table in ["rate_limits", "ws_tickets", "connections", "idempotency_keys"] {
                 n += tx
                     .execute(&format!("DELETE FROM {table} WHERE expires_at <= ?1"), [now])
                     .map_err(unavailable)?;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::domain::chat::MessageView;
+use crate::domain::escalation::{MailView, TicketView};
 
 /// A server-to-client event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +34,20 @@ pub enum ServerEvent {
         conversation_id: String,
         /// The reply, as `POST /api/chat/messages` returns it.
         reply: MessageView,
+    },
+    /// A support ticket was opened.
+    #[serde(rename = "ticket.created")]
+    TicketCreated {
+        /// The ticket, as `POST /api/escalations` returns it.
+        ticket: TicketView,
+    },
+    /// A ticket's mail status changed (sent or failed after a retry).
+    #[serde(rename = "ticket.mail")]
+    TicketMail {
+        /// The ticket.
+        ticket_id: String,
+        /// Per-recipient statuses.
+        mail: MailView,
     },
 }
 

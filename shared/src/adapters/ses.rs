@@ -1,0 +1,46 @@
+//! Mail through Amazon SES v2, sending the MIME message as built (raw content).
+
+use async_trait::async_trait;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+
+use crate::ports::{MailError, MailTransport, OutgoingMail};
+
+/// The SES v2 transport.
+#[derive(Clone, Debug)]
+pub struct Ses {
+    client: Client,
+}
+
+impl Ses {
+    /// A transport with a client built from the shared SDK configuration.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        Self { client: Client::new(sdk) }
+    }
+
+    /// A transport over an already-configured client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl MailTransport for Ses {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+        let raw = RawMessage::builder()
+            .data(Blob::new(mail.raw))
+            .build()
+            .map_err(|e| MailError(format!("building the request: {e}")))?;
+        self.client
+            .send_email()
+            .from_email_address(mail.from)
+            .destination(Destination::builder().to_addresses(mail.to).build())
+            .content(EmailContent::builder().raw(raw).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError(DisplayErrorContext(&e).to_string()))
+    }
+}

@@ -1,0 +1,198 @@
+//! The ticket mails, built with `lettre`: text and HTML parts, user text escaped in HTML and
+//! never able to add a header (header values are stripped of control characters before
+//! `lettre` encodes them).
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
+use crate::ports::{Priority, Recipient, SupportTicket};
+
+/// Addresses the mails use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// Sender (a verified SES identity), e.g. `Support <support@example.com>`.
+    pub from: Mailbox,
+    /// Where support mails go.
+    pub support: Mailbox,
+}
+
+/// A mail could not be built (an address did not parse).
+#[derive(Debug, thiserror::Error)]
+#[error("mail not built: {0}")]
+pub struct BuildError(String);
+
+/// Header text from user input: control characters (CR, LF, tab, ...) become spaces.
+pub fn header_safe(text: &str) -> String {
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn reply_time(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Urgent => "within 1 hour",
+        Priority::High => "within 4 business hours",
+        Priority::Normal => "within 1 business day",
+        Priority::Low => "within 3 business days",
+    }
+}
+
+fn escape(text: &str) -> String {
+    html_escape::encode_text(text).replace('\n', "<br>\n")
+}
+
+/// The envelope recipient and the MIME bytes of one of a ticket's mails.
+pub fn build(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    recipient: Recipient,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let subject = header_safe(&format!("[{}] {}", ticket.number, ticket.subject));
+    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let (to, reply_to, text, html) = match recipient {
+        Recipient::Support => {
+            let mut text = format!(
+                "New support ticket {number}\n\nFrom: {email} (user {user})\nPriority: {priority}\nSubject: {subject}\n\n\
+                 Description:\n{description}\n\nTranscript:\n",
+                number = ticket.number,
+                email = ticket.user_email,
+                user = ticket.user_id.as_str(),
+                priority = ticket.priority.as_str(),
+                subject = ticket.subject,
+                description = if ticket.description.is_empty() { "(none)" } else { &ticket.description },
+            );
+            let mut html = format!(
+                "<h1>New support ticket {number}</h1>\n<p>From: {email} (user {user})<br>\nPriority: {priority}<br>\n\
+                 Subject: {subject}</p>\n<h2>Description</h2>\n<p>{description}</p>\n<h2>Transcript</h2>\n",
+                number = escape(&ticket.number),
+                email = escape(&ticket.user_email),
+                user = escape(ticket.user_id.as_str()),
+                priority = ticket.priority.as_str(),
+                subject = escape(&ticket.subject),
+                description = if ticket.description.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    escape(&ticket.description)
+                },
+            );
+            for line in &ticket.transcript {
+                text.push_str(&format!("[{}] {}: {}\n", line.created_at, line.role, line.content));
+                html.push_str(&format!(
+                    "<p><b>{}</b> <small>{}</small><br>\n{}</p>\n",
+                    escape(&line.role),
+                    escape(&line.created_at),
+                    escape(&line.content)
+                ));
+            }
+            (settings.support.clone(), Some(user), text, html)
+        }
+        Recipient::User => {
+            let text = format!(
+                "Hello,\n\nwe have opened support ticket {number} for your conversation \"{subject}\".\n\n\
+                 What happens next: our support team has a copy of the conversation and will reply to this \
+                 address {time} (priority: {priority}). Mention {number} whenever you write to us about it.\n\n\
+                 The support team\n",
+                number = ticket.number,
+                subject = ticket.subject,
+                time = reply_time(ticket.priority),
+                priority = ticket.priority.as_str(),
+            );
+            let html = format!(
+                "<p>Hello,</p>\n<p>we have opened support ticket <b>{number}</b> for your conversation \
+                 \u{201c}{subject}\u{201d}.</p>\n<p>What happens next: our support team has a copy of the \
+                 conversation and will reply to this address {time} (priority: {priority}). Mention \
+                 {number} whenever you write to us about it.</p>\n<p>The support team</p>\n",
+                number = escape(&ticket.number),
+                subject = escape(&ticket.subject),
+                time = reply_time(ticket.priority),
+                priority = ticket.priority.as_str(),
+            );
+            (user, None, text, html)
+        }
+    };
+    let envelope_to = to.email.to_string();
+    let mut builder = Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, recipient.as_str())));
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to);
+    }
+    let message = builder
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+        )
+        .map_err(|e| BuildError(e.to_string()))?;
+    Ok((envelope_to, message.formatted()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::UserId;
+    use crate::ports::{MailStatus, TranscriptLine};
+
+    fn ticket(subject: &str) -> SupportTicket {
+        SupportTicket {
+            id: "tkt_1".into(),
+            number: "AB-20260109-0004".into(),
+            user_id: UserId::from_trusted("usr_1"),
+            user_email: "ada@example.com".into(),
+            conversation_id: "conv_1".into(),
+            subject: subject.into(),
+            description: "It <b>broke</b>\nagain".into(),
+            priority: Priority::High,
+            status: "open".into(),
+            created_at: Utc::now(),
+            transcript: vec![TranscriptLine {
+                role: "user".into(),
+                content: "<script>alert(1)</script>".into(),
+                created_at: "2026-01-09T10:00:00Z".into(),
+            }],
+            mail_support: MailStatus::Queued,
+            mail_user: MailStatus::Queued,
+        }
+    }
+
+    fn settings() -> MailSettings {
+        MailSettings {
+            from: "Support <support@example.com>".parse().unwrap(),
+            support: "help@example.com".parse().unwrap(),
+        }
+    }
+
+    fn headers(raw: &[u8]) -> String {
+        let text = String::from_utf8_lossy(raw);
+        text.split("\r\n\r\n").next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn support_mail_carries_number_transcript_and_escaped_html() {
+        let (to, raw) = build(&settings(), &ticket("Can't sign in"), Recipient::Support).unwrap();
+        assert_eq!(to, "help@example.com");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(headers(&raw).contains("AB-20260109-0004"), "{text}");
+        assert!(text.contains("Reply-To: ada@example.com"));
+        assert!(text.contains("text/plain") && text.contains("text/html"));
+        let html = text.split("text/html").nth(1).unwrap();
+        assert!(html.contains("&lt;script&gt;"), "escaped in HTML: {html}");
+        assert!(!html.contains("<script>") && !html.contains("<b>broke</b>"), "user HTML never raw: {html}");
+    }
+
+    #[test]
+    fn user_text_never_adds_a_header() {
+        let (_, raw) =
+            build(&settings(), &ticket("help\r\nBcc: x@evil.example\r\nX-Evil: 1"), Recipient::User).unwrap();
+        let head = headers(&raw);
+        for line in head.lines() {
+            assert!(!line.to_ascii_lowercase().starts_with("bcc:"), "{head}");
+            assert!(!line.to_ascii_lowercase().starts_with("x-evil:"), "{head}");
+        }
+        assert_eq!(header_safe("a\r\nb\tc"), "a b c");
+    }
+}
