@@ -4,6 +4,7 @@
 pub mod gateway;
 pub mod moto;
 pub mod tokens;
+pub mod world;
 
 use std::sync::Arc;
 

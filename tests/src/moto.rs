@@ -30,3 +30,25 @@ pub async fn fresh_store() -> DynamoStore {
     schema::create_tables(&client, &tables).await.expect("create tables on moto");
     DynamoStore::new(client, tables)
 }
+
+/// An SES v2 client pointed at moto.
+pub fn ses() -> aws_sdk_sesv2::Client {
+    let config = aws_sdk_sesv2::Config::builder()
+        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new("test", "test", None, None, "moto"))
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
+}
+
+/// Everything SES on moto accepted, as moto reports it (`ses.RawMessage[]` and more).
+pub async fn sent_mail() -> serde_json::Value {
+    reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+        .await
+        .expect("moto reachable")
+        .json::<serde_json::Value>()
+        .await
+        .expect("moto data")["ses"]
+        .clone()
+}

@@ -1,0 +1,410 @@
+//! Escalation through the local gateway (outbox mail) and with transports that fail: dated
+//! numbers, transcripts in mail, no duplicates, ownership, header safety, nothing lost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use e2e::gateway::{Account, TestGateway};
+use serde_json::{Value, json};
+use shared::ports::{MailError, MailTransport, OutgoingMail};
+
+async fn chat(gw: &TestGateway, who: &Account, content: &str) -> String {
+    let r: Value = gw
+        .http
+        .post(gw.at("/api/chat/messages"))
+        .bearer_auth(&who.access_token)
+        .json(&json!({ "content": content }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["conversation_id"].as_str().unwrap().to_owned()
+}
+
+async fn escalate(gw: &TestGateway, who: &Account, body: Value, key: Option<&str>) -> reqwest::Response {
+    let mut req = gw.http.post(gw.at("/api/escalations")).bearer_auth(&who.access_token).json(&body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    req.send().await.unwrap()
+}
+
+fn outbox(gw: &TestGateway) -> Vec<(String, String)> {
+    let dir = gw.data_dir().join("outbox");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .map(|p| {
+                    (
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(&p).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The header block of a MIME message, unfolded.
+fn headers(eml: &str) -> Vec<String> {
+    let head = eml.split("\r\n\r\n").next().unwrap();
+    head.replace("\r\n ", " ").replace("\r\n\t", " ").lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register("ada-esc@example.com").await;
+    let conversation = chat(&gw, &ada, "My invoice shows the wrong amount").await;
+    let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
+
+    let response =
+        escalate(&gw, &ada, json!({"conversation_id": conversation, "priority": "high"}), None).await;
+    assert_eq!(response.status(), 201);
+    let ticket: Value = response.json::<Value>().await.unwrap()["ticket"].clone();
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    assert_eq!(ticket["number"], format!("AB-{today}-0001"));
+    assert_eq!(ticket["status"], "open");
+    assert_eq!(ticket["priority"], "high");
+    assert_eq!(
+        ticket["subject"], "My invoice shows the wrong amount",
+        "defaults to the conversation's title"
+    );
+    assert_eq!(ticket["conversation_id"], conversation.as_str());
+    assert_eq!(ticket["mail"], json!({"support": "sent", "user": "sent"}));
+
+    let mails = outbox(&gw);
+    assert_eq!(mails.len(), 2);
+    let number = ticket["number"].as_str().unwrap();
+    let (support, user) = (&mails[0], &mails[1]);
+    assert_eq!(support.0, format!("{number}-support.eml"));
+    assert_eq!(user.0, format!("{number}-user.eml"));
+    for (_, eml) in &mails {
+        assert!(headers(eml).iter().any(|h| h.starts_with("Subject:") && h.contains(number)), "{eml}");
+    }
+    assert!(headers(&support.1).iter().any(|h| h == "To: support@localhost"));
+    assert!(headers(&user.1).iter().any(|h| h == "To: ada-esc@example.com"));
+    assert!(
+        support.1.contains("My invoice shows the wrong amount"),
+        "the support mail carries the transcript"
+    );
+    assert!(
+        support.1.contains("billing") || support.1.contains("Billing"),
+        "including the assistant's reply"
+    );
+
+    // The ticket, with its transcript, for its owner; the event on the owner's socket.
+    let id = ticket["id"].as_str().unwrap();
+    let full: Value = gw
+        .http
+        .get(gw.at(&format!("/api/escalations/{id}")))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["ticket"]["transcript"].as_array().unwrap().len(), 2);
+    assert_eq!(full["ticket"]["transcript"][0]["role"], "user");
+    let list: Value = gw
+        .http
+        .get(gw.at("/api/escalations"))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["tickets"][0]["id"], id);
+    let conversations: Value = gw
+        .http
+        .get(gw.at("/api/chat/conversations"))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conversations["conversations"][0]["open_ticket"], id);
+    use futures::StreamExt;
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let event: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(event["type"], "ticket.created");
+    assert_eq!(event["ticket"]["number"], number);
+}
+
+#[tokio::test]
+async fn no_duplicates_by_key_or_by_conversation() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register("dup-esc@example.com").await;
+    let first = chat(&gw, &ada, "Where are my invoices?").await;
+    let second = chat(&gw, &ada, "Cookies keep disappearing").await;
+
+    let a = escalate(&gw, &ada, json!({"conversation_id": first}), Some("retry-1")).await;
+    assert_eq!(a.status(), 201);
+    let a: Value = a.json().await.unwrap();
+    // The same key again (even naming another conversation) is the same ticket.
+    let again = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-1")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
+    // A second escalation of the same conversation, without a key, is the same ticket.
+    let double = escalate(&gw, &ada, json!({"conversation_id": first}), None).await;
+    assert_eq!(double.status(), 200);
+    assert_eq!(double.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
+    assert_eq!(outbox(&gw).len(), 2, "no mail for the repeats");
+
+    let b = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-2")).await;
+    assert_eq!(b.status(), 201);
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    assert_eq!(b.json::<Value>().await.unwrap()["ticket"]["number"], format!("AB-{today}-0002"));
+
+    // Concurrent double escalation of one conversation: one ticket.
+    let third = chat(&gw, &ada, "Two factor codes").await;
+    let (x, y) = tokio::join!(
+        escalate(&gw, &ada, json!({"conversation_id": third}), None),
+        escalate(&gw, &ada, json!({"conversation_id": third}), None)
+    );
+    let mut statuses = [x.status().as_u16(), y.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+    let (x, y): (Value, Value) = (x.json().await.unwrap(), y.json().await.unwrap());
+    assert_eq!(x["ticket"]["id"], y["ticket"]["id"]);
+}
+
+#[tokio::test]
+async fn twenty_users_escalating_at_once_get_twenty_numbers() {
+    let gw = Arc::new(TestGateway::start().await);
+    let mut users = Vec::new();
+    for i in 0..20 {
+        let who = gw.register(&format!("many{i}@example.com")).await;
+        let conversation = chat(&gw, &who, "Please help").await;
+        users.push((who, conversation));
+    }
+    let escalations = users.into_iter().map(|(who, conversation)| {
+        let gw = Arc::clone(&gw);
+        tokio::spawn(async move {
+            let r = escalate(&gw, &who, json!({"conversation_id": conversation}), None).await;
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["ticket"]["number"].as_str().unwrap().to_owned()
+        })
+    });
+    let mut numbers: Vec<String> =
+        futures::future::join_all(escalations).await.into_iter().map(Result::unwrap).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 20);
+    assert!(numbers.last().unwrap().ends_with("-0020"), "{numbers:?}");
+}
+
+#[tokio::test]
+async fn other_users_get_404_and_bad_input_gets_400() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register("own-esc@example.com").await;
+    let eve = gw.register("eve-esc@example.com").await;
+    let conversation = chat(&gw, &ada, "Help with billing").await;
+    let code = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap()["code"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(
+        code(escalate(&gw, &eve, json!({"conversation_id": conversation}), None).await).await,
+        (404, "not_found".into())
+    );
+    let ticket: Value =
+        escalate(&gw, &ada, json!({"conversation_id": conversation}), None).await.json().await.unwrap();
+    let id = ticket["ticket"]["id"].as_str().unwrap();
+    let foreign = gw
+        .http
+        .get(gw.at(&format!("/api/escalations/{id}")))
+        .bearer_auth(&eve.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(foreign).await, (404, "not_found".into()));
+    let listed: Value = gw
+        .http
+        .get(gw.at("/api/escalations"))
+        .bearer_auth(&eve.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["tickets"], json!([]));
+    let missing = gw
+        .http
+        .get(gw.at("/api/escalations/tkt_nothing"))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(missing).await, (404, "not_found".into()));
+
+    let other = chat(&gw, &ada, "Another question").await;
+    for body in [
+        json!({}),
+        json!({"conversation_id": other, "priority": "whenever"}),
+        json!({"conversation_id": other, "subject": "x".repeat(201)}),
+        json!({"conversation_id": other, "description": "d".repeat(4001)}),
+        json!({"conversation_id": 12}),
+    ] {
+        assert_eq!(
+            code(escalate(&gw, &ada, body.clone(), None).await).await,
+            (400, "validation_failed".into()),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        code(escalate(&gw, &ada, json!({"conversation_id": other}), Some("has space")).await).await,
+        (400, "validation_failed".into())
+    );
+    let anonymous = gw
+        .http
+        .post(gw.at("/api/escalations"))
+        .json(&json!({"conversation_id": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(anonymous).await, (401, "unauthenticated".into()));
+    assert_eq!(outbox(&gw).len(), 2, "only the one real ticket mailed");
+}
+
+#[tokio::test]
+async fn a_subject_with_crlf_adds_no_header_to_any_mail() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register("inject-esc@example.com").await;
+    let conversation = chat(&gw, &ada, "Hello\r\nBcc: y@evil.example").await;
+    let body = json!({
+        "conversation_id": conversation,
+        "subject": "Help\r\nBcc: x@evil.example\r\nX-Injected: yes",
+        "description": "line one\r\nBcc: z@evil.example\n<script>alert(1)</script>",
+    });
+    assert_eq!(escalate(&gw, &ada, body, None).await.status(), 201);
+    let mails = outbox(&gw);
+    assert_eq!(mails.len(), 2);
+    for (name, eml) in &mails {
+        for header in headers(eml) {
+            let lower = header.to_ascii_lowercase();
+            assert!(!lower.starts_with("bcc:") && !lower.starts_with("x-injected:"), "{name}: {header}");
+        }
+        if let Some(html) = eml.split("text/html").nth(1) {
+            assert!(!html.contains("<script>"), "{name}: HTML is escaped");
+        }
+    }
+}
+
+/// A transport that fails until it is switched on, counting attempts.
+#[derive(Default)]
+struct Flaky {
+    working: AtomicBool,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl MailTransport for Flaky {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+        if self.working.load(Ordering::SeqCst) {
+            self.sent.lock().unwrap().push(mail.name.to_owned());
+            Ok(())
+        } else {
+            Err(MailError("mail service down".into()))
+        }
+    }
+}
+
+mod failing_transport {
+    use super::*;
+    use chrono::Duration;
+    use e2e::world::{World, body, post};
+    use shared::adapters::sqlite::SqliteStore;
+    use shared::clock::ManualClock;
+    use shared::http::HttpFunction;
+    use shared::ports::{MailStatus, Recipient, Stores, SupportTickets};
+
+    struct Setup {
+        world: World,
+        flaky: Arc<Flaky>,
+        clock: Arc<ManualClock>,
+        store: Arc<SqliteStore>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("app.db")).unwrap());
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let flaky = Arc::new(Flaky::default());
+        let world =
+            World::new(&Stores::single(store.clone()), flaky.clone(), clock.clone(), "support@example.com");
+        Setup { world, flaky, clock, store, _dir: dir }
+    }
+
+    async fn ticket_while_mail_is_down(w: &Setup) -> String {
+        let (token, conversation) = w.world.user_with_conversation("down@example.com", "help").await;
+        let r = w
+            .world
+            .escalation
+            .handle(post("/api/escalations", Some(&token), json!({"conversation_id": conversation})))
+            .await;
+        assert_eq!(r.status(), 201, "the ticket exists although no mail went out");
+        let ticket = body(&r)["ticket"].clone();
+        assert_eq!(ticket["mail"], json!({"support": "queued", "user": "queued"}));
+        ticket["id"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_mail_that_fails_is_queued_then_delivered_by_the_retry_worker() {
+        let w = setup();
+        let id = ticket_while_mail_is_down(&w).await;
+        let mail = w.store.mail(&id, Recipient::Support).await.unwrap().unwrap();
+        assert_eq!((mail.status, mail.attempts), (MailStatus::Queued, 1));
+        assert_eq!(mail.last_error.as_deref(), Some("mail service down"));
+
+        // Not due yet: the worker leaves it alone.
+        assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0);
+        w.flaky.working.store(true, Ordering::SeqCst);
+        w.clock.advance(Duration::seconds(61));
+        let run = w.world.retry.handle(Value::Null).await.unwrap();
+        assert_eq!((run.due, run.sent), (2, 2));
+        let ticket = w.store.get(&id).await.unwrap().unwrap();
+        assert_eq!((ticket.mail_support, ticket.mail_user), (MailStatus::Sent, MailStatus::Sent));
+        assert_eq!(w.flaky.sent.lock().unwrap().len(), 2, "each mail sent once");
+        assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0, "nothing left");
+    }
+
+    #[tokio::test]
+    async fn a_mail_that_keeps_failing_is_marked_failed_after_the_last_attempt() {
+        let w = setup();
+        let id = ticket_while_mail_is_down(&w).await;
+        // Attempt 1 was at escalation; backoff 60 s, then 120 s; 3 attempts in all.
+        w.clock.advance(Duration::seconds(61));
+        assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().requeued, 2);
+        w.clock.advance(Duration::seconds(61));
+        assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0, "backoff doubled");
+        w.clock.advance(Duration::seconds(61));
+        let run = w.world.retry.handle(Value::Null).await.unwrap();
+        assert_eq!(run.failed, 2, "{run:?}");
+        let ticket = w.store.get(&id).await.unwrap().unwrap();
+        assert_eq!((ticket.mail_support, ticket.mail_user), (MailStatus::Failed, MailStatus::Failed));
+        let mail = w.store.mail(&id, Recipient::User).await.unwrap().unwrap();
+        assert_eq!(mail.attempts, 3);
+        assert!(mail.last_error.is_some(), "the error is kept");
+        w.clock.advance(Duration::hours(2));
+        assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0, "failed mails are not retried");
+    }
+}

@@ -1,0 +1,105 @@
+//! All HTTP functions and the retry worker wired in process over one set of stores, with a
+//! chosen mail transport and clock: the Lambda wiring without API Gateway.
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::Clock;
+use shared::auth::SigningKey;
+use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
+use shared::http::HttpFunction;
+use shared::ports::{MailTransport, Stores};
+
+/// The functions.
+pub struct World {
+    /// `login`.
+    pub login: login::Login,
+    /// `chat`.
+    pub chat: chat::Chat,
+    /// `escalation`.
+    pub escalation: escalation::Escalation,
+    /// `mail-retry`.
+    pub retry: mail_retry::MailRetry,
+}
+
+/// Settings every world uses (the mail addresses matter to SES: the sender must be verified).
+pub fn settings(from: &str) -> impl Fn(&str) -> Option<String> + use<> {
+    let from = from.to_owned();
+    move |var: &str| match var {
+        "MAIL_FROM" => Some(format!("Support <{from}>")),
+        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
+        "MAIL_MAX_ATTEMPTS" => Some("3".to_owned()),
+        _ => None,
+    }
+}
+
+impl World {
+    /// Wires every function over `stores`.
+    pub fn new(
+        stores: &Stores,
+        transport: Arc<dyn MailTransport>,
+        clock: Arc<dyn Clock>,
+        from: &str,
+    ) -> Self {
+        let settings = settings(from);
+        let (key, _) = SigningKey::generate("world").expect("key");
+        let http = HttpConfig::from_source(&settings, Some(&key)).expect("http config");
+        let config = EscalationConfig::from_source(&settings).expect("escalation config");
+        let login_config = LoginConfig::with_key(&settings, key).expect("login config");
+        Self {
+            login: login::Login::new(login_config, http.clone(), stores, crate::no_sockets(), clock.clone()),
+            chat: chat::Chat::new(
+                http.clone(),
+                stores,
+                Arc::new(chat::knowledge_base().expect("articles")),
+                crate::no_sockets(),
+                clock.clone(),
+            ),
+            escalation: escalation::Escalation::new(
+                http,
+                config.clone(),
+                stores,
+                transport.clone(),
+                crate::no_sockets(),
+                clock.clone(),
+            ),
+            retry: mail_retry::MailRetry::new(&config, stores, transport, crate::no_sockets(), clock),
+        }
+    }
+
+    /// Registers an account and opens a conversation; returns (token, conversation id).
+    pub async fn user_with_conversation(&self, email: &str, question: &str) -> (String, String) {
+        let r = self
+            .login
+            .handle(post(
+                "/api/auth/register",
+                None,
+                serde_json::json!({"email": email, "password": "correct horse battery"}),
+            ))
+            .await;
+        let token = body(&r)["access_token"].as_str().expect("token").to_owned();
+        let r = self
+            .chat
+            .handle(post("/api/chat/messages", Some(&token), serde_json::json!({"content": question})))
+            .await;
+        (token, body(&r)["conversation_id"].as_str().expect("conversation").to_owned())
+    }
+}
+
+/// A JSON POST as `lambda_http` hands it over.
+pub fn post(path: &str, token: Option<&str>, json: Value) -> Request {
+    let mut b = http::Request::builder().method("POST").uri(path).header("content-type", "application/json");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(Body::Text(json.to_string())).expect("request")
+}
+
+/// A response's JSON body.
+pub fn body(r: &Response<Body>) -> Value {
+    match r.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("json body"),
+        _ => Value::Null,
+    }
+}
