@@ -1,5 +1,5 @@
 """Creates the DynamoDB tables (<prefix>-users, -sessions, -rate-limits, -ws-tickets,
--connections, -conversations) at an endpoint, for manual runs against moto:
+-connections, -conversations, -support-tickets) at an endpoint, for manual runs against moto:
     .venv/bin/python scripts/create_tables.py http://127.0.0.1:5000 dev
 
 Mirrors shared/src/adapters/dynamodb/schema.rs (and template.yaml).
@@ -19,6 +19,7 @@ TABLES = {
     "ws-tickets": (False, True, []),
     "connections": (False, True, [("by_user", "user_id", None), ("by_session", "session_id", None)]),
     "conversations": (True, False, [("by_user", "user_id", "activity")]),
+    "support-tickets": (True, True, [("by_user", "user_id", "created_key"), ("by_due", "queue", "due")]),
 }
 for name, (sorted_, ttl, indexes) in TABLES.items():
     table = f"{prefix}-{name}"

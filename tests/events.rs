@@ -79,6 +79,16 @@ const STEPS: &[Step] = &[
     fails("chat", "get-messages-foreign-conversation.json", 404, "not_found"),
     ok("chat", "get-conversations.json", 200),
     fails("chat", "wrong-method.json", 405, "method_not_allowed"),
+    ok("escalation", "post-escalation.json", 201),
+    ok("escalation", "post-escalation-same-key.json", 200),
+    ok("escalation", "post-escalation-same-conversation.json", 200),
+    fails("escalation", "post-escalation-foreign-conversation.json", 404, "not_found"),
+    fails("escalation", "post-escalation-bad-priority.json", 400, "validation_failed"),
+    fails("escalation", "post-escalation-no-token.json", 401, "unauthenticated"),
+    ok("escalation", "get-escalation.json", 200),
+    fails("escalation", "get-escalation-unknown.json", 404, "not_found"),
+    ok("escalation", "list-escalations.json", 200),
+    ok("mail-retry", "scheduled-event.json", 200),
     ok("login", "refresh.json", 200),
     fails("login", "refresh-foreign-origin.json", 403, "origin_not_allowed"),
     fails("login", "refresh-no-cookie.json", 401, "session_invalid"),
@@ -97,6 +107,8 @@ fn events_dir() -> PathBuf {
 struct Functions {
     login: Arc<Login>,
     chat: Arc<chat::Chat>,
+    escalation: Arc<escalation::Escalation>,
+    mail_retry: mail_retry::MailRetry,
     ws_ticket: Arc<WsTicket>,
     ws_connect: Arc<WsConnect>,
     store: Arc<SqliteStore>,
@@ -107,13 +119,32 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
     let settings = |var: &str| match var {
         "ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
         "WEBSOCKET_URL" => Some("wss://ws123.execute-api.us-east-1.amazonaws.com/prod".to_owned()),
+        "MAIL_FROM" => Some("Support <support@example.com>".to_owned()),
+        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         _ => None,
     };
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
     let config = LoginConfig::with_key(&settings, key).unwrap();
     let store = Arc::new(SqliteStore::open(&dir.join("app.db")).unwrap());
     let stores = Stores::single(store.clone());
+    let escalation_config = shared::config::EscalationConfig::from_source(&settings).unwrap();
+    let outbox = Arc::new(shared::adapters::outbox::Outbox::new(dir.join("outbox")));
     Functions {
+        escalation: Arc::new(escalation::Escalation::new(
+            http.clone(),
+            escalation_config.clone(),
+            &stores,
+            outbox.clone(),
+            e2e::no_sockets(),
+            clock.clone(),
+        )),
+        mail_retry: mail_retry::MailRetry::new(
+            &escalation_config,
+            &stores,
+            outbox,
+            e2e::no_sockets(),
+            clock.clone(),
+        ),
         login: Arc::new(Login::new(config, http.clone(), &stores, e2e::no_sockets(), clock.clone())),
         ws_ticket: Arc::new(WsTicket::new(
             http.clone(),
@@ -139,6 +170,12 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
         "login" => apigw::invoke(functions.login.as_ref(), event).await.unwrap(),
         "ws-ticket" => apigw::invoke(functions.ws_ticket.as_ref(), event).await.unwrap(),
         "chat" => apigw::invoke(functions.chat.as_ref(), event).await.unwrap(),
+        "escalation" => apigw::invoke(functions.escalation.as_ref(), event).await.unwrap(),
+        // A scheduled function answers with its run summary; shaped like a response here.
+        "mail-retry" => {
+            let run = functions.mail_retry.handle(event).await.unwrap();
+            serde_json::json!({ "statusCode": 200, "body": serde_json::to_string(&run).unwrap() })
+        }
         "ws-connect" => {
             let response = functions.ws_connect.handle(serde_json::from_value(event).unwrap()).await;
             serde_json::to_value(response).unwrap()
@@ -150,7 +187,7 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
 #[test]
 fn every_event_file_has_an_expectation() {
     let mut files = BTreeSet::new();
-    for folder in ["login", "ws-ticket", "ws-connect", "chat"] {
+    for folder in ["login", "ws-ticket", "ws-connect", "chat", "escalation", "mail-retry"] {
         for entry in std::fs::read_dir(events_dir().join(folder)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".json") {
@@ -176,6 +213,7 @@ async fn every_event_produces_its_documented_outcome() {
     let (mut access_token, mut session_token, mut ws_ticket) = (String::new(), String::new(), String::new());
     let mut user_id = String::new();
     let mut conversation_id = String::new();
+    let mut ticket_id = String::new();
     seed_foreign_conversation(&functions).await;
     for step in STEPS {
         let (folder, file, status, code) = match step {
@@ -191,7 +229,8 @@ async fn every_event_produces_its_documented_outcome() {
             .replace("${ACCESS_TOKEN}", &access_token)
             .replace("${SESSION_TOKEN}", &session_token)
             .replace("${WS_TICKET}", &ws_ticket)
-            .replace("${CONVERSATION_ID}", &conversation_id);
+            .replace("${CONVERSATION_ID}", &conversation_id)
+            .replace("${TICKET_ID}", &ticket_id);
         let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
         assert_eq!(response["statusCode"], status, "{name}: {response}");
         let body: Value = response["body"]
@@ -262,6 +301,27 @@ async fn every_event_produces_its_documented_outcome() {
             "chat/get-conversations.json" => {
                 assert_eq!(body["conversations"].as_array().unwrap().len(), 1, "not the foreign one");
                 assert_eq!(body["conversations"][0]["title"], "How do I reset my password?");
+            }
+            "escalation/post-escalation.json" => {
+                let number = body["ticket"]["number"].as_str().unwrap();
+                assert!(number.starts_with("AB-") && number.ends_with("-0001"), "{number}");
+                assert_eq!(body["ticket"]["priority"], "high");
+                assert_eq!(body["ticket"]["mail"], serde_json::json!({"support": "sent", "user": "sent"}));
+                ticket_id = body["ticket"]["id"].as_str().unwrap().to_owned();
+            }
+            "escalation/post-escalation-same-key.json"
+            | "escalation/post-escalation-same-conversation.json" => {
+                assert_eq!(body["ticket"]["id"], ticket_id.as_str(), "the same ticket");
+            }
+            "escalation/get-escalation.json" => {
+                assert_eq!(body["ticket"]["id"], ticket_id.as_str());
+                assert!(!body["ticket"]["transcript"].as_array().unwrap().is_empty());
+            }
+            "escalation/list-escalations.json" => {
+                assert_eq!(body["tickets"].as_array().unwrap().len(), 1);
+            }
+            "mail-retry/scheduled-event.json" => {
+                assert_eq!(body["due"], 0, "both mails went out at escalation: {body}");
             }
             "ws-connect/disconnect.json" => {
                 let id = text_field(&text, "connectionId");

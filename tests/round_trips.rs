@@ -245,8 +245,26 @@ async fn every_request_stays_within_its_round_trip_budget() {
         clock.clone(),
     );
     let ws_connect = ws_connect::WsConnect::new(http.clone(), &stores, clock.clone());
-    let chat =
-        chat::Chat::new(http, &stores, Arc::new(chat::knowledge_base().unwrap()), e2e::no_sockets(), clock);
+    let chat = chat::Chat::new(
+        http.clone(),
+        &stores,
+        Arc::new(chat::knowledge_base().unwrap()),
+        e2e::no_sockets(),
+        clock.clone(),
+    );
+    let mail = |var: &str| match var {
+        "MAIL_FROM" => Some("support@example.com".to_owned()),
+        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
+        _ => None,
+    };
+    let escalation = escalation::Escalation::new(
+        http,
+        shared::config::EscalationConfig::from_source(&mail).unwrap(),
+        &stores,
+        Arc::new(shared::adapters::outbox::Outbox::new(dir.path().join("outbox"))),
+        e2e::no_sockets(),
+        clock,
+    );
     let json = [("content-type", "application/json")];
     let credentials = r#"{"email":"rt@example.com","password":"correct horse battery"}"#;
     let mut measured = Vec::new();
@@ -291,6 +309,17 @@ async fn every_request_stays_within_its_round_trip_budget() {
     measured.push(("chat messages page", store.take(), 3));
     assert_eq!(chat.handle(request("GET", "/api/chat/conversations", &auth, "")).await.status(), 200);
     measured.push(("chat conversations page", store.take(), 2));
+    let escalate = format!(r#"{{"conversation_id":"{conversation}"}}"#);
+    let r = escalation.handle(request("POST", "/api/escalations", &with_json, &escalate)).await;
+    assert_eq!(r.status(), 201);
+    // authenticate, conversation with transcript (one query), day counter, one transaction,
+    // the user's sockets; then one status write per mail.
+    measured.push(("escalate (+2 mail status writes)", store.take(), 5 + 2));
+    assert_eq!(
+        escalation.handle(request("POST", "/api/escalations", &with_json, &escalate)).await.status(),
+        200
+    );
+    measured.push(("escalate again (existing ticket)", store.take(), 3));
 
     let r = ws_ticket.handle(request("POST", "/api/websocket/ticket", &auth, "")).await;
     assert_eq!(r.status(), 201);
