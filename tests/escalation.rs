@@ -408,3 +408,38 @@ mod failing_transport {
         assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0, "failed mails are not retried");
     }
 }
+
+#[tokio::test]
+async fn twenty_concurrent_escalations_on_dynamodb_get_twenty_numbers() {
+    use e2e::world::{World, body, post};
+    use shared::http::HttpFunction;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(e2e::moto::fresh_store().await);
+    let world = Arc::new(World::new(
+        &shared::ports::Stores::single(store),
+        Arc::new(shared::adapters::outbox::Outbox::new(dir.path())),
+        Arc::new(shared::SystemClock),
+        "support@example.com",
+    ));
+    let mut users = Vec::new();
+    for i in 0..20 {
+        users.push(world.user_with_conversation(&format!("ddb{i}@example.com"), "Please help").await);
+    }
+    let escalations = users.into_iter().map(|(token, conversation)| {
+        let world = Arc::clone(&world);
+        tokio::spawn(async move {
+            let r = world
+                .escalation
+                .handle(post("/api/escalations", Some(&token), json!({"conversation_id": conversation})))
+                .await;
+            assert_eq!(r.status(), 201);
+            body(&r)["ticket"]["number"].as_str().unwrap().to_owned()
+        })
+    });
+    let mut numbers: Vec<String> =
+        futures::future::join_all(escalations).await.into_iter().map(Result::unwrap).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 20, "{numbers:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 40, "two mails per ticket");
+}

@@ -1,6 +1,7 @@
 //! Latency of a running gateway as a client sees it over loopback: registers an account, then
 //! times sequential logins, `GET /api/auth/me`, ticket mints, WebSocket connects (ticket to
-//! completed handshake) and ping/pong round trips, and prints p50/p99.
+//! completed handshake), ping/pong round trips and escalations (ticket, two outbox mails), and
+//! prints p50/p99.
 //!
 //! Start the gateway with `WS_TICKETS_PER_MINUTE=1000000` so minting is not rate limited, then
 //! `cargo run --release -p local-gateway --example latency -- http://127.0.0.1:3000 2000`
@@ -91,9 +92,35 @@ async fn main() {
         socket.next().await.unwrap().unwrap();
         pings.push(started.elapsed());
     }
+    let mut escalations = Vec::new();
+    for _ in 0..50 {
+        let r: serde_json::Value = http
+            .post(format!("{url}/api/chat/messages"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"content": "My invoice is wrong"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let conversation = r["conversation_id"].as_str().unwrap().to_owned();
+        let started = Instant::now();
+        let r = http
+            .post(format!("{url}/api/escalations"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"conversation_id": conversation}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.bytes().await.unwrap();
+        escalations.push(started.elapsed());
+    }
     report("login", logins);
     report("me", mes);
     report("mint", mints);
     report("connect", connects);
     report("ping", pings);
+    report("escalate", escalations);
 }
