@@ -19,8 +19,9 @@ use crate::ports::{
 
 /// How long an `Idempotency-Key` is remembered.
 pub const KEY_LIFETIME: Duration = Duration::hours(24);
-/// Attempts to take a day number before giving up (each conflict means another ticket won).
-const NUMBER_ATTEMPTS: u32 = 8;
+/// Attempts to take a day number before giving up. Each conflict means another ticket won, so
+/// under N simultaneous escalations the last one needs up to N attempts.
+const NUMBER_ATTEMPTS: u32 = 40;
 /// Longest subject, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Longest description, in characters.
@@ -367,7 +368,7 @@ impl EscalationService {
         }
         let id = format!("tkt_{}", uuid::Uuid::new_v4().simple());
         let transcript = transcript_of(&messages);
-        for _ in 0..NUMBER_ATTEMPTS {
+        for attempt in 0..NUMBER_ATTEMPTS {
             let now = self.clock.now();
             let day = now.date_naive();
             let counter = self.tickets.counter(day).await?;
@@ -410,9 +411,11 @@ impl EscalationService {
             match self.tickets.create(&new).await? {
                 Ok(()) => return Ok(Escalated { ticket: self.deliver(new).await, created: true }),
                 Err(CreateConflict::Counter) => {
-                    // Another ticket took this number; spread the retries out a little.
+                    // Another ticket took this number: back off a little more each time, with
+                    // jitter so the losers do not collide again in step.
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
-                    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+                    let backoff = 5 * (1u64 << attempt.min(4));
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff + jitter)).await;
                 }
                 Err(CreateConflict::KeySeen) => {
                     let key = request.idempotency_key.as_deref().unwrap_or_default();
