@@ -28,6 +28,10 @@ pub use embedded::ARTICLES;
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/chat/";
 
+/// Every route this function serves (`template.yaml` must route each one here).
+pub const ROUTES: &[(&str, &str)] =
+    &[("POST", "/api/chat/messages"), ("GET", "/api/chat/messages"), ("GET", "/api/chat/conversations")];
+
 /// Indexes the embedded articles (done once, at cold start).
 pub fn knowledge_base() -> Result<KnowledgeBase, KnowledgeBaseError> {
     KnowledgeBase::build(ARTICLES)

@@ -21,6 +21,10 @@ use shared::ports::{MailTransport, Priority, Push, Stores};
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/escalations";
 
+/// Every route this function serves (`template.yaml` must route each one here).
+pub const ROUTES: &[(&str, &str)] =
+    &[("POST", "/api/escalations"), ("GET", "/api/escalations"), ("GET", "/api/escalations/{id}")];
+
 /// The `escalation` function's handler.
 #[derive(Clone)]
 pub struct Escalation {

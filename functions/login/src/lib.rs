@@ -19,6 +19,15 @@ use shared::ports::{Push, Stores};
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/auth/";
 
+/// Every route this function serves (`template.yaml` must route each one here).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/auth/me"),
+];
+
 /// The `login` function's handler.
 #[derive(Clone)]
 pub struct Login {

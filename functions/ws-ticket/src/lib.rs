@@ -18,6 +18,9 @@ use shared::ports::Stores;
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/websocket/";
 
+/// Every route this function serves (`template.yaml` must route each one here).
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/websocket/ticket")];
+
 /// The `ws-ticket` function's handler.
 #[derive(Clone)]
 pub struct WsTicket {

@@ -1,0 +1,56 @@
+//! Every route a function lists in `ROUTES` (what `template.yaml` is checked against) is really
+//! served: through the gateway, with a valid token, none answers 404 or 405.
+
+use e2e::gateway::TestGateway;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn every_listed_route_is_served() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register("routes@example.com").await;
+    let chat: Value = gw
+        .http
+        .post(gw.at("/api/chat/messages"))
+        .bearer_auth(&ada.access_token)
+        .json(&json!({"content": "hello"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conversation = chat["conversation_id"].as_str().unwrap();
+    let ticket: Value = gw
+        .http
+        .post(gw.at("/api/escalations"))
+        .bearer_auth(&ada.access_token)
+        .json(&json!({"conversation_id": conversation}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket_id = ticket["ticket"]["id"].as_str().unwrap();
+
+    let routes = [login::ROUTES, ws_ticket::ROUTES, chat::ROUTES, escalation::ROUTES].concat();
+    assert_eq!(routes.len(), 12);
+    for (method, path) in routes {
+        let path = path.replace("{id}", ticket_id);
+        let request = gw
+            .http
+            .request(method.parse().unwrap(), gw.at(&path))
+            .bearer_auth(&ada.access_token)
+            .header("cookie", &ada.cookie)
+            .header("content-type", "application/json")
+            .body("{}");
+        let status = request.send().await.unwrap().status().as_u16();
+        assert!(status != 404 && status != 405, "{method} {path}: {status}");
+    }
+    for path in
+        ["/api/auth/nope", "/api/chat/nope", "/api/websocket/nope", "/api/escalations/a/b", "/api/nope"]
+    {
+        let status = gw.http.get(gw.at(path)).bearer_auth(&ada.access_token).send().await.unwrap().status();
+        assert_eq!(status, 404, "{path}");
+    }
+}

@@ -1,0 +1,401 @@
+//! `template.yaml` agrees with the code. Reads the SAM-transformed template that
+//! `scripts/check_template.py` writes (what CloudFormation deploys) and checks: every function's
+//! binary exists; every HTTP route a function serves is routed to it and nothing else is; every
+//! function gets every table name; only login gets the signing key; each role allows exactly
+//! what its function does; tables match the adapters' key schemas, TTL and recovery settings;
+//! and the WebSocket API is wired as API Gateway needs it (which cfn-lint does not check).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use shared::adapters::dynamodb::schema;
+use shared::config::Tables;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let path = std::env::var("TEMPLATE_JSON").expect(
+        "TEMPLATE_JSON is not set: run the tests with scripts/test, which transforms template.yaml first",
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A function's HTTP routes: (method, path).
+type Routes = &'static [(&'static str, &'static str)];
+
+/// Function logical id, binary (crate), HTTP routes it serves.
+const FUNCTIONS: &[(&str, &str, Routes)] = &[
+    ("LoginFunction", "login", login::ROUTES),
+    ("WsTicketFunction", "ws-ticket", ws_ticket::ROUTES),
+    ("WsConnectFunction", "ws-connect", &[]),
+    ("ChatFunction", "chat", chat::ROUTES),
+    ("EscalationFunction", "escalation", escalation::ROUTES),
+    ("MailRetryFunction", "mail-retry", &[]),
+];
+
+/// Table logical id → the `Tables` field its name goes to, by environment variable.
+const TABLES: &[(&str, &str)] = &[
+    ("UsersTable", "USERS_TABLE"),
+    ("SessionsTable", "SESSIONS_TABLE"),
+    ("RateLimitsTable", "RATE_LIMITS_TABLE"),
+    ("WsTicketsTable", "WS_TICKETS_TABLE"),
+    ("ConnectionsTable", "CONNECTIONS_TABLE"),
+    ("ConversationsTable", "CONVERSATIONS_TABLE"),
+    ("SupportTicketsTable", "SUPPORT_TICKETS_TABLE"),
+];
+
+/// What each function's store, mail and push calls need, and nothing more. Resources are
+/// table logical ids (`Table/index/name` for an index), `ses` for the sender identity and
+/// `connections` for the WebSocket stage's `@connections`.
+fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
+    let allow = |actions: &[&str], resource: &str| -> Vec<(String, String)> {
+        actions.iter().map(|a| ((*a).to_owned(), resource.to_owned())).collect()
+    };
+    let mut p = Vec::new();
+    match function {
+        "LoginFunction" => {
+            // register (transaction), login, rehash; sessions; throttle counters.
+            p.extend(allow(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "UsersTable"));
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "SessionsTable",
+            ));
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "RateLimitsTable",
+            ));
+            // logout closes the session's sockets.
+            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_session"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
+        }
+        "WsTicketFunction" => {
+            p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
+            p.extend(allow(&["dynamodb:PutItem"], "WsTicketsTable"));
+            p.extend(allow(&["dynamodb:UpdateItem"], "RateLimitsTable"));
+        }
+        "WsConnectFunction" => {
+            p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "WsTicketsTable"));
+            p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "ConnectionsTable"));
+        }
+        "ChatFunction" => {
+            p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                "ConversationsTable",
+            ));
+            p.extend(allow(&["dynamodb:Query"], "ConversationsTable/index/by_user"));
+            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
+        }
+        "EscalationFunction" => {
+            p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
+            p.extend(allow(&["dynamodb:Query", "dynamodb:UpdateItem"], "ConversationsTable"));
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "SupportTicketsTable",
+            ));
+            p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_user"));
+            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
+            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
+        }
+        "MailRetryFunction" => {
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "SupportTicketsTable",
+            ));
+            p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_due"));
+            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
+            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
+        }
+        other => panic!("no expectation for {other}"),
+    }
+    p.into_iter().collect()
+}
+
+/// A policy resource as one of the tokens above.
+fn resource_token(resource: &Value) -> String {
+    if let Some([id, attr]) = resource["Fn::GetAtt"].as_array().map(Vec::as_slice) {
+        assert_eq!(attr, "Arn", "{resource}");
+        return id.as_str().unwrap().to_owned();
+    }
+    if let Some(sub) = resource["Fn::Sub"].as_str() {
+        if let Some(rest) = sub.strip_prefix("${").and_then(|s| s.split_once(".Arn}")) {
+            return format!("{}{}", rest.0, rest.1);
+        }
+        if sub.contains(":ses:") && sub.ends_with(":identity/${MailFromIdentity}") {
+            return "ses".to_owned();
+        }
+        if sub.contains(":execute-api:")
+            && sub.contains(":${WebSocketApi}/${WebSocketStageName}/")
+            && sub.ends_with("/@connections/*")
+        {
+            return "connections".to_owned();
+        }
+    }
+    panic!("resource not allowed in a function policy: {resource}");
+}
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().unwrap()
+}
+
+#[test]
+fn every_function_is_built_from_a_binary_of_this_workspace() {
+    let t = template();
+    let declared: BTreeSet<&str> = resources(&t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let ours: BTreeSet<&str> = FUNCTIONS.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(declared, ours, "the template's functions are exactly the workspace's");
+    for (id, binary, _) in FUNCTIONS {
+        let function = &resources(&t)[*id];
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], *binary, "{id}");
+        let props = &function["Properties"];
+        assert_eq!(props["Runtime"], "provided.al2023", "{id}");
+        assert_eq!(props["Architectures"], serde_json::json!(["arm64"]), "{id}");
+        assert_eq!(props["Handler"], "bootstrap", "{id}");
+        let manifest =
+            std::fs::read_to_string(root().join("functions").join(binary).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("[[bin]]\nname = \"{binary}\"")), "{binary} is a binary target");
+    }
+}
+
+/// Whether a template path (`/api/auth/{proxy+}` or exact) covers a served path.
+fn covers(template_path: &str, served: &str) -> bool {
+    match template_path.strip_suffix("{proxy+}") {
+        Some(prefix) => served.starts_with(prefix) && served.len() > prefix.len(),
+        None => template_path == served,
+    }
+}
+
+#[test]
+fn every_http_route_is_routed_to_the_function_that_serves_it() {
+    let t = template();
+    let paths = resources(&t)["HttpApi"]["Properties"]["Body"]["paths"].as_object().unwrap();
+    let mut routed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, methods) in paths {
+        for (method, spec) in methods.as_object().unwrap() {
+            assert_eq!(
+                method, "x-amazon-apigateway-any-method",
+                "{path}: routes are ANY, functions answer 405"
+            );
+            let uri = spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].as_str().unwrap();
+            let function = uri.split("/functions/${").nth(1).and_then(|s| s.split(".Arn}").next()).unwrap();
+            assert_eq!(spec["x-amazon-apigateway-integration"]["payloadFormatVersion"], "2.0", "{path}");
+            routed.entry(function.to_owned()).or_default().push(path.clone());
+        }
+    }
+    for (id, _, served) in FUNCTIONS {
+        let template_paths = routed.remove(*id).unwrap_or_default();
+        for (method, path) in *served {
+            assert!(
+                template_paths.iter().any(|tp| covers(tp, path)),
+                "{method} {path} is not routed to {id}"
+            );
+        }
+        for tp in &template_paths {
+            assert!(
+                served.iter().any(|(_, path)| covers(tp, path)),
+                "{tp} is routed to {id}, which serves nothing there"
+            );
+        }
+    }
+    assert!(routed.is_empty(), "routes to unknown functions: {routed:?}");
+}
+
+#[test]
+fn every_function_gets_every_table_and_only_login_gets_the_signing_key() {
+    let t = template();
+    for (id, _, _) in FUNCTIONS {
+        let env = &resources(&t)[*id]["Properties"]["Environment"]["Variables"];
+        for (table, var) in TABLES {
+            assert_eq!(env[*var]["Ref"], *table, "{id}: {var}");
+            assert_eq!(resources(&t)[*table]["Type"], "AWS::DynamoDB::Table");
+        }
+        assert_eq!(env["AUTH_PUBLIC_KEYS"]["Ref"], "AuthPublicKeys", "{id}");
+        let signing = env.get("AUTH_SIGNING_KEY");
+        if *id == "LoginFunction" {
+            let reference = signing.and_then(|v| v["Fn::Sub"].as_str()).unwrap_or_default();
+            assert!(
+                reference.starts_with("{{resolve:secretsmanager:"),
+                "login's key is a reference, not a literal"
+            );
+        } else {
+            assert!(
+                signing.is_none() && env.get("AUTH_SIGNING_KEY_ID").is_none(),
+                "{id} must not get the private key"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_role_allows_exactly_what_its_function_does() {
+    let t = template();
+    for (id, _, _) in FUNCTIONS {
+        let role = &resources(&t)[&format!("{id}Role")];
+        let mut granted = BTreeSet::new();
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+                    other => panic!("{id}: action {other}"),
+                };
+                let targets: Vec<&Value> = match &statement["Resource"] {
+                    Value::Array(r) => r.iter().collect(),
+                    one => vec![one],
+                };
+                for action in &actions {
+                    assert!(!action.ends_with(":*") && *action != "*", "{id}: wildcard action {action}");
+                    for target in &targets {
+                        assert_ne!(**target, "*", "{id}: {action} on every resource");
+                        granted.insert(((*action).to_owned(), resource_token(target)));
+                    }
+                }
+            }
+        }
+        let expected = expected_permissions(id);
+        let missing: Vec<_> = expected.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&expected).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "{id}: missing {missing:?}, not needed {extra:?}");
+        let managed = role["Properties"]["ManagedPolicyArns"].as_array().unwrap();
+        assert_eq!(managed.len(), 1, "{id}: only the basic execution role (logs)");
+    }
+}
+
+#[test]
+fn tables_match_the_adapters() {
+    let t = template();
+    let names = Tables::with_prefix("x");
+    let by_name: BTreeMap<String, &str> = [
+        (&names.users, "UsersTable"),
+        (&names.sessions, "SessionsTable"),
+        (&names.rate_limits, "RateLimitsTable"),
+        (&names.ws_tickets, "WsTicketsTable"),
+        (&names.connections, "ConnectionsTable"),
+        (&names.conversations, "ConversationsTable"),
+        (&names.support_tickets, "SupportTicketsTable"),
+    ]
+    .into_iter()
+    .map(|(n, id)| (n.clone(), id))
+    .collect();
+    for spec in schema::specs(&names) {
+        let id = by_name[spec.name];
+        let props = &resources(&t)[id]["Properties"];
+        assert_eq!(props["BillingMode"], "PAY_PER_REQUEST", "{id}");
+        assert!(props.get("TableName").is_none(), "{id}: no fixed table name");
+        let keys: Vec<(&str, &str)> = props["KeySchema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap()))
+            .collect();
+        let mut expected = vec![("pk", "HASH")];
+        if spec.sorted {
+            expected.push(("sk", "RANGE"));
+        }
+        assert_eq!(keys, expected, "{id}");
+        let indexes: BTreeMap<&str, Vec<&str>> = props["GlobalSecondaryIndexes"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|i| {
+                        assert_eq!(i["Projection"]["ProjectionType"], "ALL", "{id}");
+                        let keys = i["KeySchema"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|k| k["AttributeName"].as_str().unwrap())
+                            .collect();
+                        (i["IndexName"].as_str().unwrap(), keys)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let expected: BTreeMap<&str, Vec<&str>> = spec
+            .indexes
+            .iter()
+            .map(|(name, hash, range)| (*name, std::iter::once(*hash).chain(*range).collect()))
+            .collect();
+        assert_eq!(indexes, expected, "{id}: indexes");
+        let ttl = props["TimeToLiveSpecification"]["AttributeName"].as_str();
+        assert_eq!(ttl, spec.ttl.then_some("expires_at"), "{id}: TTL");
+        let recovery = props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true;
+        let must_recover = ["UsersTable", "ConversationsTable", "SupportTicketsTable"].contains(&id);
+        assert_eq!(recovery, must_recover, "{id}: point-in-time recovery");
+    }
+}
+
+#[test]
+fn the_websocket_api_is_wired_as_api_gateway_needs() {
+    let t = template();
+    let r = resources(&t);
+    let api = &r["WebSocketApi"]["Properties"];
+    assert_eq!(api["ProtocolType"], "WEBSOCKET");
+    assert_eq!(api["RouteSelectionExpression"], "$request.body.action");
+    let integration = &r["WsConnectIntegration"]["Properties"];
+    assert_eq!(integration["ApiId"]["Ref"], "WebSocketApi");
+    assert_eq!(integration["IntegrationType"], "AWS_PROXY");
+    assert!(
+        integration["IntegrationUri"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .contains("/functions/${WsConnectFunction.Arn}/invocations")
+    );
+    let mut route_ids = Vec::new();
+    for (id, resource) in r.iter().filter(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Route") {
+        let props = &resource["Properties"];
+        assert_eq!(props["ApiId"]["Ref"], "WebSocketApi", "{id}");
+        // A plain string target would be accepted by cfn-lint and fail at deploy time.
+        assert_eq!(props["Target"]["Fn::Sub"], "integrations/${WsConnectIntegration}", "{id}");
+        route_ids.push((props["RouteKey"].as_str().unwrap().to_owned(), id.clone()));
+    }
+    route_ids.sort();
+    let keys: Vec<&str> = route_ids.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["$connect", "$default", "$disconnect"]);
+    let default_route = &route_ids.iter().find(|(k, _)| k == "$default").unwrap().1;
+    let responses: Vec<&Value> =
+        r.values().filter(|v| v["Type"] == "AWS::ApiGatewayV2::RouteResponse").collect();
+    assert_eq!(responses.len(), 1, "the $default route answers frames (pong)");
+    assert_eq!(responses[0]["Properties"]["RouteId"]["Ref"], default_route.as_str());
+    let deployment = r.iter().find(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Deployment").unwrap();
+    let depends: BTreeSet<&str> =
+        deployment.1["DependsOn"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    for (_, id) in &route_ids {
+        assert!(depends.contains(id.as_str()), "the deployment must wait for {id}");
+    }
+    let stage = r
+        .values()
+        .find(|v| {
+            v["Type"] == "AWS::ApiGatewayV2::Stage" && v["Properties"]["ApiId"]["Ref"] == "WebSocketApi"
+        })
+        .unwrap();
+    assert_eq!(stage["Properties"]["DeploymentId"]["Ref"], deployment.0.as_str());
+    let permission = r
+        .values()
+        .find(|v| {
+            v["Type"] == "AWS::Lambda::Permission"
+                && v["Properties"]["FunctionName"]["Ref"] == "WsConnectFunction"
+        })
+        .expect("API Gateway may invoke ws-connect");
+    assert_eq!(permission["Properties"]["Principal"], "apigateway.amazonaws.com");
+    assert!(permission["Properties"]["SourceArn"]["Fn::Sub"].as_str().unwrap().contains(":${WebSocketApi}/"));
+    let schedule =
+        r.values().find(|v| v["Type"] == "AWS::Scheduler::Schedule").expect("mail-retry runs on a schedule");
+    assert_eq!(schedule["Properties"]["ScheduleExpression"], "rate(1 minute)");
+}
