@@ -226,10 +226,10 @@ async fn the_owners_sockets_hear_started_then_completed_and_nobody_else_does() {
 
 #[tokio::test]
 async fn a_failed_push_never_fails_the_message() {
-    use shared::ports::{ConnectionRecord, Connections};
+    use shared::ports::ConnectionRecord;
     let gw = TestGateway::start().await;
     let ada = gw.register("gone-chat@example.com").await;
-    let store = shared::adapters::sqlite::SqliteStore::open(&gw.data_dir().join("app.db")).unwrap();
+    let store = gw.stores().connections;
     let now = chrono::Utc::now();
     let stale = ConnectionRecord {
         id: "StaleChat0000A=".into(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use e2e::gateway::{Account, TestGateway};
+use e2e::gateway::{Account, Mode, TestGateway};
 use serde_json::{Value, json};
 use shared::ports::{MailError, MailTransport, OutgoingMail};
 
@@ -30,26 +30,6 @@ async fn escalate(gw: &TestGateway, who: &Account, body: Value, key: Option<&str
         req = req.header("idempotency-key", k);
     }
     req.send().await.unwrap()
-}
-
-fn outbox(gw: &TestGateway) -> Vec<(String, String)> {
-    let dir = gw.data_dir().join("outbox");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                .map(|p| {
-                    (
-                        p.file_name().unwrap().to_string_lossy().into_owned(),
-                        std::fs::read_to_string(&p).unwrap(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 /// The header block of a MIME message, unfolded.
@@ -80,23 +60,30 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
     assert_eq!(ticket["conversation_id"], conversation.as_str());
     assert_eq!(ticket["mail"], json!({"support": "sent", "user": "sent"}));
 
-    let mails = outbox(&gw);
+    let mails = gw.mails().await;
     assert_eq!(mails.len(), 2);
     let number = ticket["number"].as_str().unwrap();
-    let (support, user) = (&mails[0], &mails[1]);
-    assert_eq!(support.0, format!("{number}-support.eml"));
-    assert_eq!(user.0, format!("{number}-user.eml"));
-    for (_, eml) in &mails {
-        assert!(headers(eml).iter().any(|h| h.starts_with("Subject:") && h.contains(number)), "{eml}");
+    let support = mails.iter().find(|m| m.to == "support@localhost").expect("a mail to support");
+    let user = mails.iter().find(|m| m.to == "ada-esc@example.com").expect("a mail to the user");
+    assert!(user.raw.contains("What happens next"), "the user is told what happens next");
+    for mail in &mails {
+        assert!(
+            headers(&mail.raw).iter().any(|h| h.starts_with("Subject:") && h.contains(number)),
+            "{}",
+            mail.raw
+        );
     }
-    assert!(headers(&support.1).iter().any(|h| h == "To: support@localhost"));
-    assert!(headers(&user.1).iter().any(|h| h == "To: ada-esc@example.com"));
+    if let Mode::Sqlite = gw.mode {
+        for name in [format!("{number}-support.eml"), format!("{number}-user.eml")] {
+            assert!(gw.data_dir().join("outbox").join(&name).exists(), "{name} in the outbox");
+        }
+    }
     assert!(
-        support.1.contains("My invoice shows the wrong amount"),
+        support.raw.contains("My invoice shows the wrong amount"),
         "the support mail carries the transcript"
     );
     assert!(
-        support.1.contains("billing") || support.1.contains("Billing"),
+        support.raw.contains("billing") || support.raw.contains("Billing"),
         "including the assistant's reply"
     );
 
@@ -165,7 +152,7 @@ async fn no_duplicates_by_key_or_by_conversation() {
     let double = escalate(&gw, &ada, json!({"conversation_id": first}), None).await;
     assert_eq!(double.status(), 200);
     assert_eq!(double.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
-    assert_eq!(outbox(&gw).len(), 2, "no mail for the repeats");
+    assert_eq!(gw.mails().await.len(), 2, "no mail for the repeats");
 
     let b = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-2")).await;
     assert_eq!(b.status(), 201);
@@ -281,7 +268,7 @@ async fn other_users_get_404_and_bad_input_gets_400() {
         .await
         .unwrap();
     assert_eq!(code(anonymous).await, (401, "unauthenticated".into()));
-    assert_eq!(outbox(&gw).len(), 2, "only the one real ticket mailed");
+    assert_eq!(gw.mails().await.len(), 2, "only the one real ticket mailed");
 }
 
 #[tokio::test]
@@ -295,14 +282,15 @@ async fn a_subject_with_crlf_adds_no_header_to_any_mail() {
         "description": "line one\r\nBcc: z@evil.example\n<script>alert(1)</script>",
     });
     assert_eq!(escalate(&gw, &ada, body, None).await.status(), 201);
-    let mails = outbox(&gw);
+    let mails = gw.mails().await;
     assert_eq!(mails.len(), 2);
-    for (name, eml) in &mails {
-        for header in headers(eml) {
+    for mail in &mails {
+        let name = &mail.to;
+        for header in headers(&mail.raw) {
             let lower = header.to_ascii_lowercase();
             assert!(!lower.starts_with("bcc:") && !lower.starts_with("x-injected:"), "{name}: {header}");
         }
-        if let Some(html) = eml.split("text/html").nth(1) {
+        if let Some(html) = mail.raw.split("text/html").nth(1) {
             assert!(!html.contains("<script>"), "{name}: HTML is escaped");
         }
     }

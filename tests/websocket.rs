@@ -9,7 +9,6 @@ use e2e::tokens;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use shared::adapters::apigw::ApiGatewayPush;
-use shared::adapters::sqlite::SqliteStore;
 use shared::auth::SessionId;
 use shared::domain::UserId;
 use shared::domain::ws::{Delivery, Notifier, ServerEvent};
@@ -231,21 +230,18 @@ async fn no_raw_ticket_is_stored() {
     let spent = gw.mint(&account).await;
     let _socket = gw.connect_ticket(&spent).await.unwrap();
     let unspent = gw.mint(&account).await;
-    let mut stored = Vec::new();
-    for entry in std::fs::read_dir(gw.data_dir()).unwrap() {
-        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
-    }
+    let stored = gw.stored_bytes().await;
     let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
     for ticket in [&spent, &unspent] {
-        assert!(!contains(ticket.as_bytes()), "a raw ticket is in the data dir");
+        assert!(!contains(ticket.as_bytes()), "a raw ticket is in the store");
     }
     let digest = shared::auth::secret::Secret::parse(&unspent).unwrap().digest();
     assert!(contains(digest.as_bytes()), "the unspent ticket's hash is stored (the scan reads the store)");
 }
 
 /// A record for a socket that no longer exists, plus one live socket, for the same user.
-async fn stale_and_live(gw: &TestGateway, account: &Account) -> (SqliteStore, Socket) {
-    let store = SqliteStore::open(&gw.data_dir().join("app.db")).unwrap();
+async fn stale_and_live(gw: &TestGateway, account: &Account) -> (Arc<dyn Connections>, Socket) {
+    let store = gw.stores().connections;
     let live = gw.connect_ticket(&gw.mint(account).await).await.unwrap();
     let now = chrono::Utc::now();
     let stale = ConnectionRecord {
@@ -261,7 +257,7 @@ async fn stale_and_live(gw: &TestGateway, account: &Account) -> (SqliteStore, So
 
 async fn gone_is_forgotten(gw: &TestGateway, account: &Account, push: Arc<dyn Push>) {
     let (store, mut live) = stale_and_live(gw, account).await;
-    let notifier = Notifier::new(Arc::new(store.clone()), push, Arc::new(shared::SystemClock));
+    let notifier = Notifier::new(store.clone(), push, Arc::new(shared::SystemClock));
     let user = UserId::from_trusted(account.user_id.clone());
     let delivery = notifier.to_user(&user, &ServerEvent::Pong).await;
     assert_eq!(delivery, Delivery { sent: 1, gone: 1, failed: 0 });

@@ -1,21 +1,66 @@
-//! A local gateway in process, on a loopback port, with its own temporary data dir.
+//! A local gateway in process, on a loopback port, with its own temporary data dir, on the
+//! backend `E2E_BACKEND` names: `sqlite` (default) or `aws` (DynamoDB and SES on moto, fresh
+//! tables and sender identity per gateway, pushes through the Management API).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use local_gateway::{Gateway, GatewayConfig};
+use local_gateway::{AwsBackend, Backend, Gateway, GatewayConfig};
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::Value;
+use shared::config::Tables;
+use shared::ports::Stores;
 use tempfile::TempDir;
 
 /// A password every test account uses (tests never depend on its value being secret).
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which adapters a test gateway runs on.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// SQLite file and outbox folder.
+    Sqlite,
+    /// DynamoDB and SES on moto: these tables, this sender.
+    Aws {
+        /// The gateway's tables (kept across restarts).
+        tables: Tables,
+        /// Its sender address, on a domain of its own (to find its mail among moto's).
+        sender: String,
+    },
+}
+
+impl Mode {
+    fn from_env() -> Self {
+        match std::env::var("E2E_BACKEND").as_deref() {
+            Ok("aws") => {
+                let unique = uuid::Uuid::new_v4().simple().to_string();
+                Self::Aws {
+                    tables: Tables::with_prefix(&format!("gw{unique}")),
+                    sender: format!("support@{unique}.example"),
+                }
+            }
+            Ok("sqlite") | Err(_) => Self::Sqlite,
+            Ok(other) => panic!("E2E_BACKEND={other}: expected sqlite or aws"),
+        }
+    }
+}
+
+/// A message the gateway's mail transport accepted.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    /// The `To:` address.
+    pub to: String,
+    /// The MIME message.
+    pub raw: String,
+}
 
 /// A gateway for one test.
 pub struct TestGateway {
     gateway: Option<Gateway>,
     dir: TempDir,
     settings: HashMap<String, String>,
+    /// The backend it runs on.
+    pub mode: Mode,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// A client without a cookie jar: tests send cookies explicitly.
@@ -44,11 +89,15 @@ impl TestGateway {
     /// A gateway with these function settings (e.g. `LOGIN_MAX_FAILURES`).
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let settings: HashMap<String, String> =
+        let mut settings: HashMap<String, String> =
             settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let gateway = launch(&dir, &settings).await;
+        let mode = Mode::from_env();
+        if let Mode::Aws { sender, .. } = &mode {
+            settings.insert("MAIL_FROM".into(), format!("Support <{sender}>"));
+        }
+        let gateway = launch(&dir, &settings, &mode, true).await;
         let url = gateway.url();
-        Self { gateway: Some(gateway), dir, settings, url, http: reqwest::Client::new() }
+        Self { gateway: Some(gateway), dir, settings, mode, url, http: reqwest::Client::new() }
     }
 
     /// Stops the gateway and starts a new one on the same data dir (as after a restart).
@@ -56,9 +105,81 @@ impl TestGateway {
         if let Some(g) = self.gateway.take() {
             g.stop().await.expect("stop");
         }
-        let gateway = launch(&self.dir, &self.settings).await;
+        let gateway = launch(&self.dir, &self.settings, &self.mode, false).await;
         self.url = gateway.url();
         self.gateway = Some(gateway);
+    }
+
+    /// The gateway's stores, opened separately (to look at or plant state).
+    pub fn stores(&self) -> Stores {
+        match &self.mode {
+            Mode::Sqlite => Stores::single(Arc::new(
+                shared::adapters::sqlite::SqliteStore::open(&self.dir.path().join("app.db")).expect("sqlite"),
+            )),
+            Mode::Aws { tables, .. } => Stores::single(Arc::new(
+                shared::adapters::dynamodb::DynamoStore::new(crate::moto::client(), tables.clone()),
+            )),
+        }
+    }
+
+    /// Every mail the gateway sent: outbox files, or what SES on moto accepted from its sender.
+    pub async fn mails(&self) -> Vec<SentMail> {
+        let raws: Vec<String> = match &self.mode {
+            Mode::Sqlite => std::fs::read_dir(self.dir.path().join("outbox"))
+                .map(|entries| {
+                    entries
+                        .map(|e| e.expect("entry").path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                        .map(|p| std::fs::read_to_string(p).expect("eml"))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Mode::Aws { sender, .. } => crate::moto::sent_mail().await["RawMessage"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["source"].as_str().is_some_and(|s| s.contains(sender.as_str())))
+                .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+                .collect(),
+        };
+        let mut mails: Vec<SentMail> = raws
+            .into_iter()
+            .map(|raw| {
+                let to = raw
+                    .lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .map(|t| t.trim().to_owned())
+                    .unwrap_or_default();
+                SentMail { to, raw }
+            })
+            .collect();
+        mails.sort_by(|a, b| a.to.cmp(&b.to).then(a.raw.cmp(&b.raw)));
+        mails
+    }
+
+    /// Everything the backend stores, as bytes to search (files, or every table's items).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match &self.mode {
+            Mode::Sqlite => {
+                let mut all = Vec::new();
+                for entry in std::fs::read_dir(self.dir.path()).expect("data dir") {
+                    let path = entry.expect("entry").path();
+                    if path.is_file() {
+                        all.extend(std::fs::read(path).expect("file"));
+                    }
+                }
+                all
+            }
+            Mode::Aws { tables, .. } => {
+                let client = crate::moto::client();
+                let mut all = Vec::new();
+                for spec in shared::adapters::dynamodb::schema::specs(tables) {
+                    let items = client.scan().table_name(spec.name).send().await.expect("scan");
+                    all.extend(format!("{:?}", items.items()).into_bytes());
+                }
+                all
+            }
+        }
     }
 
     /// The running gateway.
@@ -171,13 +292,22 @@ impl TestGateway {
     }
 }
 
-async fn launch(dir: &TempDir, settings: &HashMap<String, String>) -> Gateway {
+async fn launch(dir: &TempDir, settings: &HashMap<String, String>, mode: &Mode, first: bool) -> Gateway {
     let map = settings.clone();
+    let backend = match mode {
+        Mode::Sqlite => Backend::Sqlite,
+        Mode::Aws { tables, .. } => Backend::Aws(Box::new(AwsBackend {
+            sdk: crate::moto::sdk_config(),
+            tables: tables.clone(),
+            create_tables: first,
+        })),
+    };
     Gateway::start(GatewayConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().to_path_buf(),
         allowed_origins: Vec::new(),
         settings: Arc::new(move |k: &str| map.get(k).cloned()),
+        backend,
     })
     .await
     .expect("gateway starts")

@@ -12,6 +12,18 @@ pub fn endpoint() -> String {
         .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto and exports it")
 }
 
+/// The shared SDK configuration pointed at moto (what the gateway's AWS backend is given).
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "moto",
+        )))
+        .build()
+}
+
 /// A DynamoDB client pointed at moto.
 pub fn client() -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()

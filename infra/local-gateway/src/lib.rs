@@ -24,13 +24,16 @@ use http::{HeaderValue, Request as HttpRequest, header};
 use lambda_http::Body;
 use login::Login;
 use mail_retry::MailRetry;
+use shared::adapters::apigw::ApiGatewayPush;
+use shared::adapters::dynamodb::{DynamoStore, schema};
 use shared::adapters::outbox::Outbox;
+use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::PublicKeys;
-use shared::config::{EscalationConfig, HttpConfig, LoginConfig, Source, WsConfig};
+use shared::config::{EscalationConfig, HttpConfig, LoginConfig, Source, Tables, WsConfig};
 use shared::error::ApiError;
 use shared::http::HttpFunction;
-use shared::ports::Stores;
+use shared::ports::{MailTransport, Push, Stores};
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -48,6 +51,25 @@ const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// How often queued mails are retried unless `MAIL_RETRY_INTERVAL_SECONDS` says otherwise.
 const DEFAULT_RETRY_EVERY: Duration = Duration::from_secs(30);
 
+/// Where the functions keep their state.
+pub enum Backend {
+    /// `<data-dir>/app.db`, mail in `<data-dir>/outbox/`, pushes straight to the sockets.
+    Sqlite,
+    /// The adapters Lambda uses: DynamoDB, SES, and the API Gateway Management API aimed at this
+    /// gateway's own `@connections`.
+    Aws(Box<AwsBackend>),
+}
+
+/// The AWS adapters' settings.
+pub struct AwsBackend {
+    /// Region, credentials and endpoint (moto, or a real account).
+    pub sdk: aws_config::SdkConfig,
+    /// Table names, as the functions read them.
+    pub tables: Tables,
+    /// Create missing tables first (and, on a loopback endpoint, the SES sender identity).
+    pub create_tables: bool,
+}
+
 /// How to run the gateway.
 pub struct GatewayConfig {
     /// Address to listen on (port 0 picks a free port).
@@ -58,6 +80,8 @@ pub struct GatewayConfig {
     pub allowed_origins: Vec<String>,
     /// Function settings (the variables the Lambdas read), e.g. `LOGIN_MAX_FAILURES`.
     pub settings: Arc<dyn Source + Send + Sync>,
+    /// SQLite (default) or the AWS adapters.
+    pub backend: Backend,
 }
 
 /// A function mounted under a path prefix, with the route key the SAM template gives it.
@@ -125,8 +149,6 @@ impl Gateway {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let key = keys::load_or_create(&config.data_dir)?;
-        let db = config.data_dir.join("app.db");
-        let store = Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
 
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
@@ -152,24 +174,23 @@ impl Gateway {
         };
         let login_config = LoginConfig::with_key(&source, key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let stores = Stores::single(store.clone());
         let sockets = Sockets::default();
-        let push = Arc::new(LocalPush(sockets.clone()));
+        let wiring = wire(config.backend, &config.data_dir, addr, &sockets, &escalation_config).await?;
+        let (stores, push, transport) = (wiring.stores, wiring.push, wiring.transport);
         let login = Arc::new(Login::new(login_config, http.clone(), &stores, push.clone(), clock.clone()));
         let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
         let ws_connect = Arc::new(WsConnect::new(http.clone(), &stores, clock.clone()));
         let knowledge_base = Arc::new(chat::knowledge_base()?);
         let chat = Arc::new(Chat::new(http.clone(), &stores, knowledge_base, push.clone(), clock.clone()));
-        let outbox = Arc::new(Outbox::new(config.data_dir.join("outbox")));
         let escalation = Arc::new(Escalation::new(
             http,
             escalation_config.clone(),
             &stores,
-            outbox.clone(),
+            transport.clone(),
             push.clone(),
             clock.clone(),
         ));
-        let mail_retry = MailRetry::new(&escalation_config, &stores, outbox, push.clone(), clock.clone());
+        let mail_retry = MailRetry::new(&escalation_config, &stores, transport, push.clone(), clock.clone());
 
         let mounts = vec![
             Mount { prefix: login::PREFIX, route_key: "ANY /api/auth/{proxy+}", function: login.clone() },
@@ -207,7 +228,10 @@ impl Gateway {
                 })
                 .await
         });
+        // DynamoDB's TTL, locally (DynamoDB itself needs no sweeping).
+        let sqlite = wiring.sqlite;
         let sweeper = tokio::spawn(async move {
+            let Some(store) = sqlite else { return };
             let mut every = tokio::time::interval(SWEEP_EVERY);
             loop {
                 every.tick().await;
@@ -273,6 +297,63 @@ impl Drop for Gateway {
 
 async fn health() -> AxumResponse {
     ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+}
+
+/// The stores, push and mail transport of a backend.
+struct Wiring {
+    stores: Stores,
+    push: Arc<dyn Push>,
+    transport: Arc<dyn MailTransport>,
+    sqlite: Option<Arc<SqliteStore>>,
+}
+
+async fn wire(
+    backend: Backend,
+    data_dir: &std::path::Path,
+    addr: SocketAddr,
+    sockets: &Sockets,
+    escalation: &EscalationConfig,
+) -> Result<Wiring> {
+    match backend {
+        Backend::Sqlite => {
+            let db = data_dir.join("app.db");
+            let store =
+                Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+            Ok(Wiring {
+                stores: Stores::single(store.clone()),
+                push: Arc::new(LocalPush(sockets.clone())),
+                transport: Arc::new(Outbox::new(data_dir.join("outbox"))),
+                sqlite: Some(store),
+            })
+        }
+        Backend::Aws(aws) => {
+            let store = Arc::new(DynamoStore::from_sdk(&aws.sdk, aws.tables.clone()));
+            if aws.create_tables {
+                schema::create_tables(store.client(), &aws.tables).await.context("creating tables")?;
+                if aws.sdk.endpoint_url().is_some_and(is_loopback_url) {
+                    let identity = escalation.mail.from.email.domain().to_owned();
+                    Ses::create_identity(&aws.sdk, &identity)
+                        .await
+                        .context("creating the SES sender identity")?;
+                }
+            }
+            store.warm().await;
+            Ok(Wiring {
+                stores: Stores::single(store),
+                // Real PostToConnection/DeleteConnection calls, delivered by this gateway's
+                // own @connections routes.
+                push: Arc::new(ApiGatewayPush::from_sdk(&aws.sdk, &format!("http://{addr}"))),
+                transport: Arc::new(Ses::from_sdk(&aws.sdk)),
+                sqlite: None,
+            })
+        }
+    }
+}
+
+/// Whether an endpoint URL points at this machine (moto, never a real account).
+fn is_loopback_url(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The gateway's own origin (and its `localhost` spelling on loopback).

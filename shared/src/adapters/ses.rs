@@ -20,6 +20,17 @@ impl Ses {
         Self { client: Client::new(sdk) }
     }
 
+    /// Creates (verifies) a sender identity — for local endpoints such as moto, where creating
+    /// one makes it usable at once.
+    pub async fn create_identity(sdk: &aws_config::SdkConfig, identity: &str) -> Result<(), MailError> {
+        let client = Client::new(sdk);
+        match client.create_email_identity().email_identity(identity).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_already_exists_exception()) => Ok(()),
+            Err(e) => Err(MailError(DisplayErrorContext(&e).to_string())),
+        }
+    }
+
     /// A transport over an already-configured client.
     pub fn new(client: Client) -> Self {
         Self { client }
