@@ -329,7 +329,7 @@ mod failing_transport {
         flaky: Arc<Flaky>,
         clock: Arc<ManualClock>,
         store: Arc<SqliteStore>,
-        _dir: tempfile::TempDir,
+        dir: tempfile::TempDir,
     }
 
     fn setup() -> Setup {
@@ -339,7 +339,7 @@ mod failing_transport {
         let flaky = Arc::new(Flaky::default());
         let world =
             World::new(&Stores::single(store.clone()), flaky.clone(), clock.clone(), "support@example.com");
-        Setup { world, flaky, clock, store, _dir: dir }
+        Setup { world, flaky, clock, store, dir }
     }
 
     async fn ticket_while_mail_is_down(w: &Setup) -> String {
@@ -394,6 +394,25 @@ mod failing_transport {
         assert!(mail.last_error.is_some(), "the error is kept");
         w.clock.advance(Duration::hours(2));
         assert_eq!(w.world.retry.handle(Value::Null).await.unwrap().due, 0, "failed mails are not retried");
+    }
+
+    #[tokio::test]
+    async fn a_reset_mail_that_fails_is_a_503_and_leaves_no_usable_token() {
+        let w = setup();
+        w.world.user_with_conversation("reset@example.com", "help").await;
+        let forgot = || post("/api/auth/password/forgot", None, json!({"email": "reset@example.com"}));
+        let r = w.world.login.handle(forgot()).await;
+        assert_eq!(r.status(), 503, "the failure is reported, not swallowed");
+        assert!(r.headers().contains_key("retry-after"));
+        let rows: i64 = rusqlite::Connection::open(w.dir.path().join("app.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "the token nobody received is withdrawn");
+
+        w.flaky.working.store(true, Ordering::SeqCst);
+        assert_eq!(w.world.login.handle(forgot()).await.status(), 202, "asking again works");
+        assert_eq!(w.flaky.sent.lock().unwrap().len(), 1);
     }
 }
 

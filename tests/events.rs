@@ -98,6 +98,26 @@ const STEPS: &[Step] = &[
     fails("login", "refresh.json", 401, "session_invalid"),
     fails("login", "unknown-route.json", 404, "not_found"),
     fails("login", "wrong-method.json", 405, "method_not_allowed"),
+    // The account lifecycle: two sessions, one revoked from the other.
+    ok("login", "login.json", 200),
+    ok("login", "login.json", 200),
+    ok("login", "list-sessions.json", 200),
+    ok("login", "revoke-session.json", 204),
+    fails("login", "revoke-session.json", 404, "not_found"),
+    fails("login", "change-password-wrong-current.json", 400, "validation_failed"),
+    ok("login", "change-password.json", 204),
+    fails("login", "login.json", 401, "invalid_credentials"),
+    // The reset mail's link sets the sample password back, once; it ends every session.
+    ok("login", "forgot-password.json", 202),
+    ok("login", "forgot-password-unknown-email.json", 202),
+    ok("login", "reset-password.json", 204),
+    fails("login", "reset-password.json", 400, "invalid_reset_token"),
+    fails("login", "me.json", 401, "unauthenticated"),
+    ok("login", "login.json", 200),
+    fails("login", "delete-account-wrong-password.json", 400, "validation_failed"),
+    ok("login", "delete-account.json", 204),
+    fails("login", "login.json", 401, "invalid_credentials"),
+    ok("login", "register.json", 201),
 ];
 
 fn events_dir() -> PathBuf {
@@ -121,6 +141,7 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
         "WEBSOCKET_URL" => Some("wss://ws123.execute-api.us-east-1.amazonaws.com/prod".to_owned()),
         "MAIL_FROM" => Some("Support <support@example.com>".to_owned()),
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
+        "PASSWORD_RESET_URL" => Some("https://app.example.com/reset-password".to_owned()),
         _ => None,
     };
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
@@ -141,11 +162,11 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
         mail_retry: mail_retry::MailRetry::new(
             &escalation_config,
             &stores,
-            outbox,
+            outbox.clone(),
             e2e::no_sockets(),
             clock.clone(),
         ),
-        login: Arc::new(Login::new(config, http.clone(), &stores, e2e::no_sockets(), clock.clone())),
+        login: Arc::new(Login::new(config, http.clone(), &stores, e2e::no_sockets(), outbox, clock.clone())),
         ws_ticket: Arc::new(WsTicket::new(
             http.clone(),
             WsConfig::from_source(&settings).unwrap(),
@@ -214,6 +235,7 @@ async fn every_event_produces_its_documented_outcome() {
     let mut user_id = String::new();
     let mut conversation_id = String::new();
     let mut ticket_id = String::new();
+    let (mut reset_token, mut session_id, mut forgot_body) = (String::new(), String::new(), String::new());
     seed_foreign_conversation(&functions).await;
     for step in STEPS {
         let (folder, file, status, code) = match step {
@@ -230,7 +252,9 @@ async fn every_event_produces_its_documented_outcome() {
             .replace("${SESSION_TOKEN}", &session_token)
             .replace("${WS_TICKET}", &ws_ticket)
             .replace("${CONVERSATION_ID}", &conversation_id)
-            .replace("${TICKET_ID}", &ticket_id);
+            .replace("${TICKET_ID}", &ticket_id)
+            .replace("${RESET_TOKEN}", &reset_token)
+            .replace("${SESSION_ID}", &session_id);
         let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
         assert_eq!(response["statusCode"], status, "{name}: {response}");
         let body: Value = response["body"]
@@ -258,6 +282,31 @@ async fn every_event_produces_its_documented_outcome() {
                     cookie.split(';').next().unwrap().trim_start_matches("__Host-session=").to_owned();
             }
             "login/me.json" => assert_eq!(body["user"]["email"], "sample@example.com"),
+            "login/list-sessions.json" => {
+                let sessions = body["sessions"].as_array().unwrap();
+                assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1, "{body}");
+                let other = sessions.iter().find(|s| s["current"] == false).expect("another session");
+                session_id = other["id"].as_str().unwrap().to_owned();
+            }
+            "login/revoke-session.json" | "login/change-password.json" | "login/reset-password.json" => {}
+            "login/forgot-password.json" | "login/forgot-password-unknown-email.json" => {
+                let raw = response["body"].as_str().unwrap().to_owned();
+                if forgot_body.is_empty() {
+                    forgot_body = raw;
+                    let outbox = dir.path().join("outbox");
+                    let mail = std::fs::read_dir(&outbox)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("reset-"))
+                        .expect("a reset mail");
+                    reset_token = e2e::reset_token(&std::fs::read_to_string(mail).unwrap());
+                } else {
+                    assert_eq!(raw, forgot_body, "{name}: byte-identical to a known email's");
+                }
+            }
+            "login/delete-account.json" => {
+                assert!(response["cookies"][0].as_str().unwrap().contains("Max-Age=0"), "cookie cleared");
+            }
             "login/refresh.json" => {
                 assert_eq!(body["token_type"], "Bearer");
                 assert_eq!(response["headers"]["access-control-allow-origin"], "https://app.example.com");

@@ -58,6 +58,36 @@ async fn no_secret_is_ever_logged() {
     drop(gw.connect("", &[("authorization", &bearer)]).await.expect("bearer connects"));
     gw.http.post(gw.at("/api/auth/logout")).header("cookie", &again.cookie).send().await.unwrap();
 
+    // The account lifecycle: a reset by mail (used twice), a change, a deletion.
+    gw.post_json("/api/auth/password/forgot", &json!({"email": "logs@example.com"})).await;
+    let mail =
+        gw.mails().await.into_iter().find(|m| m.raw.contains("Reset your password")).expect("reset mail");
+    let reset_token = e2e::reset_token(&mail.raw);
+    for _ in 0..2 {
+        gw.post_json(
+            "/api/auth/password/reset",
+            &json!({"token": reset_token, "new_password": "a reset password"}),
+        )
+        .await;
+    }
+    let reset = gw
+        .post_json("/api/auth/login", &json!({"email": "logs@example.com", "password": "a reset password"}))
+        .await;
+    let after_reset: Value = reset.json().await.unwrap();
+    let after_reset = after_reset["access_token"].as_str().unwrap().to_owned();
+    let change = json!({"current_password": "a reset password", "new_password": "a changed password"});
+    let changed =
+        gw.http.post(gw.at("/api/auth/password/change")).bearer_auth(&after_reset).json(&change).send().await;
+    assert_eq!(changed.unwrap().status(), 204);
+    let deleted = gw
+        .http
+        .delete(gw.at("/api/auth/account"))
+        .bearer_auth(&after_reset)
+        .json(&json!({"password": "a changed password"}))
+        .send()
+        .await;
+    assert_eq!(deleted.unwrap().status(), 204);
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     let session_value = |c: &str| c.split_once('=').unwrap().1.to_owned();
     let secrets = [
@@ -69,6 +99,10 @@ async fn no_secret_is_ever_logged() {
         session_value(&account.cookie),
         session_value(&again.cookie),
         ticket.clone(),
+        reset_token.clone(),
+        "a reset password".to_owned(),
+        "a changed password".to_owned(),
+        after_reset.clone(),
     ];
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret was logged");

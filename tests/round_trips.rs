@@ -47,6 +47,10 @@ impl UserStore for Counting {
         self.tick();
         self.inner.set_password_hash(user, hash).await
     }
+    async fn delete(&self, user: &UserRecord) -> StoreResult<()> {
+        self.tick();
+        UserStore::delete(&self.inner, user).await
+    }
 }
 
 #[async_trait]
@@ -71,6 +75,10 @@ impl SessionStore for Counting {
     async fn delete(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<bool> {
         self.tick();
         SessionStore::delete(&self.inner, id, now).await
+    }
+    async fn for_user(&self, u: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>> {
+        self.tick();
+        SessionStore::for_user(&self.inner, u, now).await
     }
 }
 
@@ -100,6 +108,18 @@ impl WsTickets for Counting {
         self.tick();
         self.inner.redeem(id, now).await
     }
+    async fn create_reset(&self, t: &ResetRecord) -> StoreResult<()> {
+        self.tick();
+        self.inner.create_reset(t).await
+    }
+    async fn redeem_reset(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<ResetRecord>> {
+        self.tick();
+        self.inner.redeem_reset(id, now).await
+    }
+    async fn delete_for_user(&self, u: &UserId) -> StoreResult<()> {
+        self.tick();
+        WsTickets::delete_for_user(&self.inner, u).await
+    }
 }
 
 #[async_trait]
@@ -114,7 +134,7 @@ impl Connections for Counting {
     }
     async fn for_user(&self, u: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
         self.tick();
-        self.inner.for_user(u, now).await
+        Connections::for_user(&self.inner, u, now).await
     }
     async fn for_session(&self, s: &SessionId, now: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
         self.tick();
@@ -148,6 +168,10 @@ impl Conversations for Counting {
     async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>> {
         self.tick();
         self.inner.transcript(id).await
+    }
+    async fn delete_for_user(&self, u: &UserId) -> StoreResult<()> {
+        self.tick();
+        Conversations::delete_for_user(&self.inner, u).await
     }
 }
 
@@ -194,6 +218,10 @@ impl SupportTickets for Counting {
         self.tick();
         self.inner.claim_mail(mail, until).await
     }
+    async fn detach_user(&self, u: &UserId) -> StoreResult<()> {
+        self.tick();
+        self.inner.detach_user(u).await
+    }
 }
 
 /// A request as `lambda_http` hands it over: the query string also as its parsed extension.
@@ -228,14 +256,22 @@ async fn every_request_stays_within_its_round_trip_budget() {
         Arc::new(Counting { inner: SqliteStore::open(&dir.path().join("app.db")).unwrap(), calls: 0.into() });
     let stores = Stores::single(store.clone());
     let (key, _) = SigningKey::generate("rt").unwrap();
-    let settings = |var: &str| (var == "WEBSOCKET_URL").then(|| "wss://ws.example/prod".to_owned());
+    let settings = |var: &str| match var {
+        "WEBSOCKET_URL" => Some("wss://ws.example/prod".to_owned()),
+        "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
+        "MAIL_FROM" => Some("support@example.com".to_owned()),
+        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
+        _ => None,
+    };
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
     let clock: Arc<dyn shared::Clock> = Arc::new(shared::SystemClock);
+    let outbox = Arc::new(shared::adapters::outbox::Outbox::new(dir.path().join("outbox")));
     let login = login::Login::new(
         LoginConfig::with_key(&settings, key).unwrap(),
         http.clone(),
         &stores,
         e2e::no_sockets(),
+        outbox.clone(),
         clock.clone(),
     );
     let ws_ticket = ws_ticket::WsTicket::new(
@@ -252,16 +288,11 @@ async fn every_request_stays_within_its_round_trip_budget() {
         e2e::no_sockets(),
         clock.clone(),
     );
-    let mail = |var: &str| match var {
-        "MAIL_FROM" => Some("support@example.com".to_owned()),
-        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
-        _ => None,
-    };
     let escalation = escalation::Escalation::new(
         http,
-        shared::config::EscalationConfig::from_source(&mail).unwrap(),
+        shared::config::EscalationConfig::from_source(&settings).unwrap(),
         &stores,
-        Arc::new(shared::adapters::outbox::Outbox::new(dir.path().join("outbox"))),
+        outbox,
         e2e::no_sockets(),
         clock,
     );
@@ -349,8 +380,73 @@ async fn every_request_stays_within_its_round_trip_budget() {
     // authenticate, delete the session, list its sockets, forget each of the two.
     measured.push(("logout with 2 sockets", store.take(), 5));
 
+    // The account lifecycle. Four live sessions: registration's, A, B (the caller), C.
+    let sign_in = || async {
+        let r = login.handle(request("POST", "/api/auth/login", &json, credentials)).await;
+        assert_eq!(r.status(), 200);
+        format!("Bearer {}", text(&r)["access_token"].as_str().unwrap())
+    };
+    sign_in().await;
+    let b = sign_in().await;
+    sign_in().await;
+    store.take();
+    let auth_b = [("authorization", b.as_str())];
+    let with_json_b = [auth_b[0], json[0]];
+
+    let unknown = r#"{"email":"nobody@example.com"}"#;
+    let r = login.handle(request("POST", "/api/auth/password/forgot", &json, unknown)).await;
+    assert_eq!(r.status(), 202);
+    // email allowance, lookup, token write (and a source-address allowance behind API Gateway)
+    measured.push(("forgot (unknown email)", store.take(), 3));
+    let r = login
+        .handle(request("POST", "/api/auth/password/forgot", &json, r#"{"email":"rt@example.com"}"#))
+        .await;
+    assert_eq!(r.status(), 202);
+    measured.push(("forgot (+ the mail)", store.take(), 3));
+
+    let r = login.handle(request("GET", "/api/auth/sessions", &auth_b, "")).await;
+    assert_eq!(r.status(), 200);
+    measured.push(("sessions list", store.take(), 2));
+    let listed = text(&r)["sessions"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 4);
+    let other = listed.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/auth/sessions/{other}");
+    assert_eq!(login.handle(request("DELETE", &path, &auth_b, "")).await.status(), 204);
+    // authenticate, list, delete, its sockets
+    measured.push(("revoke a session", store.take(), 4));
+
+    let change = r#"{"current_password":"correct horse battery","new_password":"correct horse battery 2"}"#;
+    assert_eq!(
+        login.handle(request("POST", "/api/auth/password/change", &with_json_b, change)).await.status(),
+        204
+    );
+    // authenticate, throttle, user, new hash, list; then per other session a delete and its sockets
+    measured.push(("change password (2 other sessions)", store.take(), 5 + 2 * 2));
+
+    let mail = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("reset-"))
+        .unwrap();
+    let token = e2e::reset_token(&std::fs::read_to_string(mail).unwrap());
+    let reset = format!(r#"{{"token":"{token}","new_password":"correct horse battery 3"}}"#);
+    assert_eq!(login.handle(request("POST", "/api/auth/password/reset", &json, &reset)).await.status(), 204);
+    // redeem, user, new hash, list sessions, delete the one left, the user's sockets, throttle
+    measured.push(("reset password (1 session)", store.take(), 6 + 1));
+
+    let credentials = r#"{"email":"rt@example.com","password":"correct horse battery 3"}"#;
+    let r = login.handle(request("POST", "/api/auth/login", &json, credentials)).await;
+    let bearer = format!("Bearer {}", text(&r)["access_token"].as_str().unwrap());
+    store.take();
+    let delete = [("authorization", bearer.as_str()), json[0]];
+    let body = r#"{"password":"correct horse battery 3"}"#;
+    assert_eq!(login.handle(request("DELETE", "/api/auth/account", &delete, body)).await.status(), 204);
+    // authenticate, throttle, user, list sessions (+1 delete each), sockets, tokens,
+    // conversations, tickets, two counters, the user
+    measured.push(("delete account (1 session)", store.take(), 11 + 1));
+
     for (what, calls, budget) in &measured {
-        eprintln!("{what:<32} {calls} round trips (budget {budget})");
+        eprintln!("{what:<36} {calls} round trips (budget {budget})");
     }
     for (what, calls, budget) in measured {
         assert!(calls <= budget, "{what}: {calls} round trips, budget {budget}");

@@ -33,10 +33,23 @@ async fn every_listed_route_is_served() {
         .unwrap();
     let ticket_id = ticket["ticket"]["id"].as_str().unwrap();
 
+    let sessions: Value = gw
+        .http
+        .get(gw.at("/api/auth/sessions"))
+        .bearer_auth(&ada.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = sessions["sessions"][0]["id"].as_str().unwrap();
+
     let routes = [login::ROUTES, ws_ticket::ROUTES, chat::ROUTES, escalation::ROUTES].concat();
-    assert_eq!(routes.len(), 12);
+    assert_eq!(routes.len(), 18);
     for (method, path) in routes {
-        let path = path.replace("{id}", ticket_id);
+        let id = if path.starts_with("/api/auth/sessions/") { session_id } else { ticket_id };
+        let path = path.replace("{id}", id);
         let request = gw
             .http
             .request(method.parse().unwrap(), gw.at(&path))

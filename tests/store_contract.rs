@@ -8,9 +8,9 @@ use shared::auth::{SessionId, SessionPolicy};
 use shared::domain::{DisplayName, Email, UserId, UserProfile};
 use shared::ports::{
     Admission, ConnectionRecord, Connections, ConversationRecord, Conversations, CreateConflict,
-    IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Priority, Quota, RateLimits, Recipient,
-    Role, SessionStore, Source, StoreError, SupportTicket, SupportTickets, TicketRecord, TranscriptLine,
-    UserRecord, UserStore, WsTickets,
+    DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Priority, Quota,
+    RateLimits, Recipient, ResetRecord, Role, SessionStore, Source, StoreError, SupportTicket,
+    SupportTickets, TicketRecord, TranscriptLine, UserRecord, UserStore, WsTickets,
 };
 
 trait Store:
@@ -48,7 +48,7 @@ fn user(email: &str) -> UserRecord {
 
 /// Creates the account with a first session, as registration does; returns that session's id.
 async fn create(store: &impl Store, u: &UserRecord) -> Result<SessionId, StoreError> {
-    let (_, session) = SessionPolicy::default().start(u.profile.clone(), t0());
+    let (_, session) = SessionPolicy::default().start(u.profile.clone(), t0(), None);
     UserStore::create(store, u, &session).await.map(|()| session.id)
 }
 
@@ -64,7 +64,7 @@ async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
 
     let mut twin = user("ada@example.com");
     twin.profile.display_name = None;
-    let (_, twin_session) = SessionPolicy::default().start(twin.profile.clone(), t0());
+    let (_, twin_session) = SessionPolicy::default().start(twin.profile.clone(), t0(), None);
     assert!(matches!(UserStore::create(&*store, &twin, &twin_session).await, Err(StoreError::Conflict)));
     assert_eq!(
         UserStore::get(&*store, &twin.profile.id).await.unwrap(),
@@ -105,7 +105,7 @@ async fn concurrent_registrations_of_one_email_admit_one(store: Arc<impl Store>)
 
 async fn sessions_expire_on_both_limits(store: Arc<impl Store>) {
     let policy = SessionPolicy { absolute: Duration::days(31), idle: Duration::days(7) };
-    let (_, session) = policy.start(user("s@example.com").profile, t0());
+    let (_, session) = policy.start(user("s@example.com").profile, t0(), Some("Firefox".into()));
     SessionStore::create(&*store, &session).await.unwrap();
     assert!(matches!(SessionStore::create(&*store, &session).await, Err(StoreError::Conflict)));
     assert_eq!(SessionStore::get(&*store, &session.id, t0()).await.unwrap(), Some(session.clone()));
@@ -135,8 +135,8 @@ async fn sessions_expire_on_both_limits(store: Arc<impl Store>) {
 }
 
 async fn sessions_are_revoked_once(store: Arc<impl Store>) {
-    let (_, a) = SessionPolicy::default().start(user("a@example.com").profile, t0());
-    let (_, b) = SessionPolicy::default().start(user("a@example.com").profile, t0());
+    let (_, a) = SessionPolicy::default().start(user("a@example.com").profile, t0(), None);
+    let (_, b) = SessionPolicy::default().start(user("a@example.com").profile, t0(), None);
     SessionStore::create(&*store, &a).await.unwrap();
     SessionStore::create(&*store, &b).await.unwrap();
     assert!(SessionStore::delete(&*store, &a.id, t0()).await.unwrap());
@@ -179,6 +179,111 @@ async fn concurrent_hits_are_all_counted(store: Arc<impl Store>) {
         futures::future::join_all(hits).await.into_iter().map(Result::unwrap).collect();
     counts.sort_unstable();
     assert_eq!(counts, (1..=20).collect::<Vec<_>>(), "every hit saw a distinct count");
+}
+
+async fn a_users_sessions_are_listed_oldest_first_and_live_only(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    let first = create(&*store, &ada).await.unwrap();
+    let policy = SessionPolicy { absolute: Duration::days(31), idle: Duration::days(7) };
+    let (_, later) = policy.start(ada.profile.clone(), t0() + Duration::hours(1), Some("Firefox/140".into()));
+    SessionStore::create(&*store, &later).await.unwrap();
+    let (_, other) = policy.start(user("grace@example.com").profile, t0(), None);
+    SessionStore::create(&*store, &other).await.unwrap();
+
+    let listed = SessionStore::for_user(&*store, &ada.profile.id, t0() + Duration::hours(2)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![first.clone(), later.id.clone()]
+    );
+    assert_eq!(listed[1], later, "user agent and times round-trip");
+
+    let now = t0() + Duration::days(3);
+    let touched = store.touch(&later.id, now + Duration::days(7), now).await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_at, now, "refresh records the last use");
+    // The first session's idle limit passes; only the refreshed one is listed.
+    let listed = SessionStore::for_user(&*store, &ada.profile.id, t0() + Duration::days(8)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_seen_at, now);
+    SessionStore::delete(&*store, &later.id, now).await.unwrap();
+    assert!(SessionStore::for_user(&*store, &ada.profile.id, now).await.unwrap().len() == 1);
+}
+
+async fn reset_tokens_redeem_once_and_never_after_expiry(store: Arc<impl Store>) {
+    let token = |id: &str| ResetRecord {
+        id: id.to_owned(),
+        user_id: UserId::from_trusted("u1"),
+        expires_at: t0() + Duration::minutes(30),
+    };
+    store.create_reset(&token("r1")).await.unwrap();
+    store.create_reset(&token("r2")).await.unwrap();
+    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), Some(token("r1")));
+    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), None, "second use");
+    assert_eq!(store.redeem_reset("r2", t0() + Duration::minutes(30)).await.unwrap(), None, "expired");
+    assert_eq!(store.redeem_reset("nope", t0()).await.unwrap(), None);
+    // A reset token is not a WebSocket ticket, nor the other way round.
+    WsTickets::create(&*store, &ticket("t1", t0() + Duration::minutes(5)), &quota("q", 5)).await.unwrap();
+    assert_eq!(store.redeem_reset("t1", t0()).await.unwrap(), None);
+    store.create_reset(&token("r3")).await.unwrap();
+    assert_eq!(store.redeem("r3", t0()).await.unwrap(), None);
+}
+
+async fn deleting_a_user_leaves_others_and_frees_the_email(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    let grace = user("grace@example.com");
+    create(&*store, &ada).await.unwrap();
+    create(&*store, &grace).await.unwrap();
+    let mut t = ticket("t1", t0() + Duration::minutes(5));
+    t.user_id = ada.profile.id.clone();
+    WsTickets::create(&*store, &t, &quota("q", 5)).await.unwrap();
+    let reset = ResetRecord {
+        id: "r1".into(),
+        user_id: ada.profile.id.clone(),
+        expires_at: t0() + Duration::hours(1),
+    };
+    store.create_reset(&reset).await.unwrap();
+    let mut kept = ticket("t2", t0() + Duration::minutes(5));
+    kept.user_id = grace.profile.id.clone();
+    WsTickets::create(&*store, &kept, &quota("q", 5)).await.unwrap();
+
+    WsTickets::delete_for_user(&*store, &ada.profile.id).await.unwrap();
+    assert_eq!(store.redeem("t1", t0()).await.unwrap(), None);
+    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), None);
+    assert!(store.redeem("t2", t0()).await.unwrap().is_some(), "another user's ticket stays");
+
+    UserStore::delete(&*store, &ada).await.unwrap();
+    assert_eq!(UserStore::get(&*store, &ada.profile.id).await.unwrap(), None);
+    assert_eq!(store.find_by_email(&ada.profile.email).await.unwrap(), None);
+    assert!(UserStore::get(&*store, &grace.profile.id).await.unwrap().is_some());
+    create(&*store, &user("ada@example.com")).await.expect("the email registers again");
+}
+
+async fn a_users_conversations_are_deleted_and_tickets_detached(store: Arc<impl Store>) {
+    a_conversation_of(&*store, "conv_1", "u1").await;
+    a_conversation_of(&*store, "conv_2", "u1").await;
+    a_conversation_of(&*store, "conv_3", "u2").await;
+    SupportTickets::create(&*store, &new_ticket("tkt_1", "conv_1", "u1", 0, Some("key-1")))
+        .await
+        .unwrap()
+        .unwrap();
+    SupportTickets::create(&*store, &new_ticket("tkt_2", "conv_3", "u2", 1, None)).await.unwrap().unwrap();
+
+    Conversations::delete_for_user(&*store, &UserId::from_trusted("u1")).await.unwrap();
+    assert_eq!(Conversations::get(&*store, "conv_1").await.unwrap(), None);
+    assert_eq!(store.transcript("conv_2").await.unwrap(), None);
+    assert!(store.messages("conv_1", 0, 10).await.unwrap().is_empty());
+    assert!(Conversations::get(&*store, "conv_3").await.unwrap().is_some(), "another user's stays");
+
+    store.detach_user(&UserId::from_trusted("u1")).await.unwrap();
+    let detached = SupportTickets::get(&*store, "tkt_1").await.unwrap().expect("the ticket stays");
+    assert_eq!(detached.user_id.as_str(), DETACHED_OWNER);
+    assert_eq!(detached.user_email, "");
+    assert_eq!(detached.transcript.len(), 1, "the support team keeps the conversation");
+    assert_eq!(store.mail("tkt_1", Recipient::User).await.unwrap(), None, "the mails held the address");
+    assert!(SupportTickets::list(&*store, &UserId::from_trusted("u1"), None, 10).await.unwrap().is_empty());
+    assert_eq!(store.by_key(&UserId::from_trusted("u1"), "key-1", t0()).await.unwrap(), None);
+    let kept = SupportTickets::get(&*store, "tkt_2").await.unwrap().unwrap();
+    assert_eq!(kept.user_id.as_str(), "u2");
+    assert!(store.mail("tkt_2", Recipient::User).await.unwrap().is_some());
 }
 
 fn ticket(id: &str, expires_at: DateTime<Utc>) -> TicketRecord {
@@ -256,11 +361,14 @@ async fn connections_are_found_by_user_and_session(store: Arc<impl Store>) {
     for k in [&a, &b, &c, &stale] {
         store.put(k).await.unwrap();
     }
-    assert_eq!(store.for_user(&UserId::from_trusted("u1"), t0()).await.unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(
+        Connections::for_user(&*store, &UserId::from_trusted("u1"), t0()).await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
     assert_eq!(store.for_session(&SessionId::from_trusted("s1"), t0()).await.unwrap(), vec![a.clone()]);
     Connections::delete(&*store, &a.id).await.unwrap();
     Connections::delete(&*store, &a.id).await.unwrap();
-    assert_eq!(store.for_user(&UserId::from_trusted("u1"), t0()).await.unwrap(), vec![b]);
+    assert_eq!(Connections::for_user(&*store, &UserId::from_trusted("u1"), t0()).await.unwrap(), vec![b]);
     assert!(store.for_session(&SessionId::from_trusted("s1"), t0()).await.unwrap().is_empty());
 }
 
@@ -544,6 +652,10 @@ macro_rules! contract {
             tickets_are_written_whole_or_not_at_all,
             mails_move_through_queued_to_sent_or_failed,
             concurrent_tickets_get_distinct_numbers,
+            a_users_sessions_are_listed_oldest_first_and_live_only,
+            reset_tokens_redeem_once_and_never_after_expiry,
+            deleting_a_user_leaves_others_and_frees_the_email,
+            a_users_conversations_are_deleted_and_tickets_detached,
         ]);
     };
     (@cases $adapter:ident, $make:expr, [$($case:ident),* $(,)?]) => {

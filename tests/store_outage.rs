@@ -18,15 +18,24 @@ fn missing_tables() -> Tables {
     Tables::with_prefix(&format!("missing{}", uuid::Uuid::new_v4().simple()))
 }
 
+fn settings(var: &str) -> Option<String> {
+    match var {
+        "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
+        "MAIL_FROM" => Some("support@example.com".to_owned()),
+        _ => None,
+    }
+}
+
 fn login_on(store: DynamoStore, key: SigningKey) -> Login {
-    let none = |_: &str| None;
-    let http = HttpConfig::from_source(&none, Some(&key)).unwrap();
-    let config = LoginConfig::with_key(&none, key).unwrap();
+    let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
+    let config = LoginConfig::with_key(&settings, key).unwrap();
+    let outbox = tempfile::tempdir().unwrap().keep();
     Login::new(
         config,
         http,
         &Stores::single(Arc::new(store)),
         e2e::no_sockets(),
+        Arc::new(shared::adapters::outbox::Outbox::new(outbox)),
         Arc::new(shared::SystemClock),
     )
 }
@@ -52,7 +61,7 @@ async fn outage_cases(store: DynamoStore) {
     let (key, pem) = SigningKey::generate("outage").unwrap();
     // A token the function itself would have issued: verification passes, the session lookup fails.
     let issuer =
-        LoginConfig::with_key(&|_: &str| None, SigningKey::from_pem("outage", &pem).unwrap()).unwrap().issuer;
+        LoginConfig::with_key(&settings, SigningKey::from_pem("outage", &pem).unwrap()).unwrap().issuer;
     let token = issuer
         .issue(&UserId::from_trusted("usr_1"), &SessionId::from_trusted("0".repeat(64)), Utc::now())
         .unwrap();

@@ -57,19 +57,30 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
     let mut p = Vec::new();
     match function {
         "LoginFunction" => {
-            // register (transaction), login, rehash; sessions; throttle counters.
-            p.extend(allow(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "UsersTable"));
-            p.extend(allow(
-                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                "SessionsTable",
-            ));
-            p.extend(allow(
-                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                "RateLimitsTable",
-            ));
-            // logout closes the session's sockets.
-            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_session"));
+            // register (transaction), login, rehash, reset, change, deletion; sessions; counters.
+            for table in ["UsersTable", "SessionsTable", "RateLimitsTable"] {
+                p.extend(allow(
+                    &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    table,
+                ));
+            }
+            // reset tokens; a deleted account's tickets, conversations and support tickets.
+            p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "WsTicketsTable"));
+            p.extend(allow(&["dynamodb:Query", "dynamodb:DeleteItem"], "ConversationsTable"));
+            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "SupportTicketsTable"));
+            for index in [
+                "SessionsTable/index/by_user",
+                "WsTicketsTable/index/by_user",
+                "ConversationsTable/index/by_user",
+                "SupportTicketsTable/index/by_user",
+                "ConnectionsTable/index/by_session",
+                "ConnectionsTable/index/by_user",
+            ] {
+                p.extend(allow(&["dynamodb:Query"], index));
+            }
+            // ending sessions closes their sockets; the reset mail.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "WsTicketFunction" => {

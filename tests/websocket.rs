@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::gateway::{Account, Socket, TestGateway};
+use e2e::gateway::{Account, Socket, TestGateway, next_text};
 use e2e::tokens;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::Value;
 use shared::adapters::apigw::ApiGatewayPush;
 use shared::auth::SessionId;
@@ -14,17 +14,6 @@ use shared::domain::UserId;
 use shared::domain::ws::{Delivery, Notifier, ServerEvent};
 use shared::ports::{ConnectionRecord, Connections, Push};
 use tokio_tungstenite::tungstenite::Message;
-
-/// Waits for the next text frame (bounded, so a missing frame fails instead of hanging).
-async fn next_text(socket: &mut Socket) -> Option<String> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("a frame within 5 s") {
-            Some(Ok(Message::Text(text))) => return Some(text.to_string()),
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => {}
-        }
-    }
-}
 
 async fn ping(socket: &mut Socket) -> Option<String> {
     socket.send(Message::Text(r#"{"action":"ping"}"#.into())).await.ok()?;
@@ -313,7 +302,7 @@ async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
         display_name: None,
         created_at: clock.now(),
     };
-    let (_, session) = SessionPolicy::default().start(profile.clone(), clock.now());
+    let (_, session) = SessionPolicy::default().start(profile.clone(), clock.now(), None);
     store.create(&UserRecord { profile, password_hash: "x".into() }, &session).await.unwrap();
     let (key, _) = SigningKey::generate("k").unwrap();
     let http = HttpConfig::from_source(&|_: &str| None, Some(&key)).unwrap();

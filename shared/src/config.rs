@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
-use crate::auth::{SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
+use crate::auth::{ResetSettings, SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
 use crate::domain::escalation::EscalationPolicy;
 use crate::domain::mail::MailSettings;
 use crate::domain::ws::TicketPolicy;
@@ -61,6 +61,22 @@ fn seconds(src: &dyn Source, var: &'static str, default: Duration) -> Result<Dur
             Ok(n) if n > 0 => Ok(Duration::seconds(n)),
             _ => Err(err(var, format!("{v:?} is not a positive number of seconds"))),
         },
+    }
+}
+
+fn mailbox(src: &dyn Source, var: &'static str) -> Result<lettre::message::Mailbox, ConfigError> {
+    required(src, var)?.parse().map_err(|e| err(var, format!("is not an email address: {e}")))
+}
+
+fn positive(src: &dyn Source, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match src.get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| err(var, format!("{v:?} is not a positive integer"))),
     }
 }
 
@@ -149,13 +165,18 @@ pub struct LoginConfig {
     pub sessions: SessionPolicy,
     /// Login throttling.
     pub throttle: ThrottlePolicy,
+    /// Password-reset mail and allowances.
+    pub reset: ResetSettings,
 }
 
 impl LoginConfig {
     /// Reads the signing key (`AUTH_SIGNING_KEY`, PKCS#8 PEM, and `AUTH_SIGNING_KEY_ID`; both
     /// required) and the policies, all optional: `ACCESS_TOKEN_TTL_SECONDS` (900, at most 900),
     /// `SESSION_ABSOLUTE_TTL_SECONDS` (31 days), `SESSION_IDLE_TTL_SECONDS` (7 days),
-    /// `LOGIN_MAX_FAILURES` (5), `LOGIN_FAILURE_WINDOW_SECONDS` (900).
+    /// `LOGIN_MAX_FAILURES` (5), `LOGIN_FAILURE_WINDOW_SECONDS` (900); and for password resets
+    /// `PASSWORD_RESET_URL` (the web client's reset page) and `MAIL_FROM` (both required),
+    /// `PASSWORD_RESET_TTL_SECONDS` (1800), `PASSWORD_RESETS_PER_EMAIL` (3),
+    /// `PASSWORD_RESETS_PER_ADDRESS` (20, both per 15 minutes).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let pem = required(src, "AUTH_SIGNING_KEY")?;
         let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
@@ -176,23 +197,26 @@ impl LoginConfig {
             idle: seconds(src, "SESSION_IDLE_TTL_SECONDS", defaults.idle)?,
         };
         let throttle_defaults = ThrottlePolicy::default();
-        let max_failures = match src.get("LOGIN_MAX_FAILURES") {
-            None => throttle_defaults.max_failures,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err("LOGIN_MAX_FAILURES", format!("{v:?} is not a positive integer")))?,
-        };
         let throttle = ThrottlePolicy {
-            max_failures,
+            max_failures: positive(src, "LOGIN_MAX_FAILURES", throttle_defaults.max_failures)?,
             window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", throttle_defaults.window)?,
+        };
+        let url = required(src, "PASSWORD_RESET_URL")?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#']) {
+            return Err(err("PASSWORD_RESET_URL", "must be an http(s) URL without query or fragment"));
+        }
+        let d = ResetSettings::new(url, mailbox(src, "MAIL_FROM")?);
+        let reset = ResetSettings {
+            ttl: seconds(src, "PASSWORD_RESET_TTL_SECONDS", d.ttl)?,
+            per_email: positive(src, "PASSWORD_RESETS_PER_EMAIL", d.per_email)?,
+            per_address: positive(src, "PASSWORD_RESETS_PER_ADDRESS", d.per_address)?,
+            ..d
         };
         Ok(Self {
             issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)),
             sessions,
             throttle,
+            reset,
         })
     }
 }
@@ -257,10 +281,7 @@ impl EscalationConfig {
     /// Reads `MAIL_FROM` and `SUPPORT_EMAIL` (both required, `Name <addr>` or `addr`),
     /// `TICKET_PREFIX` (`AB`; 1–10 of A-Z 0-9), `MAIL_MAX_ATTEMPTS` (5), `MAIL_RETRY_BASE_SECONDS` (60).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let mailbox = |var: &'static str| -> Result<lettre::message::Mailbox, ConfigError> {
-            required(src, var)?.parse().map_err(|e| err(var, format!("is not an email address: {e}")))
-        };
-        let mail = MailSettings { from: mailbox("MAIL_FROM")?, support: mailbox("SUPPORT_EMAIL")? };
+        let mail = MailSettings { from: mailbox(src, "MAIL_FROM")?, support: mailbox(src, "SUPPORT_EMAIL")? };
         let defaults = EscalationPolicy::default();
         let prefix = src.get("TICKET_PREFIX").unwrap_or(defaults.prefix);
         if prefix.is_empty()
@@ -375,6 +396,8 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
             ("SESSION_COOKIE_SAMESITE", "strict"),
             ("LOGIN_MAX_FAILURES", "3"),
+            ("PASSWORD_RESET_URL", "https://app.example/reset"),
+            ("MAIL_FROM", "Support <support@example.com>"),
         ]);
         let login = LoginConfig::from_source(&s).unwrap();
         assert_eq!(login.throttle.max_failures, 3);
@@ -425,14 +448,25 @@ mod tests {
     #[test]
     fn rejects_bad_values_by_name() {
         let (_, pem) = SigningKey::generate("k1").unwrap();
-        let base = [("AUTH_SIGNING_KEY", pem.as_str()), ("AUTH_SIGNING_KEY_ID", "k1")];
+        let base = [
+            ("AUTH_SIGNING_KEY", pem.as_str()),
+            ("AUTH_SIGNING_KEY_ID", "k1"),
+            ("PASSWORD_RESET_URL", "https://app.example/reset"),
+            ("MAIL_FROM", "support@example.com"),
+        ];
+        assert!(LoginConfig::from_source(&src(&base)).is_ok());
+        assert_eq!(LoginConfig::from_source(&src(&base[..3])).unwrap_err().var, "MAIL_FROM");
         for (var, value) in [
+            ("PASSWORD_RESET_URL", "app.example/reset"),
+            ("PASSWORD_RESET_URL", "https://app.example/reset?x=1"),
+            ("PASSWORD_RESETS_PER_EMAIL", "0"),
             ("ACCESS_TOKEN_TTL_SECONDS", "901"),
             ("ACCESS_TOKEN_TTL_SECONDS", "-1"),
             ("SESSION_IDLE_TTL_SECONDS", "soon"),
             ("LOGIN_MAX_FAILURES", "0"),
         ] {
             let mut pairs = base.to_vec();
+            pairs.retain(|(k, _)| *k != var);
             pairs.push((var, value));
             assert_eq!(LoginConfig::from_source(&src(&pairs)).unwrap_err().var, var);
         }

@@ -68,6 +68,9 @@ pub enum ApiError {
     /// Registration with an email that already has an account.
     #[error("email taken")]
     EmailTaken,
+    /// A password-reset token that is unknown, used or expired.
+    #[error("invalid reset token")]
+    InvalidResetToken,
     /// Body over the limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -110,7 +113,7 @@ impl ApiError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Validation(_) | Self::InvalidResetToken => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) | Self::InvalidCredentials | Self::SessionInvalid => {
                 StatusCode::UNAUTHORIZED
             }
@@ -138,6 +141,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::EmailTaken => "email_taken",
+            Self::InvalidResetToken => "invalid_reset_token",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts { .. } => "too_many_attempts",
@@ -158,6 +162,7 @@ impl ApiError {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::EmailTaken => "Email taken",
+            Self::InvalidResetToken => "Invalid reset token",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::TooManyAttempts { .. } => "Too many attempts",
@@ -181,6 +186,9 @@ impl ApiError {
             Self::NotFound => "The requested resource does not exist.",
             Self::MethodNotAllowed(_) => "This method is not allowed on this resource.",
             Self::EmailTaken => "An account with this email already exists.",
+            Self::InvalidResetToken => {
+                "The reset link is invalid, already used or expired; ask for a new one."
+            }
             Self::PayloadTooLarge => "The request body is larger than 64 KiB.",
             Self::UnsupportedMediaType => "The request body must be application/json (UTF-8).",
             Self::TooManyAttempts { .. } => {
@@ -322,6 +330,13 @@ impl From<crate::auth::AccountError> for ApiError {
             A::InvalidCredentials => Self::InvalidCredentials,
             A::TooManyAttempts { retry_after } => Self::TooManyAttempts { retry_after },
             A::SessionInvalid => Self::SessionInvalid,
+            A::InvalidResetToken => Self::InvalidResetToken,
+            A::WrongPassword(field) => {
+                Self::Validation(vec![FieldError::new(field, "is not the account's current password")])
+            }
+            A::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            A::NotFound => Self::NotFound,
+            A::MailUnavailable => Self::Unavailable,
             A::Store(e) => e.into(),
             A::Internal(why) => {
                 tracing::error!(error = %why, "account operation failed internally");

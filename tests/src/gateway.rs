@@ -15,6 +15,21 @@ use tempfile::TempDir;
 /// A password every test account uses (tests never depend on its value being secret).
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Waits for the next text frame (bounded, so a missing frame fails instead of hanging); `None`
+/// once the socket closes.
+pub async fn next_text(socket: &mut Socket) -> Option<String> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next());
+        match frame.await.expect("a frame within 5 s") {
+            Some(Ok(Message::Text(text))) => return Some(text.to_string()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
 /// Which adapters a test gateway runs on.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -178,6 +193,50 @@ impl TestGateway {
                     all.extend(format!("{:?}", items.items()).into_bytes());
                 }
                 all
+            }
+        }
+    }
+
+    /// Every stored row or item, one string each, across every table of the backend.
+    pub async fn stored_rows(&self) -> Vec<String> {
+        match &self.mode {
+            Mode::Sqlite => {
+                let db = rusqlite::Connection::open(self.dir.path().join("app.db")).expect("sqlite");
+                let mut names =
+                    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").expect("tables");
+                let names: Vec<String> =
+                    names.query_map([], |r| r.get(0)).expect("tables").map(|n| n.expect("name")).collect();
+                let mut rows = Vec::new();
+                for table in names {
+                    let mut select = db.prepare(&format!("SELECT * FROM \"{table}\"")).expect("select");
+                    let columns = select.column_count();
+                    let found = select
+                        .query_map([], |r| {
+                            let values: Vec<String> = (0..columns)
+                                .map(|i| match r.get_ref(i) {
+                                    Ok(
+                                        rusqlite::types::ValueRef::Text(t)
+                                        | rusqlite::types::ValueRef::Blob(t),
+                                    ) => String::from_utf8_lossy(t).into_owned(),
+                                    Ok(v) => format!("{v:?}"),
+                                    Err(e) => e.to_string(),
+                                })
+                                .collect();
+                            Ok(format!("{table}: {}", values.join(" | ")))
+                        })
+                        .expect("rows");
+                    rows.extend(found.map(|r| r.expect("row")));
+                }
+                rows
+            }
+            Mode::Aws { tables, .. } => {
+                let client = crate::moto::client();
+                let mut rows = Vec::new();
+                for spec in shared::adapters::dynamodb::schema::specs(tables) {
+                    let items = client.scan().table_name(spec.name).send().await.expect("scan");
+                    rows.extend(items.items().iter().map(|item| format!("{}: {item:?}", spec.name)));
+                }
+                rows
             }
         }
     }

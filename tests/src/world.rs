@@ -30,6 +30,7 @@ pub fn settings(from: &str) -> impl Fn(&str) -> Option<String> + use<> {
         "MAIL_FROM" => Some(format!("Support <{from}>")),
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         "MAIL_MAX_ATTEMPTS" => Some("3".to_owned()),
+        "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
         _ => None,
     }
 }
@@ -48,7 +49,14 @@ impl World {
         let config = EscalationConfig::from_source(&settings).expect("escalation config");
         let login_config = LoginConfig::with_key(&settings, key).expect("login config");
         Self {
-            login: login::Login::new(login_config, http.clone(), stores, crate::no_sockets(), clock.clone()),
+            login: login::Login::new(
+                login_config,
+                http.clone(),
+                stores,
+                crate::no_sockets(),
+                transport.clone(),
+                clock.clone(),
+            ),
             chat: chat::Chat::new(
                 http.clone(),
                 stores,

@@ -1,5 +1,6 @@
-//! The `login` function: `POST /api/auth/{register,login,refresh,logout}` and `GET /api/auth/me`.
-//! Handlers parse, authenticate, call the account use cases and shape the response.
+//! The `login` function: sign-up, sign-in, refresh, sign-out and `me`; password reset and
+//! change; the sessions list; account deletion. Handlers parse, authenticate, call the account
+//! use cases and shape the response.
 
 use std::sync::Arc;
 
@@ -7,14 +8,14 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
-use shared::auth::{AccountError, Accounts, Authenticator, LoginThrottle, PasswordHasher, SignedIn};
+use shared::auth::{AccountError, Accounts, Authenticator, SignedIn};
 use shared::clock::rfc3339;
 use shared::config::{HttpConfig, LoginConfig};
 use shared::domain::ws::Notifier;
 use shared::domain::{DisplayName, Email, Password};
 use shared::error::{ApiError, Challenge};
-use shared::http::{HttpFunction, Validator, json, json_body, no_content, serve};
-use shared::ports::{Push, Stores};
+use shared::http::{HttpFunction, Validator, json, json_body, no_content, serve, source_ip, user_agent};
+use shared::ports::{MailTransport, Push, Stores};
 
 /// Path prefix this function serves (the local gateway routes it here).
 pub const PREFIX: &str = "/api/auth/";
@@ -26,14 +27,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/auth/refresh"),
     ("POST", "/api/auth/logout"),
     ("GET", "/api/auth/me"),
+    ("POST", "/api/auth/password/forgot"),
+    ("POST", "/api/auth/password/reset"),
+    ("POST", "/api/auth/password/change"),
+    ("GET", "/api/auth/sessions"),
+    ("DELETE", "/api/auth/sessions/{id}"),
+    ("DELETE", "/api/auth/account"),
 ];
+
+/// The `forgot` answer, identical whether or not the account exists.
+const FORGOT_ACCEPTED: &str = r#"{"status":"accepted","detail":"If an account exists for this address, a reset link is on its way. It works once, for a limited time."}"#;
 
 /// The `login` function's handler.
 #[derive(Clone)]
 pub struct Login {
     accounts: Accounts,
     auth: Authenticator,
-    notifier: Notifier,
     http: HttpConfig,
 }
 
@@ -55,6 +64,48 @@ struct LoginBody {
     password: String,
 }
 
+#[derive(Deserialize)]
+struct ForgotBody {
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+struct ChangeBody {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Serialize)]
+struct SessionItem {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    user_agent: Option<String>,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct SessionsView {
+    sessions: Vec<SessionItem>,
+}
+
 #[derive(Serialize)]
 struct TokenView<'a> {
     access_token: &'a str,
@@ -70,14 +121,14 @@ struct SignedInView<'a> {
 }
 
 #[derive(Serialize)]
-struct SessionView {
+struct MeSession {
     expires_at: String,
 }
 
 #[derive(Serialize)]
 struct MeView<'a> {
     user: shared::domain::UserView<'a>,
-    session: SessionView,
+    session: MeSession,
 }
 
 #[async_trait::async_trait]
@@ -89,27 +140,20 @@ impl HttpFunction for Login {
 
 impl Login {
     /// Wires the handler: the signer and policies, the HTTP settings, the stores, the push
-    /// transport (logout closes the session's sockets) and the clock.
+    /// transport (ending a session closes its sockets), the mail transport (reset mail) and
+    /// the clock.
     pub fn new(
         config: LoginConfig,
         http: HttpConfig,
         stores: &Stores,
         push: Arc<dyn Push>,
+        mail: Arc<dyn MailTransport>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let throttle = LoginThrottle::new(stores.rate_limits.clone(), config.throttle);
-        let accounts = Accounts::new(
-            stores.users.clone(),
-            stores.sessions.clone(),
-            throttle,
-            PasswordHasher::new(),
-            config.issuer,
-            config.sessions,
-            clock.clone(),
-        );
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
-        let notifier = Notifier::new(stores.connections.clone(), push, clock);
-        Self { accounts, auth, notifier, http }
+        let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
+        let accounts = Accounts::new(stores, &config, mail, notifier, clock.clone());
+        let auth = Authenticator::new(http.verifier.clone(), stores, clock);
+        Self { accounts, auth, http }
     }
 
     /// The account use cases (tests observe the password verification count through it).
@@ -120,16 +164,35 @@ impl Login {
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
         let post = req.method() == Method::POST;
         let get = req.method() == Method::GET;
-        match req.uri().path() {
+        let delete = req.method() == Method::DELETE;
+        let path = req.uri().path();
+        if let Some(id) = path.strip_prefix("/api/auth/sessions/") {
+            return if delete {
+                self.revoke_session(&req, id).await
+            } else {
+                Err(ApiError::MethodNotAllowed("DELETE, OPTIONS"))
+            };
+        }
+        match path {
             "/api/auth/register" if post => self.register(&req).await,
             "/api/auth/login" if post => self.login(&req).await,
             "/api/auth/refresh" if post => self.refresh(&req).await,
             "/api/auth/logout" if post => self.logout(&req).await,
             "/api/auth/me" if get => self.me(&req).await,
-            "/api/auth/register" | "/api/auth/login" | "/api/auth/refresh" | "/api/auth/logout" => {
-                Err(ApiError::MethodNotAllowed("POST, OPTIONS"))
-            }
-            "/api/auth/me" => Err(ApiError::MethodNotAllowed("GET, OPTIONS")),
+            "/api/auth/password/forgot" if post => self.forgot(&req).await,
+            "/api/auth/password/reset" if post => self.reset(&req).await,
+            "/api/auth/password/change" if post => self.change(&req).await,
+            "/api/auth/sessions" if get => self.sessions(&req).await,
+            "/api/auth/account" if delete => self.delete_account(&req).await,
+            "/api/auth/register"
+            | "/api/auth/login"
+            | "/api/auth/refresh"
+            | "/api/auth/logout"
+            | "/api/auth/password/forgot"
+            | "/api/auth/password/reset"
+            | "/api/auth/password/change" => Err(ApiError::MethodNotAllowed("POST, OPTIONS")),
+            "/api/auth/me" | "/api/auth/sessions" => Err(ApiError::MethodNotAllowed("GET, OPTIONS")),
+            "/api/auth/account" => Err(ApiError::MethodNotAllowed("DELETE, OPTIONS")),
             _ => Err(ApiError::NotFound),
         }
     }
@@ -146,7 +209,7 @@ impl Login {
         let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
             return Err(v.into_error());
         };
-        let signed_in = self.accounts.register(email, password, display_name).await?;
+        let signed_in = self.accounts.register(email, password, display_name, user_agent(req)).await?;
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
 
@@ -158,7 +221,7 @@ impl Login {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(v.into_error());
         };
-        let signed_in = self.accounts.login(email, password).await?;
+        let signed_in = self.accounts.login(email, password, user_agent(req)).await?;
         self.signed_in(StatusCode::OK, &signed_in)
     }
 
@@ -197,15 +260,14 @@ impl Login {
     }
 
     async fn logout(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let session = if req.headers().contains_key(header::AUTHORIZATION) {
+        if req.headers().contains_key(header::AUTHORIZATION) {
             let principal = self.auth.authenticate(req.headers()).await?;
             self.accounts.logout(principal.session_id()).await?;
-            principal.session_id().clone()
         } else {
             self.http.cors.check_origin(req.headers())?;
             let cookie = self.http.cookie.read(req.headers());
             match self.accounts.logout_cookie(cookie.as_deref()).await {
-                Ok(session) => session,
+                Ok(()) => {}
                 Err(AccountError::SessionInvalid) => {
                     return Ok(
                         self.clearing_cookie(ApiError::Unauthenticated(Challenge::Bare).into_response())
@@ -213,15 +275,79 @@ impl Login {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        Ok(self.clearing_cookie(no_content()))
+    }
+
+    async fn forgot(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let body: ForgotBody = json_body(req)?;
+        let mut v = Validator::default();
+        let Some(email) = v.check("email", Email::parse(&body.email)) else {
+            return Err(v.into_error());
         };
-        // The session is already revoked; closing its sockets is best effort.
-        let delivery = self.notifier.revoke_session(&session).await;
-        tracing::info!(
-            closed = delivery.sent,
-            gone = delivery.gone,
-            failed = delivery.failed,
-            "session sockets closed"
-        );
+        self.accounts.forgot_password(email, source_ip(req).as_deref()).await?;
+        let mut response = Response::new(Body::Text(FORGOT_ACCEPTED.to_owned()));
+        *response.status_mut() = StatusCode::ACCEPTED;
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(response)
+    }
+
+    async fn reset(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let body: ResetBody = json_body(req)?;
+        let mut v = Validator::default();
+        let Some(password) = v.check("new_password", Password::parse(body.new_password)) else {
+            return Err(v.into_error());
+        };
+        self.accounts.reset_password(&body.token, password).await?;
+        Ok(no_content())
+    }
+
+    async fn change(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let body: ChangeBody = json_body(req)?;
+        let mut v = Validator::default();
+        let current = v.check("current_password", Password::candidate(body.current_password));
+        let new_password = v.check("new_password", Password::parse(body.new_password));
+        let (Some(current), Some(new_password)) = (current, new_password) else {
+            return Err(v.into_error());
+        };
+        self.accounts.change_password(&principal, current, new_password).await?;
+        Ok(no_content())
+    }
+
+    async fn sessions(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let sessions = self.accounts.sessions(&principal).await?;
+        let sessions = sessions
+            .into_iter()
+            .map(|s| SessionItem {
+                id: s.id,
+                created_at: rfc3339(s.created_at),
+                last_seen_at: rfc3339(s.last_seen_at),
+                user_agent: s.user_agent,
+                current: s.current,
+            })
+            .collect();
+        json(StatusCode::OK, &SessionsView { sessions })
+    }
+
+    async fn revoke_session(&self, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::NotFound);
+        }
+        self.accounts.revoke_session(&principal, id).await?;
+        Ok(no_content())
+    }
+
+    async fn delete_account(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let body: PasswordBody = json_body(req)?;
+        let mut v = Validator::default();
+        let Some(password) = v.check("password", Password::candidate(body.password)) else {
+            return Err(v.into_error());
+        };
+        self.accounts.delete_account(&principal, password).await?;
         Ok(self.clearing_cookie(no_content()))
     }
 
@@ -231,7 +357,7 @@ impl Login {
             StatusCode::OK,
             &MeView {
                 user: principal.user().view(),
-                session: SessionView { expires_at: rfc3339(principal.session_expires_at()) },
+                session: MeSession { expires_at: rfc3339(principal.session_expires_at()) },
             },
         )
     }

@@ -7,6 +7,7 @@ use lambda_http::{Request, service_fn};
 use login::Login;
 use shared::adapters::apigw::ApiGatewayPush;
 use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::ses::Ses;
 use shared::config::{HttpConfig, LoginConfig, ProcessEnv, Tables, management_endpoint, or_exit};
 use shared::http::HttpFunction;
 use shared::ports::Stores;
@@ -22,8 +23,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = Arc::new(DynamoStore::from_sdk(&sdk, tables));
     store.warm().await;
     let push = Arc::new(ApiGatewayPush::from_sdk(&sdk, &management));
+    let mail = Arc::new(Ses::from_sdk(&sdk));
     let login =
-        Arc::new(Login::new(config, http, &Stores::single(store), push, Arc::new(shared::SystemClock)));
+        Arc::new(Login::new(config, http, &Stores::single(store), push, mail, Arc::new(shared::SystemClock)));
     lambda_http::run(service_fn(move |req: Request| {
         let login = Arc::clone(&login);
         async move { Ok::<_, Infallible>(login.handle(req).await) }

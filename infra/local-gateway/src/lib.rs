@@ -126,6 +126,7 @@ struct Overlay {
     public_keys: String,
     origins: String,
     websocket_url: String,
+    reset_url: String,
 }
 
 impl Source for Overlay {
@@ -137,6 +138,7 @@ impl Source for Overlay {
             // Local mail goes to the outbox folder; these only label it.
             "MAIL_FROM" => self.base.get(var).or_else(|| Some("Support <support@localhost>".into())),
             "SUPPORT_EMAIL" => self.base.get(var).or_else(|| Some("support@localhost".into())),
+            "PASSWORD_RESET_URL" => self.base.get(var).or_else(|| Some(self.reset_url.clone())),
             "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
             _ => self.base.get(var),
         }
@@ -160,6 +162,7 @@ impl Gateway {
             public_keys: PublicKeys::new([key.public_key().clone()])?.to_jwks(),
             origins: origins.join(","),
             websocket_url: format!("ws://{addr}/ws"),
+            reset_url: format!("http://{addr}/reset-password"),
         };
         let http = HttpConfig::from_source(&source, Some(&key))?;
         let ws_config = WsConfig::from_source(&source)?;
@@ -177,7 +180,14 @@ impl Gateway {
         let sockets = Sockets::default();
         let wiring = wire(config.backend, &config.data_dir, addr, &sockets, &escalation_config).await?;
         let (stores, push, transport) = (wiring.stores, wiring.push, wiring.transport);
-        let login = Arc::new(Login::new(login_config, http.clone(), &stores, push.clone(), clock.clone()));
+        let login = Arc::new(Login::new(
+            login_config,
+            http.clone(),
+            &stores,
+            push.clone(),
+            transport.clone(),
+            clock.clone(),
+        ));
         let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
         let ws_connect = Arc::new(WsConnect::new(http.clone(), &stores, clock.clone()));
         let knowledge_base = Arc::new(chat::knowledge_base()?);

@@ -1,4 +1,5 @@
-//! Account use cases behind the `login` function: register, sign in, refresh, sign out.
+//! Account use cases behind the `login` function: register, sign in, refresh, sign out (the
+//! lifecycle ones — reset, change, sessions, deletion — are in `lifecycle.rs`).
 
 use std::sync::Arc;
 
@@ -7,8 +8,13 @@ use super::session::{SessionId, SessionPolicy, SessionToken};
 use super::throttle::{Gate, LoginThrottle};
 use super::token::{AccessToken, TokenError, TokenIssuer};
 use crate::clock::Clock;
+use crate::config::LoginConfig;
+use crate::domain::ws::Notifier;
 use crate::domain::{DisplayName, Email, Password, UserId, UserProfile};
-use crate::ports::{SessionStore, StoreError, UserRecord, UserStore};
+use crate::ports::{
+    Conversations, MailTransport, RateLimits, SessionStore, StoreError, Stores, SupportTickets, UserRecord,
+    UserStore, WsTickets,
+};
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,24 @@ pub enum AccountError {
     /// The session cookie is missing, malformed, unknown, expired or revoked.
     #[error("session invalid")]
     SessionInvalid,
+    /// A password-reset token that is unknown, used or expired.
+    #[error("invalid reset token")]
+    InvalidResetToken,
+    /// The password given to confirm a change or a deletion is not the account's.
+    #[error("wrong password")]
+    WrongPassword(&'static str),
+    /// A per-email or per-address allowance is used up.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until it renews.
+        retry_after: u64,
+    },
+    /// The reset mail could not be handed to the mail service (its token was withdrawn).
+    #[error("mail unavailable")]
+    MailUnavailable,
+    /// No such session of this user.
+    #[error("not found")]
+    NotFound,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -62,27 +86,48 @@ pub struct SignedIn {
 /// Everything the account use cases need.
 #[derive(Clone)]
 pub struct Accounts {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    throttle: LoginThrottle,
-    hasher: PasswordHasher,
-    issuer: Arc<TokenIssuer>,
-    policy: SessionPolicy,
-    clock: Arc<dyn Clock>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) tokens: Arc<dyn WsTickets>,
+    pub(super) conversations: Arc<dyn Conversations>,
+    pub(super) tickets: Arc<dyn SupportTickets>,
+    pub(super) limits: Arc<dyn RateLimits>,
+    pub(super) throttle: LoginThrottle,
+    pub(super) hasher: PasswordHasher,
+    pub(super) issuer: Arc<TokenIssuer>,
+    pub(super) policy: SessionPolicy,
+    pub(super) reset: super::lifecycle::ResetSettings,
+    pub(super) mail: Arc<dyn MailTransport>,
+    pub(super) notifier: Notifier,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl Accounts {
-    /// Wires the use cases to their ports.
+    /// Wires the use cases to their ports: the stores, the mail transport (reset mail) and the
+    /// notifier (a revoked session's sockets are told and closed).
     pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
-        throttle: LoginThrottle,
-        hasher: PasswordHasher,
-        issuer: Arc<TokenIssuer>,
-        policy: SessionPolicy,
+        stores: &Stores,
+        config: &LoginConfig,
+        mail: Arc<dyn MailTransport>,
+        notifier: Notifier,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { users, sessions, throttle, hasher, issuer, policy, clock }
+        Self {
+            users: stores.users.clone(),
+            sessions: stores.sessions.clone(),
+            tokens: stores.ws_tickets.clone(),
+            conversations: stores.conversations.clone(),
+            tickets: stores.tickets.clone(),
+            limits: stores.rate_limits.clone(),
+            throttle: LoginThrottle::new(stores.rate_limits.clone(), config.throttle),
+            hasher: PasswordHasher::new(),
+            issuer: config.issuer.clone(),
+            policy: config.sessions,
+            reset: config.reset.clone(),
+            mail,
+            notifier,
+            clock,
+        }
     }
 
     /// The session lifetimes (the cookie's `Max-Age` is the absolute one).
@@ -101,11 +146,12 @@ impl Accounts {
         email: Email,
         password: Password,
         display_name: Option<DisplayName>,
+        user_agent: Option<String>,
     ) -> Result<SignedIn, AccountError> {
         let password_hash = self.hasher.hash(&password).await?;
         let now = self.clock.now();
         let profile = UserProfile { id: UserId::generate(), email, display_name, created_at: now };
-        let (session_token, session) = self.policy.start(profile.clone(), now);
+        let (session_token, session) = self.policy.start(profile.clone(), now, user_agent);
         match self.users.create(&UserRecord { profile, password_hash }, &session).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
@@ -117,7 +163,12 @@ impl Accounts {
 
     /// Checks the throttle, then the password (always one verification), then opens a new
     /// session: 3 store round trips, one more after earlier failures or a parameter change.
-    pub async fn login(&self, email: Email, password: Password) -> Result<SignedIn, AccountError> {
+    pub async fn login(
+        &self,
+        email: Email,
+        password: Password,
+        user_agent: Option<String>,
+    ) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
         let failures = match self.throttle.check(&email, now).await? {
             Gate::Locked { retry_after } => {
@@ -148,12 +199,16 @@ impl Accounts {
         if failures > 0 {
             self.throttle.succeed(&email).await?;
         }
-        self.start_session(user.profile).await
+        self.start_session(user.profile, user_agent).await
     }
 
-    async fn start_session(&self, user: UserProfile) -> Result<SignedIn, AccountError> {
+    async fn start_session(
+        &self,
+        user: UserProfile,
+        user_agent: Option<String>,
+    ) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
-        let (session_token, record) = self.policy.start(user, now);
+        let (session_token, record) = self.policy.start(user, now, user_agent);
         self.sessions.create(&record).await?;
         let access = self.issuer.issue(&record.user.id, &record.id, now)?;
         Ok(SignedIn { user: record.user, access, session_token })
@@ -171,20 +226,37 @@ impl Accounts {
         Ok(self.issuer.issue(&session.user.id, &session.id, now)?)
     }
 
-    /// Revokes the session a verified principal runs under.
+    /// Revokes the session a verified principal runs under and closes its sockets.
     pub async fn logout(&self, session: &SessionId) -> Result<(), AccountError> {
-        self.sessions.delete(session, self.clock.now()).await?;
-        Ok(())
+        self.revoke(session).await
     }
 
     /// Revokes the session in the cookie; [`AccountError::SessionInvalid`] if none was live.
-    pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<SessionId, AccountError> {
+    pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<(), AccountError> {
         let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
         let id = token.id();
-        if self.sessions.delete(&id, self.clock.now()).await? {
-            Ok(id)
-        } else {
-            Err(AccountError::SessionInvalid)
+        if !self.sessions.delete(&id, self.clock.now()).await? {
+            return Err(AccountError::SessionInvalid);
         }
+        self.close_sockets(&id).await;
+        Ok(())
+    }
+
+    /// Deletes a session, then tells its sockets and closes them.
+    pub(super) async fn revoke(&self, session: &SessionId) -> Result<(), AccountError> {
+        self.sessions.delete(session, self.clock.now()).await?;
+        self.close_sockets(session).await;
+        Ok(())
+    }
+
+    /// The session is already revoked: closing its sockets is best effort.
+    async fn close_sockets(&self, session: &SessionId) {
+        let delivery = self.notifier.revoke_session(session).await;
+        tracing::info!(
+            closed = delivery.sent,
+            gone = delivery.gone,
+            failed = delivery.failed,
+            "session sockets closed"
+        );
     }
 }

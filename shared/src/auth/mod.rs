@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod authenticate;
 pub mod keys;
+pub mod lifecycle;
 pub mod password;
 pub mod secret;
 pub mod session;
@@ -12,6 +13,7 @@ pub mod token;
 pub use accounts::{AccountError, Accounts, SignedIn};
 pub use authenticate::{Authenticator, Principal};
 pub use keys::{KeyError, PublicKeys, SigningKey};
+pub use lifecycle::{ResetSettings, SessionView};
 pub use password::PasswordHasher;
 pub use session::{SessionId, SessionPolicy, SessionToken};
 pub use throttle::{LoginThrottle, ThrottlePolicy};

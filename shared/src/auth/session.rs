@@ -13,6 +13,13 @@ use crate::ports::SessionRecord;
 pub struct SessionId(String);
 
 impl SessionId {
+    /// The id shown to the user in the sessions list: a hash of the sid, short and useless as a
+    /// credential or to look the session up without the user's other sessions.
+    pub fn public_id(&self) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes());
+        hex::encode(&digest.as_ref()[..8])
+    }
+
     /// An id from a verified token or a store.
     pub fn from_trusted(raw: impl Into<String>) -> Self {
         Self(raw.into())
@@ -78,8 +85,13 @@ impl Default for SessionPolicy {
 }
 
 impl SessionPolicy {
-    /// A new session for `user` starting at `now`, with its token.
-    pub fn start(&self, user: UserProfile, now: DateTime<Utc>) -> (SessionToken, SessionRecord) {
+    /// A new session for `user` starting at `now` from this client, with its token.
+    pub fn start(
+        &self,
+        user: UserProfile,
+        now: DateTime<Utc>,
+        user_agent: Option<String>,
+    ) -> (SessionToken, SessionRecord) {
         let token = SessionToken::generate();
         let record = SessionRecord {
             id: token.id(),
@@ -87,6 +99,8 @@ impl SessionPolicy {
             created_at: now,
             absolute_expires_at: now + self.absolute,
             idle_expires_at: now + self.idle,
+            last_seen_at: now,
+            user_agent,
         };
         (token, record)
     }

@@ -1,4 +1,4 @@
-//! The ticket mails, built with `lettre`: text and HTML parts, user text escaped in HTML and
+//! The ticket and password-reset mails, built with `lettre`: text and HTML parts, user text escaped in HTML and
 //! never able to add a header (header values are stripped of control characters before
 //! `lettre` encodes them).
 
@@ -35,6 +35,13 @@ fn reply_time(priority: Priority) -> &'static str {
         Priority::Normal => "within 1 business day",
         Priority::Low => "within 3 business days",
     }
+}
+
+/// The body every mail has: the same message as plain text and as HTML.
+fn text_and_html(text: String, html: String) -> MultiPart {
+    MultiPart::alternative()
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html))
 }
 
 fn escape(text: &str) -> String {
@@ -119,12 +126,38 @@ pub fn build(
     if let Some(reply_to) = reply_to {
         builder = builder.reply_to(reply_to);
     }
-    let message = builder
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
-        )
+    let message = builder.multipart(text_and_html(text, html)).map_err(|e| BuildError(e.to_string()))?;
+    Ok((envelope_to, message.formatted()))
+}
+
+/// The password-reset mail to `to`, with the one-time `link`: the envelope recipient and the
+/// MIME bytes. The link is the only place the token appears.
+pub fn build_reset(
+    from: &Mailbox,
+    to: &str,
+    link: &str,
+    valid_minutes: i64,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let to: Mailbox = to.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let text = format!(
+        "Hello,\n\nsomeone (hopefully you) asked to reset the password of the account for this address.\n\n\
+         Choose a new password here (the link works once, for {valid_minutes} minutes):\n{link}\n\n\
+         Resetting signs out every device signed in to the account. If you did not ask for this, \
+         ignore this mail: your password stays as it is.\n\nThe support team\n"
+    );
+    let html = format!(
+        "<p>Hello,</p>\n<p>someone (hopefully you) asked to reset the password of the account for this \
+         address.</p>\n<p><a href=\"{href}\">Choose a new password</a> (the link works once, for \
+         {valid_minutes} minutes).</p>\n<p>Resetting signs out every device signed in to the account. If you \
+         did not ask for this, ignore this mail: your password stays as it is.</p>\n<p>The support team</p>\n",
+        href = html_escape::encode_double_quoted_attribute(link),
+    );
+    let envelope_to = to.email.to_string();
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject("Reset your password")
+        .multipart(text_and_html(text, html))
         .map_err(|e| BuildError(e.to_string()))?;
     Ok((envelope_to, message.formatted()))
 }

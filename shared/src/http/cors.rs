@@ -12,7 +12,7 @@ pub struct Cors {
     allowed: Vec<String>,
 }
 
-const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
+const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key";
 const EXPOSE_HEADERS: &str = "retry-after, x-request-id";
 

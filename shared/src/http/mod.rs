@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 pub use cookies::CookieSettings;
 pub use cors::Cors;
-pub use request::{Validator, json_body, request_id};
+pub use request::{Validator, json_body, request_id, source_ip, user_agent};
 pub use response::{json, no_content};
 
 use crate::error::ApiError;

@@ -20,6 +20,27 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The caller's address as API Gateway saw it (not a header the client could set).
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .filter(|ip| !ip.is_empty() && ip.len() <= 64)
+}
+
+/// Longest user agent kept for the sessions list.
+pub const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// The client's `User-Agent`, printable and cut to [`MAX_USER_AGENT_CHARS`]: it is shown back
+/// to the user, so it is data, never markup or control characters.
+pub fn user_agent(req: &Request) -> Option<String> {
+    let raw = req.headers().get(header::USER_AGENT)?.to_str().ok()?;
+    let clean: String = raw.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_owned())
+}
+
 fn body_bytes(req: &Request) -> &[u8] {
     match req.body() {
         Body::Text(s) => s.as_bytes(),

@@ -101,6 +101,8 @@ pub trait Conversations: Send + Sync {
     async fn transcript(&self, id: &str) -> StoreResult<Option<(ConversationRecord, Vec<MessageRecord>)>>;
     /// Up to `limit` messages with `seq > after`, in order.
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>>;
+    /// Deletes every conversation of the user and their messages (account deletion).
+    async fn delete_for_user(&self, user: &UserId) -> StoreResult<()>;
     /// Up to `limit` of the user's conversations, most recently active first, strictly after
     /// the `(updated_at, id)` position `before` in that order.
     async fn list(

@@ -20,11 +20,11 @@ pub use push::{Push, PushError};
 pub use rate_limits::{Counter, RateLimits};
 pub use sessions::{SessionRecord, SessionStore};
 pub use support_tickets::{
-    CreateConflict, IdempotencyKey, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket,
-    SupportTickets, TranscriptLine,
+    CreateConflict, DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, NewTicket, Priority, Recipient,
+    SupportTicket, SupportTickets, TranscriptLine,
 };
 pub use users::{UserRecord, UserStore};
-pub use ws_tickets::{Admission, Quota, TicketRecord, WsTickets};
+pub use ws_tickets::{Admission, Quota, ResetRecord, TicketRecord, WsTickets};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::auth::SessionId;
-use crate::domain::UserProfile;
+use crate::domain::{UserId, UserProfile};
 
 /// A stored session. It carries a snapshot of the user's profile so that `authenticate`
 /// and `GET /api/auth/me` cost one store round trip.
@@ -21,6 +21,10 @@ pub struct SessionRecord {
     pub absolute_expires_at: DateTime<Utc>,
     /// End unless refreshed before; refresh pushes it forward.
     pub idle_expires_at: DateTime<Utc>,
+    /// When it was last used to sign in or refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// The browser or client it was opened from, as it said (for the sessions list).
+    pub user_agent: Option<String>,
 }
 
 impl SessionRecord {
@@ -42,7 +46,8 @@ pub trait SessionStore: Send + Sync {
     async fn create(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The live session with this id.
     async fn get(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>>;
-    /// Moves the idle limit of a live session to `idle_expires_at` and returns it, in one write.
+    /// Moves the idle limit of a live session to `idle_expires_at` (and its last use to `now`)
+    /// and returns it, in one write.
     async fn touch(
         &self,
         id: &SessionId,
@@ -51,4 +56,6 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Option<SessionRecord>>;
     /// Revokes (deletes) the session; whether a live one existed.
     async fn delete(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// A user's live sessions, oldest first.
+    async fn for_user(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>>;
 }

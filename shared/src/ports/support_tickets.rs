@@ -117,6 +117,9 @@ pub struct TranscriptLine {
     pub created_at: String,
 }
 
+/// The owner of tickets whose user deleted their account.
+pub const DETACHED_OWNER: &str = "deleted-account";
+
 /// A stored ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupportTicket {
@@ -231,6 +234,9 @@ pub trait SupportTickets: Send + Sync {
     async fn update_mail(&self, mail: &MailRecord) -> StoreResult<()>;
     /// Queued mails due at `now`, oldest first.
     async fn due_mails(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailRecord>>;
+    /// Keeps a deleted user's tickets for the support team but cuts them from the identity:
+    /// owner becomes [`DETACHED_OWNER`] and the email is cleared.
+    async fn detach_user(&self, user: &UserId) -> StoreResult<()>;
     /// Claims a due mail for one attempt by moving its due time to `until`, provided it is
     /// still queued and due at `due`: two workers never send the same attempt.
     async fn claim_mail(&self, mail: &MailRecord, until: DateTime<Utc>) -> StoreResult<bool>;

@@ -24,6 +24,8 @@ pub trait UserStore: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
     /// The account with this id, if any.
     async fn get(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
-    /// Replaces the password hash (rehash on login after a parameter change).
+    /// Replaces the password hash (rehash, reset, change).
     async fn set_password_hash(&self, user: &UserRecord, password_hash: &str) -> StoreResult<()>;
+    /// Deletes the account; its email can register again.
+    async fn delete(&self, user: &UserRecord) -> StoreResult<()>;
 }

@@ -49,4 +49,22 @@ pub trait WsTickets: Send + Sync {
     /// Deletes the ticket if it exists and has not expired at `now`, returning it: one
     /// conditional delete, so of concurrent redemptions exactly one gets the record.
     async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>>;
+    /// Stores a password-reset token (same table: a hash, a user, an expiry).
+    async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()>;
+    /// Deletes the reset token if it exists and has not expired at `now`, returning it: one
+    /// conditional delete, so it works exactly once.
+    async fn redeem_reset(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<ResetRecord>>;
+    /// Deletes every ticket and reset token of a user (account deletion).
+    async fn delete_for_user(&self, user: &UserId) -> StoreResult<()>;
+}
+
+/// A stored password-reset token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRecord {
+    /// Hex SHA-256 of the token.
+    pub id: String,
+    /// Whose password it resets.
+    pub user_id: UserId,
+    /// When it stops being redeemable (also the item's TTL).
+    pub expires_at: DateTime<Utc>,
 }

@@ -34,30 +34,12 @@ impl DynamoStore {
         key: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ConnectionRecord>> {
+        let items = self.query_index(&self.tables.connections, index, attribute, key).await?;
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.connections)
-                .index_name(index)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", attribute)
-                .expression_attribute_values(":k", s(key))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items() {
-                let record = from_item(item)?;
-                if record.expires_at > now {
-                    found.push(record);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => break,
+        for item in &items {
+            let record = from_item(item)?;
+            if record.expires_at > now {
+                found.push(record);
             }
         }
         found.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));

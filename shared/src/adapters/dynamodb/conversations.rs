@@ -191,6 +191,24 @@ impl Conversations for DynamoStore {
         Ok(head.map(|c| (c, messages)))
     }
 
+    async fn delete_for_user(&self, user: &UserId) -> StoreResult<()> {
+        let table = &self.tables.conversations;
+        for head in self.query_index(table, BY_USER, "user_id", user.as_str()).await? {
+            let id = get_s(&head, "pk")?;
+            let Some((_, messages)) = self.transcript(&id).await? else { continue };
+            for m in &messages {
+                self.delete_key(
+                    table,
+                    Item::from([("pk".to_owned(), s(&id)), ("sk".to_owned(), s(message_key(m.seq)))]),
+                )
+                .await?;
+            }
+            self.delete_key(table, Item::from([("pk".to_owned(), s(&id)), ("sk".to_owned(), s(META))]))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
         let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
         let out = self

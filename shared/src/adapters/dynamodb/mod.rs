@@ -6,10 +6,10 @@ pub mod conversations;
 mod item;
 mod rate_limits;
 pub mod schema;
-mod sessions;
+pub mod sessions;
 pub mod support_tickets;
 mod users;
-mod ws_tickets;
+pub mod ws_tickets;
 
 use std::fmt::Debug;
 
@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 
 use crate::config::Tables;
 use crate::ports::StoreError;
+use crate::ports::StoreResult;
 
 /// The DynamoDB store; implements every store port over the configured tables.
 #[derive(Clone, Debug)]
@@ -60,6 +61,46 @@ impl DynamoStore {
         if let Err(e) = probe {
             tracing::warn!(error = %DisplayErrorContext(&e), "store warm-up failed");
         }
+    }
+}
+
+impl DynamoStore {
+    /// Every item of `table`'s index `index` whose `attribute` is `value` (all pages).
+    async fn query_index(
+        &self,
+        table: &str,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> StoreResult<Vec<item::Item>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(index)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", attribute)
+                .expression_attribute_values(":k", item::s(value))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            found.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Deletes one item by its key attributes.
+    async fn delete_key(&self, table: &str, key: item::Item) -> StoreResult<()> {
+        self.client.delete_item().table_name(table).set_key(Some(key)).send().await.map_err(unavailable)?;
+        Ok(())
     }
 }
 

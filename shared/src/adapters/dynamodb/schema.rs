@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::connections::{BY_SESSION, BY_USER};
 use super::{build_err, unavailable};
-use super::{conversations, support_tickets};
+use super::{conversations, sessions, support_tickets, ws_tickets};
 use crate::config::Tables;
 use crate::ports::StoreResult;
 
@@ -31,9 +31,19 @@ pub fn specs(tables: &Tables) -> [TableSpec<'_>; 7] {
     let plain = |name, ttl| TableSpec { name, sorted: false, ttl, indexes: &[] };
     [
         plain(&tables.users, false),
-        plain(&tables.sessions, true),
+        TableSpec {
+            name: &tables.sessions,
+            sorted: false,
+            ttl: true,
+            indexes: &[(sessions::BY_USER, "user_id", None)],
+        },
         plain(&tables.rate_limits, true),
-        plain(&tables.ws_tickets, true),
+        TableSpec {
+            name: &tables.ws_tickets,
+            sorted: false,
+            ttl: true,
+            indexes: &[(ws_tickets::BY_USER, "user_id", None)],
+        },
         TableSpec {
             name: &tables.connections,
             sorted: false,

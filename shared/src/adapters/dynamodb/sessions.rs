@@ -12,6 +12,9 @@ use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
 
+/// Index of a user's sessions (eventually consistent).
+pub const BY_USER: &str = "by_user";
+
 pub(super) fn to_item(r: &SessionRecord) -> Item {
     let mut item = Item::from([
         ("pk".to_owned(), s(r.id.as_str())),
@@ -22,9 +25,13 @@ pub(super) fn to_item(r: &SessionRecord) -> Item {
         ("absolute_expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
         ("idle_expires_at".to_owned(), n(epoch(r.idle_expires_at))),
         ("expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
+        ("last_seen_at".to_owned(), n(epoch(r.last_seen_at))),
     ]);
     if let Some(name) = &r.user.display_name {
         item.insert("display_name".to_owned(), s(name.as_str()));
+    }
+    if let Some(agent) = &r.user_agent {
+        item.insert("user_agent".to_owned(), s(agent));
     }
     item
 }
@@ -43,6 +50,8 @@ fn from_item(item: &Item) -> StoreResult<SessionRecord> {
         created_at: from_epoch(get_n(item, "created_at")?),
         absolute_expires_at: from_epoch(get_n(item, "absolute_expires_at")?),
         idle_expires_at: from_epoch(get_n(item, "idle_expires_at")?),
+        last_seen_at: from_epoch(get_n(item, "last_seen_at").unwrap_or(0)),
+        user_agent: get_opt_s(item, "user_agent"),
     })
 }
 
@@ -95,7 +104,7 @@ impl SessionStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(id.as_str()))
-            .update_expression("SET idle_expires_at = :idle")
+            .update_expression("SET idle_expires_at = :idle, last_seen_at = :now")
             .condition_expression(
                 "attribute_exists(pk) AND absolute_expires_at > :now AND idle_expires_at > :now",
             )
@@ -124,5 +133,18 @@ impl SessionStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(live(out.attributes.as_ref(), now)?.is_some())
+    }
+
+    async fn for_user(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>> {
+        let items = self.query_index(&self.tables.sessions, BY_USER, "user_id", user.as_str()).await?;
+        let mut sessions: Vec<SessionRecord> = items
+            .iter()
+            .map(from_item)
+            .collect::<StoreResult<Vec<_>>>()?
+            .into_iter()
+            .filter(|r| r.is_live(now))
+            .collect();
+        sessions.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        Ok(sessions)
     }
 }

@@ -1,9 +1,10 @@
 //! Support tickets table (`pk`/`sk`):
-//! - ticket `TICKET#<id>` / `META` (transcript as JSON; `user_id` + `created_key` for `by_user`),
+//! - ticket `TICKET#<id>` / `META` (transcript as JSON; `user_id` + `created_key` for `by_user`;
+//!   `idempotency_pk` names its key's item),
 //! - its mails `TICKET#<id>` / `MAIL#<recipient>` (raw MIME as binary; while queued, `queue` and
 //!   `due` put it in the sparse index `by_due`),
 //! - day counters `COUNTER#<yyyymmdd>` / `COUNTER`,
-//! - idempotency keys `IDEM#<user>#<key>` / `IDEM` (TTL `expires_at`).
+//! - idempotency keys `IDEM#<sha256(user, key)>` / `IDEM` (TTL `expires_at`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -16,8 +17,8 @@ use super::{DynamoStore, build_err, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
 use crate::ports::{
-    CreateConflict, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError, StoreResult,
-    SupportTicket, SupportTickets,
+    CreateConflict, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError,
+    StoreResult, SupportTicket, SupportTickets,
 };
 
 /// Index of a user's tickets, newest first.
@@ -34,8 +35,11 @@ fn mail_key(recipient: Recipient) -> String {
     format!("MAIL#{}", recipient.as_str())
 }
 
+/// Keys are per user; the item holds only a hash of both, so nothing in it names the user.
 fn idem_key(user: &UserId, key: &str) -> String {
-    format!("IDEM#{}#{key}", user.as_str())
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{}\n{key}", user.as_str()).as_bytes());
+    format!("IDEM#{}", hex::encode(digest))
 }
 
 fn position(at: DateTime<Utc>, id: &str) -> String {
@@ -224,7 +228,12 @@ impl SupportTickets for DynamoStore {
         request = request
             .transact_items(TransactWriteItem::builder().update(counter.build().map_err(build_err)?).build());
         kinds.push(CreateConflict::Counter);
-        request = request.transact_items(put(table, ticket_item(t)?, "attribute_not_exists(pk)")?);
+        let mut item = ticket_item(t)?;
+        if let Some(key) = &new.idempotency {
+            // So that detaching the ticket from a deleted account can find its key.
+            item.insert("idempotency_pk".to_owned(), s(idem_key(&key.user_id, &key.key)));
+        }
+        request = request.transact_items(put(table, item, "attribute_not_exists(pk)")?);
         for m in &new.mails {
             request = request.transact_items(put(table, mail_item(m), "attribute_not_exists(pk)")?);
         }
@@ -329,6 +338,40 @@ impl SupportTickets for DynamoStore {
             .await
             .map_err(unavailable)?;
         out.items().iter().map(mail).collect()
+    }
+
+    async fn detach_user(&self, user: &UserId) -> StoreResult<()> {
+        let table = &self.tables.support_tickets;
+        for head in self.query_index(table, BY_USER, "user_id", user.as_str()).await? {
+            let pk = get_s(&head, "pk")?;
+            if let Some(idem) = get_opt_s(&head, "idempotency_pk") {
+                self.delete_key(
+                    table,
+                    Item::from([("pk".to_owned(), s(idem)), ("sk".to_owned(), s("IDEM"))]),
+                )
+                .await?;
+            }
+            // The mails hold the user's address; the ticket keeps their statuses.
+            for recipient in [Recipient::Support, Recipient::User] {
+                self.delete_key(
+                    table,
+                    Item::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(mail_key(recipient)))]),
+                )
+                .await?;
+            }
+            self.client
+                .update_item()
+                .table_name(table)
+                .key("pk", s(&pk))
+                .key("sk", s("META"))
+                .update_expression("SET user_id = :owner, user_email = :none REMOVE idempotency_pk")
+                .expression_attribute_values(":owner", s(DETACHED_OWNER))
+                .expression_attribute_values(":none", s(""))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     async fn claim_mail(&self, m: &MailRecord, until: DateTime<Utc>) -> StoreResult<bool> {

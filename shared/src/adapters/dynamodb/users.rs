@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, build_err, unavailable};
@@ -135,5 +135,27 @@ impl UserStore for DynamoStore {
             .send()
             .await;
         result.map(|_| ()).map_err(transaction_error)
+    }
+
+    async fn delete(&self, user: &UserRecord) -> StoreResult<()> {
+        let delete = |pk: String| -> StoreResult<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.tables.users)
+                        .key("pk", s(pk))
+                        .build()
+                        .map_err(build_err)?,
+                )
+                .build())
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(delete(user_key(&user.profile.id))?)
+            .transact_items(delete(email_key(&user.profile.email))?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(transaction_error)
     }
 }

@@ -12,7 +12,15 @@ use super::{DynamoStore, build_err, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
-use crate::ports::{Admission, Quota, StoreResult, TicketRecord, WsTickets};
+use crate::ports::{Admission, Quota, ResetRecord, StoreResult, TicketRecord, WsTickets};
+
+/// Index of a user's tickets and reset tokens (account deletion).
+pub const BY_USER: &str = "by_user";
+
+/// Reset tokens share the table, under their own key prefix.
+fn reset_key(id: &str) -> String {
+    format!("reset#{id}")
+}
 
 fn from_item(item: &Item) -> StoreResult<TicketRecord> {
     Ok(TicketRecord {
@@ -21,6 +29,30 @@ fn from_item(item: &Item) -> StoreResult<TicketRecord> {
         session_id: SessionId::from_trusted(get_s(item, "session_id")?),
         expires_at: from_epoch(get_n(item, "expires_at")?),
     })
+}
+
+impl DynamoStore {
+    /// Deletes the item if it exists and has not expired at `now`, returning it: one
+    /// conditional delete, so of concurrent callers exactly one gets it.
+    async fn take_unexpired(&self, pk: String, now: DateTime<Utc>) -> StoreResult<Option<Item>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.ws_tickets)
+            .key("pk", s(pk))
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":now", n(epoch(now)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -70,22 +102,37 @@ impl WsTickets for DynamoStore {
     }
 
     async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
-        let result = self
-            .client
-            .delete_item()
+        self.take_unexpired(id.to_owned(), now).await?.as_ref().map(from_item).transpose()
+    }
+
+    async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
             .table_name(&self.tables.ws_tickets)
-            .key("pk", s(id))
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
-            .expression_attribute_values(":now", n(epoch(now)))
-            .return_values(ReturnValue::AllOld)
+            .item("pk", s(reset_key(&token.id)))
+            .item("user_id", s(token.user_id.as_str()))
+            .item("expires_at", n(epoch(token.expires_at)))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await;
-        match result {
-            Ok(out) => out.attributes.as_ref().map(from_item).transpose(),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn redeem_reset(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<ResetRecord>> {
+        let Some(item) = self.take_unexpired(reset_key(id), now).await? else { return Ok(None) };
+        Ok(Some(ResetRecord {
+            id: id.to_owned(),
+            user_id: UserId::from_trusted(get_s(&item, "user_id")?),
+            expires_at: from_epoch(get_n(&item, "expires_at")?),
+        }))
+    }
+
+    async fn delete_for_user(&self, user: &UserId) -> StoreResult<()> {
+        let table = &self.tables.ws_tickets;
+        for item in self.query_index(table, BY_USER, "user_id", user.as_str()).await? {
+            self.delete_key(table, Item::from([("pk".to_owned(), s(get_s(&item, "pk")?))])).await?;
         }
+        Ok(())
     }
 }

@@ -139,6 +139,21 @@ impl Conversations for SqliteStore {
         .await
     }
 
+    async fn delete_for_user(&self, user: &UserId) -> StoreResult<()> {
+        let user = user.as_str().to_owned();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ?1)",
+                [&user],
+            )
+            .map_err(unavailable)?;
+            tx.execute("DELETE FROM conversations WHERE user_id = ?1", [&user]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
         let id = id.to_owned();
         self.run(move |c| {

@@ -18,7 +18,15 @@ use rusqlite::Connection;
 use crate::clock::epoch;
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
+
+/// Column additions for databases made by older builds (new tables need none: `SCHEMA` creates
+/// what is missing).
+const MIGRATIONS: &[(i64, &str)] = &[(
+    5,
+    "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN user_agent TEXT;",
+)];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -36,9 +44,16 @@ CREATE TABLE IF NOT EXISTS sessions (
     user_created_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     absolute_expires_at INTEGER NOT NULL,
-    idle_expires_at INTEGER NOT NULL
+    idle_expires_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL DEFAULT 0,
+    user_agent TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS reset_tokens (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS rate_limits (
     key TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -145,6 +160,8 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(unavailable)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        // Deleted rows are overwritten, so a deleted account leaves nothing readable in the file.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
         let version: i64 =
             conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unavailable)?;
@@ -153,6 +170,12 @@ impl SqliteStore {
                 "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
                 path.display()
             )));
+        }
+        if version > 0 {
+            for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| version < *to) {
+                conn.execute_batch(sql)
+                    .map_err(|e| StoreError::Unavailable(format!("migrating to {to}: {e}")))?;
+            }
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(unavailable)?;
@@ -185,7 +208,7 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            for table in ["rate_limits", "ws_tickets", "connections", "idempotency_keys"] {
+            for table in ["rate_limits", "ws_tickets", "reset_tokens", "connections", "idempotency_keys"] {
                 n += tx
                     .execute(&format!("DELETE FROM {table} WHERE expires_at <= ?1"), [now])
                     .map_err(unavailable)?;

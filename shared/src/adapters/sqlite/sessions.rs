@@ -8,8 +8,8 @@ use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
 use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
 
-const COLUMNS: &str =
-    "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, idle_expires_at";
+const COLUMNS: &str = "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, \
+                       idle_expires_at, last_seen_at, user_agent";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord>> {
     let email: String = row.get(2)?;
@@ -27,13 +27,15 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord
         created_at: from_epoch(row.get(5)?),
         absolute_expires_at: from_epoch(row.get(6)?),
         idle_expires_at: from_epoch(row.get(7)?),
+        last_seen_at: from_epoch(row.get(8)?),
+        user_agent: row.get(9)?,
     }))
 }
 
 /// Inserts a session row (also inside the registration transaction).
 pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> {
     c.execute(
-        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             s.id.as_str(),
             s.user.id.as_str(),
@@ -42,7 +44,9 @@ pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> 
             epoch(s.user.created_at),
             epoch(s.created_at),
             epoch(s.absolute_expires_at),
-            epoch(s.idle_expires_at)
+            epoch(s.idle_expires_at),
+            epoch(s.last_seen_at),
+            s.user_agent
         ],
     )
     .map(|_| ())
@@ -82,7 +86,7 @@ impl SessionStore for SqliteStore {
         self.run(move |c| {
             c.query_row(
                 &format!(
-                    "UPDATE sessions SET idle_expires_at = ?2 \
+                    "UPDATE sessions SET idle_expires_at = ?2, last_seen_at = ?3 \
                      WHERE id = ?1 AND absolute_expires_at > ?3 AND idle_expires_at > ?3 RETURNING {COLUMNS}"
                 ),
                 params![id, idle, now_s],
@@ -107,6 +111,22 @@ impl SessionStore for SqliteStore {
                 .optional()
                 .map_err(unavailable)?;
             Ok(old.is_some_and(|(abs, idle)| abs > now_s && idle > now_s))
+        })
+        .await
+    }
+
+    async fn for_user(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>> {
+        let (user, now_s) = (user.as_str().to_owned(), epoch(now));
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM sessions
+                     WHERE user_id = ?1 AND absolute_expires_at > ?2 AND idle_expires_at > ?2
+                     ORDER BY created_at, id"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![user, now_s], session_from_row).map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)?).collect()
         })
         .await
     }

@@ -6,8 +6,8 @@ use super::{SqliteStore, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
 use crate::ports::{
-    CreateConflict, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError, StoreResult,
-    SupportTicket, SupportTickets,
+    CreateConflict, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError,
+    StoreResult, SupportTicket, SupportTickets,
 };
 
 const TICKET: &str = "id, number, user_id, user_email, conversation_id, subject, description, priority, status, \
@@ -307,6 +307,27 @@ impl SupportTickets for SqliteStore {
                 .map_err(unavailable)?;
             let rows = stmt.query_map(params![now, limit], mail).map_err(unavailable)?;
             rows.map(|r| r.map_err(unavailable)?).collect()
+        })
+        .await
+    }
+
+    async fn detach_user(&self, user: &UserId) -> StoreResult<()> {
+        let user = user.as_str().to_owned();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            // The mails hold the user's address; the ticket keeps their statuses.
+            tx.execute(
+                "DELETE FROM ticket_mails WHERE ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
+                [&user],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "UPDATE tickets SET user_id = ?2, user_email = '' WHERE user_id = ?1",
+                params![user, DETACHED_OWNER],
+            )
+            .map_err(unavailable)?;
+            tx.execute("DELETE FROM idempotency_keys WHERE user_id = ?1", [&user]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
         })
         .await
     }

@@ -78,4 +78,10 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete(&self, user: &UserRecord) -> StoreResult<()> {
+        let id = user.profile.id.as_str().to_owned();
+        self.run(move |c| c.execute("DELETE FROM users WHERE id = ?1", [id]).map(|_| ()).map_err(unavailable))
+            .await
+    }
 }

@@ -7,7 +7,7 @@ use super::ServerEvent;
 use crate::auth::SessionId;
 use crate::clock::Clock;
 use crate::domain::UserId;
-use crate::ports::{ConnectionRecord, Connections, Push, PushError};
+use crate::ports::{ConnectionRecord, Connections, Push, PushError, StoreResult};
 
 /// What a delivery did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,14 @@ impl Notifier {
                 Delivery::default()
             }
         }
+    }
+
+    /// Tells every socket of a user their session is revoked, closes and forgets them all (a
+    /// password reset or an account deletion ends every session at once). Unlike the other
+    /// sends, a failed lookup is returned: account deletion must not leave connections behind.
+    pub async fn revoke_user(&self, user: &UserId) -> StoreResult<Delivery> {
+        let targets = self.connections.for_user(user, self.clock.now()).await?;
+        Ok(self.send_all(&targets, &ServerEvent::SessionRevoked, true).await.0)
     }
 
     /// Sends to each target (and closes it if asked); returns the tally and the gone ids.

@@ -68,8 +68,12 @@ impl TicketMinter {
     /// Mints one ticket for the principal's user and session (one store write).
     pub async fn mint(&self, principal: &Principal) -> Result<MintedTicket, MintError> {
         let now = self.clock.now();
-        let user = principal.user().id.as_str();
-        // Windows are aligned to the clock minute, so the counter key needs no read first.
+        // The counter key hashes the user id, so the rate-limit table holds no identities (and
+        // nothing is left of a deleted account). Windows are aligned to the clock minute, so
+        // the key needs no read first.
+        let user =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, principal.user().id.as_str().as_bytes());
+        let user = hex::encode(&user.as_ref()[..16]);
         let window_start = epoch(now) - epoch(now).rem_euclid(60);
         let quota = Quota {
             key: format!("ws-ticket#{user}#{window_start}"),
