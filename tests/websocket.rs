@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::gateway::{Account, Socket, TestGateway, next_text};
 use e2e::tokens;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use shared::adapters::apigw::ApiGatewayPush;
 use shared::auth::SessionId;
@@ -81,7 +81,12 @@ async fn ping_pong_over_a_ticket_and_bad_frames_keep_the_socket() {
     assert_eq!(next_text(&mut socket).await.as_deref(), Some(r#"{"type":"error","code":"bad_frame"}"#));
     assert_eq!(ping(&mut socket).await.as_deref(), Some(PONG), "still open");
     assert_eq!(gw.gateway().sockets().len(), 1);
+
+    // A clean close: the gateway answers our close frame before the connection ends.
     socket.close(None).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("an answer");
+    assert!(matches!(answer, Some(Ok(Message::Close(_)))), "{answer:?}");
+    assert!(socket.next().await.is_none(), "then the connection ends");
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ use crate::sockets::{Outgoing, Sockets};
 
 /// API Gateway's limit on one WebSocket message.
 const MAX_MESSAGE: usize = 128 * 1024;
+/// How long a closing socket waits for the other side's part of the closing handshake.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The `ws-connect` handler as the gateway calls it.
 pub type WsHandler = Arc<
@@ -164,14 +166,16 @@ async fn serve(
     mut outgoing: tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
     state: WsState,
 ) {
-    loop {
+    // Whether a close frame went either way, so the closing handshake is to be completed.
+    let closing = loop {
         tokio::select! {
             incoming = socket.recv() => {
                 let (body, base64) = match incoming {
                     Some(Ok(Message::Text(text))) => (text.to_string(), false),
                     Some(Ok(Message::Binary(bytes))) => (STANDARD.encode(&bytes), true),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(Message::Close(_))) => break true,
+                    Some(Err(_)) | None => break false,
                 };
                 let mut extra = Map::new();
                 extra.insert("body".into(), json!(body));
@@ -180,7 +184,7 @@ async fn serve(
                 match invoke(&state.handler, event(&conn, "$default", "MESSAGE", extra)).await {
                     Ok((_, Some(reply))) => {
                         if socket.send(Message::Text(reply.into())).await.is_err() {
-                            break;
+                            break false;
                         }
                     }
                     Ok((_, None)) => {}
@@ -190,23 +194,37 @@ async fn serve(
             frame = outgoing.recv() => match frame {
                 Some(Outgoing::Text(text)) => {
                     if socket.send(Message::Text(text.into())).await.is_err() {
-                        break;
+                        break false;
                     }
                 }
                 Some(Outgoing::Close) | None => {
                     let close = CloseFrame { code: close_code::NORMAL, reason: "".into() };
-                    let _ = socket.send(Message::Close(Some(close))).await;
-                    break;
+                    break socket.send(Message::Close(Some(close))).await.is_ok();
                 }
             },
         }
-    }
+    };
+    // Forgotten first: nothing more may be pushed to a closing socket.
     state.sockets.remove(&conn.id);
+    if closing {
+        finish_close(&mut socket).await;
+    }
+    // As API Gateway does: the connection ends, then `$disconnect` runs.
+    drop(socket);
     let mut extra = Map::new();
     extra.insert("requestContext".into(), json!({ "disconnectStatusCode": 1000, "disconnectReason": "" }));
     if let Err(e) = invoke(&state.handler, event(&conn, "$disconnect", "DISCONNECT", extra)).await {
         tracing::error!(error = %e, "ws-connect invocation failed");
     }
+}
+
+/// Completes the closing handshake (RFC 6455 §5.5.1) before the socket is dropped: reading on
+/// sends tungstenite's queued answer to the client's close frame, or waits for the client's answer
+/// to ours, and ends once the connection is closed. Without it a client sees the TCP connection
+/// end unanswered (a browser reports code 1006). Bounded, so a silent peer cannot hold the task.
+async fn finish_close(socket: &mut WebSocket) {
+    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+    let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
 }
 
 #[cfg(test)]

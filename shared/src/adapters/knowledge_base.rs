@@ -5,7 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use bm25::{DefaultTokenizer, Embedder, EmbedderBuilder, Language, Scorer, Tokenizer};
+use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
+use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::ports::{Answer, Assistant, AssistantError, MessageRecord, Source};
 
@@ -139,15 +140,22 @@ impl Thesaurus {
     }
 }
 
-/// Stemmed, stop-word-free tokens after the thesaurus.
+/// Stemmed, stop-word-free English tokens after the thesaurus, which has already lowercased the
+/// text and split it into words. The same steps as `bm25`'s default tokenizer for English (NLTK's
+/// stop words, the Snowball stemmer) without its other languages' data; accents are not folded.
 struct DomainTokenizer {
     thesaurus: Thesaurus,
-    inner: DefaultTokenizer,
+    stop_words: HashSet<&'static str>,
+    stemmer: Stemmer,
 }
 
 impl Default for DomainTokenizer {
     fn default() -> Self {
-        Self { thesaurus: Thesaurus::new(), inner: DefaultTokenizer::new(Language::English) }
+        Self {
+            thesaurus: Thesaurus::new(),
+            stop_words: stop_words::get(stop_words::LANGUAGE::English).iter().copied().collect(),
+            stemmer: Stemmer::create(Algorithm::English),
+        }
     }
 }
 
@@ -187,7 +195,12 @@ impl Index {
 
 impl Tokenizer for DomainTokenizer {
     fn tokenize(&self, text: &str) -> Vec<String> {
-        self.inner.tokenize(&self.thesaurus.normalize(text))
+        self.thesaurus
+            .normalize(text)
+            .split(' ')
+            .filter(|word| !word.is_empty() && !self.stop_words.contains(word))
+            .map(|word| self.stemmer.stem(word).into_owned())
+            .collect()
     }
 }
 
