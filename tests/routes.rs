@@ -67,3 +67,25 @@ async fn every_listed_route_is_served() {
         assert_eq!(status, 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_with_a_strict_policy() {
+    let gw = TestGateway::start().await;
+    for (path, kind, marker) in [
+        ("/", "text/html", "<script src=\"/app.js\""),
+        ("/reset-password?token=abc", "text/html", "id=\"reset-form\""),
+        ("/app.js", "text/javascript", "/api/auth/refresh"),
+        ("/app.css", "text/css", ":focus-visible"),
+    ] {
+        let response = gw.http.get(gw.at(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind), "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}: the reset token must not leak");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(response.text().await.unwrap().contains(marker), "{path}");
+    }
+    assert_eq!(gw.http.get(gw.at("/nothing-here")).send().await.unwrap().status(), 404);
+}

@@ -5,6 +5,7 @@
 pub mod apigw;
 pub mod keys;
 pub mod sockets;
+pub mod web;
 pub mod websocket;
 
 use std::net::SocketAddr;
@@ -224,6 +225,10 @@ impl Gateway {
             sockets: sockets.clone(),
         };
         let app = Router::new()
+            .route("/", get(web::index))
+            .route("/reset-password", get(web::index))
+            .route("/app.js", get(web::script))
+            .route("/app.css", get(web::style))
             .route("/health", get(health))
             .route("/ws", get(websocket::upgrade))
             .route("/@connections/{id}", post(sockets::post).delete(sockets::delete).get(sockets::get))
