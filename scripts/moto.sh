@@ -1,11 +1,12 @@
-# Sourced by scripts/test and scripts/bench (bash): the Python venv with moto, and moto itself.
+# Sourced by scripts/test and scripts/bench (bash): the Python venv (moto, template checks,
+# schemathesis), and moto itself.
 
-# Creates .venv with moto, the SAM translator and cfn-lint unless it already has them.
+# Creates .venv with moto, the SAM translator, cfn-lint and schemathesis unless it has them.
 ensure_venv() {
-  if ! .venv/bin/python -c 'import moto.server, werkzeug, samtranslator, cfnlint' 2>/dev/null; then
+  if ! .venv/bin/python -c 'import moto.server, werkzeug, samtranslator, cfnlint, schemathesis' 2>/dev/null; then
     [ -x .venv/bin/pip ] || python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check \
-      'moto[server]==5.2.1' 'aws-sam-translator==1.115.0' 'cfn-lint==1.58.0'
+      'moto[server]==5.2.1' 'aws-sam-translator==1.115.0' 'cfn-lint==1.58.0' 'schemathesis==4.32.5'
   fi
 }
 

@@ -104,9 +104,9 @@ impl WsTickets for Counting {
         self.tick();
         WsTickets::create(&self.inner, t, q).await
     }
-    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+    async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
         self.tick();
-        self.inner.redeem(id, now).await
+        self.inner.peek(id, now).await
     }
     async fn create_reset(&self, t: &ResetRecord) -> StoreResult<()> {
         self.tick();
@@ -127,6 +127,15 @@ impl Connections for Counting {
     async fn put(&self, c: &ConnectionRecord) -> StoreResult<()> {
         self.tick();
         self.inner.put(c).await
+    }
+    async fn put_redeeming(
+        &self,
+        c: &ConnectionRecord,
+        ticket: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.tick();
+        self.inner.put_redeeming(c, ticket, now).await
     }
     async fn delete(&self, id: &str) -> StoreResult<()> {
         self.tick();

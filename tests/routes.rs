@@ -87,5 +87,7 @@ async fn the_web_client_is_served_with_a_strict_policy() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert!(response.text().await.unwrap().contains(marker), "{path}");
     }
-    assert_eq!(gw.http.get(gw.at("/nothing-here")).send().await.unwrap().status(), 404);
+    let unknown = gw.http.get(gw.at("/nothing-here")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.headers()["cache-control"], "no-store", "the gateway's own answers too");
 }

@@ -21,14 +21,16 @@ async fn verify(domain: &str) {
 }
 
 /// The raw messages moto holds that mention `needle`.
-async fn raw_messages_with(needle: &str) -> Vec<String> {
+/// Messages moto's SES accepted from `domain` (each test sends from its own) containing `needle`:
+/// ticket numbers repeat across tests, which all share moto.
+async fn raw_messages_with(domain: &str, needle: &str) -> Vec<String> {
     let ses = e2e::moto::sent_mail().await;
     ses["RawMessage"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|m| m["raw_data"].as_str())
-        .filter(|raw| raw.contains(needle))
+        .filter(|raw| raw.contains(domain) && raw.contains(needle))
         .map(str::to_owned)
         .collect()
 }
@@ -45,7 +47,7 @@ async fn the_ses_adapter_sends_raw_mime_that_can_be_read_back() {
     let ses = Ses::new(e2e::moto::ses());
     let mail = OutgoingMail { from: &from, to: "someone@example.com", raw: raw.as_bytes(), name: "check" };
     ses.send(&mail).await.expect("sent");
-    let found = raw_messages_with(&marker).await;
+    let found = raw_messages_with(&domain, &marker).await;
     assert_eq!(found.len(), 1);
 
     let unverified = format!("support@{}", unique_domain());
@@ -81,7 +83,7 @@ async fn ses_failing_keeps_the_ticket_and_the_retry_worker_delivers_later() {
     let ticket: Value = body(&r)["ticket"].clone();
     assert_eq!(ticket["mail"], json!({"support": "queued", "user": "queued"}));
     let number = ticket["number"].as_str().unwrap().to_owned();
-    assert!(raw_messages_with(&number).await.is_empty(), "nothing sent yet");
+    assert!(raw_messages_with(&domain, &number).await.is_empty(), "nothing sent yet");
 
     verify(&domain).await;
     clock.advance(Duration::seconds(61));
@@ -89,7 +91,7 @@ async fn ses_failing_keeps_the_ticket_and_the_retry_worker_delivers_later() {
     assert_eq!((run.sent, run.requeued, run.failed), (2, 0, 0), "{run:?}");
     let stored = store.get(ticket["id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!((stored.mail_support, stored.mail_user), (MailStatus::Sent, MailStatus::Sent));
-    let delivered = raw_messages_with(&number).await;
+    let delivered = raw_messages_with(&domain, &number).await;
     assert_eq!(delivered.len(), 2, "support and user, each once");
     assert!(
         delivered.iter().any(|m| m.contains("my invoices are wrong")),

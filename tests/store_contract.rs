@@ -224,7 +224,7 @@ async fn reset_tokens_redeem_once_and_never_after_expiry(store: Arc<impl Store>)
     WsTickets::create(&*store, &ticket("t1", t0() + Duration::minutes(5)), &quota("q", 5)).await.unwrap();
     assert_eq!(store.redeem_reset("t1", t0()).await.unwrap(), None);
     store.create_reset(&token("r3")).await.unwrap();
-    assert_eq!(store.redeem("r3", t0()).await.unwrap(), None);
+    assert_eq!(store.peek("r3", t0()).await.unwrap(), None);
 }
 
 async fn deleting_a_user_leaves_others_and_frees_the_email(store: Arc<impl Store>) {
@@ -246,9 +246,9 @@ async fn deleting_a_user_leaves_others_and_frees_the_email(store: Arc<impl Store
     WsTickets::create(&*store, &kept, &quota("q", 5)).await.unwrap();
 
     WsTickets::delete_for_user(&*store, &ada.profile.id).await.unwrap();
-    assert_eq!(store.redeem("t1", t0()).await.unwrap(), None);
+    assert_eq!(store.peek("t1", t0()).await.unwrap(), None);
     assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), None);
-    assert!(store.redeem("t2", t0()).await.unwrap().is_some(), "another user's ticket stays");
+    assert!(store.peek("t2", t0()).await.unwrap().is_some(), "another user's ticket stays");
 
     UserStore::delete(&*store, &ada).await.unwrap();
     assert_eq!(UserStore::get(&*store, &ada.profile.id).await.unwrap(), None);
@@ -299,17 +299,46 @@ fn quota(key: &str, limit: u32) -> Quota {
     Quota { key: key.to_owned(), limit, window_end: t0() + Duration::minutes(1) }
 }
 
+/// A connection opened with `ticket`.
+fn connection_for(id: &str, ticket: &TicketRecord) -> ConnectionRecord {
+    ConnectionRecord {
+        id: id.to_owned(),
+        user_id: ticket.user_id.clone(),
+        session_id: ticket.session_id.clone(),
+        connected_at: t0(),
+        expires_at: t0() + Duration::hours(2),
+    }
+}
+
 async fn tickets_redeem_once_and_never_after_expiry(store: Arc<impl Store>) {
     let live = ticket(&"a".repeat(64), t0() + Duration::seconds(300));
     assert_eq!(WsTickets::create(&*store, &live, &quota("q", 20)).await.unwrap(), Admission::Admitted);
-    assert_eq!(store.redeem(&live.id, t0()).await.unwrap(), Some(live.clone()));
-    assert_eq!(store.redeem(&live.id, t0()).await.unwrap(), None, "single use");
+    assert_eq!(store.peek(&live.id, t0()).await.unwrap(), Some(live.clone()));
+    assert_eq!(store.peek(&live.id, t0()).await.unwrap(), Some(live.clone()), "looking spends nothing");
+    let first = connection_for("C1", &live);
+    assert!(store.put_redeeming(&first, &live.id, t0()).await.unwrap());
+    assert_eq!(store.peek(&live.id, t0()).await.unwrap(), None, "spent with the connection");
+    assert!(!store.put_redeeming(&connection_for("C2", &live), &live.id, t0()).await.unwrap(), "single use");
+    let user = &live.user_id;
+    assert_eq!(
+        Connections::for_user(&*store, user, t0()).await.unwrap(),
+        vec![first],
+        "only the first stored"
+    );
 
     let expiring = ticket(&"b".repeat(64), t0() + Duration::seconds(300));
     WsTickets::create(&*store, &expiring, &quota("q", 20)).await.unwrap();
     let at_expiry = t0() + Duration::seconds(300);
-    assert_eq!(store.redeem(&expiring.id, at_expiry).await.unwrap(), None, "expired, though still stored");
-    assert_eq!(store.redeem(&"c".repeat(64), t0()).await.unwrap(), None, "unknown");
+    assert_eq!(store.peek(&expiring.id, at_expiry).await.unwrap(), None, "expired, though still stored");
+    let late = connection_for("C3", &expiring);
+    assert!(!store.put_redeeming(&late, &expiring.id, at_expiry).await.unwrap(), "expired");
+    assert_eq!(store.peek(&"c".repeat(64), t0()).await.unwrap(), None, "unknown");
+    assert!(!store.put_redeeming(&late, &"c".repeat(64), t0()).await.unwrap(), "unknown");
+    assert_eq!(
+        Connections::for_user(&*store, user, t0()).await.unwrap().len(),
+        1,
+        "no refused connection stored"
+    );
 }
 
 async fn ticket_quota_admits_the_limit_and_stores_nothing_beyond(store: Arc<impl Store>) {
@@ -325,7 +354,7 @@ async fn ticket_quota_admits_the_limit_and_stores_nothing_beyond(store: Arc<impl
         WsTickets::create(&*store, &over, &quota("user-window", 3)).await.unwrap(),
         Admission::OverQuota
     );
-    assert_eq!(store.redeem(&over.id, t0()).await.unwrap(), None, "a refused ticket is not stored");
+    assert_eq!(store.peek(&over.id, t0()).await.unwrap(), None, "a refused ticket is not stored");
     let next_window = ticket(&"e".repeat(64), t0() + Duration::seconds(300));
     assert_eq!(
         WsTickets::create(&*store, &next_window, &quota("user-next-window", 3)).await.unwrap(),
@@ -336,13 +365,20 @@ async fn ticket_quota_admits_the_limit_and_stores_nothing_beyond(store: Arc<impl
 async fn concurrent_redemptions_of_one_ticket_admit_one(store: Arc<impl Store>) {
     let t = ticket(&"d".repeat(64), t0() + Duration::seconds(300));
     WsTickets::create(&*store, &t, &quota("q", 20)).await.unwrap();
-    let attempts = (0..50).map(|_| {
-        let (store, id) = (Arc::clone(&store), t.id.clone());
-        tokio::spawn(async move { store.redeem(&id, t0()).await.unwrap() })
+    let attempts = (0..50).map(|i| {
+        let (store, t) = (Arc::clone(&store), t.clone());
+        tokio::spawn(async move {
+            store.put_redeeming(&connection_for(&format!("C{i}"), &t), &t.id, t0()).await.unwrap()
+        })
     });
     let winners =
-        futures::future::join_all(attempts).await.into_iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+        futures::future::join_all(attempts).await.into_iter().filter(|r| matches!(r, Ok(true))).count();
     assert_eq!(winners, 1);
+    assert_eq!(
+        Connections::for_user(&*store, &t.user_id, t0()).await.unwrap().len(),
+        1,
+        "one connection stored"
+    );
 }
 
 async fn connections_are_found_by_user_and_session(store: Arc<impl Store>) {

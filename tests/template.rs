@@ -90,7 +90,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
         }
         "WsConnectFunction" => {
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
-            p.extend(allow(&["dynamodb:DeleteItem"], "WsTicketsTable"));
+            p.extend(allow(&["dynamodb:GetItem", "dynamodb:DeleteItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "ConnectionsTable"));
         }
         "ChatFunction" => {

@@ -23,8 +23,9 @@ use shared::domain::mail::{MailSettings, build};
 use shared::domain::ws::{TicketMinter, TicketPolicy};
 use shared::domain::{Email, UserId, UserProfile};
 use shared::ports::{
-    Admission, MailStatus, Priority, Quota, Recipient, ResetRecord, SessionRecord, SessionStore, StoreResult,
-    Stores, SupportTicket, TicketRecord, TranscriptLine, UserRecord, WsTickets,
+    Admission, ConnectionRecord, Connections, MailStatus, Priority, Quota, Recipient, ResetRecord,
+    SessionRecord, SessionStore, StoreResult, Stores, SupportTicket, TicketRecord, TranscriptLine,
+    UserRecord, WsTickets,
 };
 
 /// Sessions and tickets in a map: the store without its cost (only what the benches call).
@@ -32,6 +33,7 @@ use shared::ports::{
 struct InMemory {
     sessions: Mutex<HashMap<SessionId, SessionRecord>>,
     tickets: Mutex<HashMap<String, TicketRecord>>,
+    connections: Mutex<HashMap<String, ConnectionRecord>>,
 }
 
 #[async_trait]
@@ -65,8 +67,8 @@ impl WsTickets for InMemory {
         self.tickets.lock().unwrap().insert(ticket.id.clone(), ticket.clone());
         Ok(Admission::Admitted)
     }
-    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
-        Ok(self.tickets.lock().unwrap().remove(id).filter(|t| t.expires_at > now))
+    async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+        Ok(self.tickets.lock().unwrap().get(id).filter(|t| t.expires_at > now).cloned())
     }
     async fn create_reset(&self, _: &ResetRecord) -> StoreResult<()> {
         unreachable!("not benched")
@@ -79,12 +81,44 @@ impl WsTickets for InMemory {
     }
 }
 
+#[async_trait]
+impl Connections for InMemory {
+    async fn put(&self, _: &ConnectionRecord) -> StoreResult<()> {
+        unreachable!("not benched")
+    }
+    async fn put_redeeming(
+        &self,
+        c: &ConnectionRecord,
+        ticket: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let spent = self.tickets.lock().unwrap().remove(ticket).is_some_and(|t| t.expires_at > now);
+        if spent {
+            self.connections.lock().unwrap().insert(c.id.clone(), c.clone());
+        }
+        Ok(spent)
+    }
+    async fn delete(&self, _: &str) -> StoreResult<()> {
+        unreachable!("not benched")
+    }
+    async fn for_user(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
+        unreachable!("not benched")
+    }
+    async fn for_session(&self, _: &SessionId, _: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
+        unreachable!("not benched")
+    }
+}
+
 fn store_paths(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Arc::new(SqliteStore::open(&dir.path().join("app.db")).unwrap());
     let in_memory = Arc::new(InMemory::default());
-    let memory =
-        Stores { sessions: in_memory.clone(), ws_tickets: in_memory, ..Stores::single(sqlite.clone()) };
+    let memory = Stores {
+        sessions: in_memory.clone(),
+        ws_tickets: in_memory.clone(),
+        connections: in_memory,
+        ..Stores::single(sqlite.clone())
+    };
     for (label, stores) in [("sqlite", Stores::single(sqlite)), ("in memory", memory)] {
         paths_on(c, label, &stores);
     }
@@ -115,6 +149,7 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
     let principal = runtime.block_on(auth.authenticate(&headers)).unwrap();
     let policy = TicketPolicy { per_minute: u32::MAX, ..TicketPolicy::default() };
     let minter = TicketMinter::new(stores.ws_tickets.clone(), policy, clock);
+    let connections = stores.connections.clone();
 
     c.bench_function(&format!("session_check, {label} (token verify + session read)"), |b| {
         b.to_async(&runtime).iter(|| async { auth.authenticate(black_box(&headers)).await.unwrap() })
@@ -122,10 +157,21 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
     c.bench_function(&format!("ws_ticket_mint, {label} (secret, hash, ticket + quota write)"), |b| {
         b.to_async(&runtime).iter(|| async { minter.mint(black_box(&principal)).await.unwrap() })
     });
+    // What `$connect` does with the ticket: check it and its session, then spend it in the write
+    // that stores the connection.
     c.bench_function(&format!("ws_ticket_mint_and_redeem, {label}"), |b| {
         b.to_async(&runtime).iter(|| async {
             let minted = minter.mint(&principal).await.unwrap();
-            auth.redeem_ticket(minted.ticket.expose()).await.unwrap()
+            let (who, ticket) = auth.check_ticket(minted.ticket.expose()).await.unwrap();
+            let now = Utc::now();
+            let connection = ConnectionRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: who.user().id.clone(),
+                session_id: who.session_id().clone(),
+                connected_at: now,
+                expires_at: now + Duration::hours(2),
+            };
+            assert!(connections.put_redeeming(&connection, &ticket, now).await.unwrap());
         })
     });
 }

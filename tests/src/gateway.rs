@@ -38,9 +38,11 @@ pub enum Mode {
     /// DynamoDB and SES on moto: these tables, this sender.
     Aws {
         /// The gateway's tables (kept across restarts).
-        tables: Tables,
+        tables: Box<Tables>,
         /// Its sender address, on a domain of its own (to find its mail among moto's).
         sender: String,
+        /// Where its SDK calls go instead of moto, with production timeouts and retries.
+        endpoint: Option<String>,
     },
 }
 
@@ -50,8 +52,9 @@ impl Mode {
             Ok("aws") => {
                 let unique = uuid::Uuid::new_v4().simple().to_string();
                 Self::Aws {
-                    tables: Tables::with_prefix(&format!("gw{unique}")),
+                    tables: Box::new(Tables::with_prefix(&format!("gw{unique}"))),
                     sender: format!("support@{unique}.example"),
+                    endpoint: None,
                 }
             }
             Ok("sqlite") | Err(_) => Self::Sqlite,
@@ -103,10 +106,25 @@ impl TestGateway {
 
     /// A gateway with these function settings (e.g. `LOGIN_MAX_FAILURES`).
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        Self::start_in(Mode::from_env(), settings).await
+    }
+
+    /// A gateway on the AWS adapters whose SDK calls go to `endpoint` (a fault-injecting proxy in
+    /// front of moto), with the production timeouts and retries.
+    pub async fn start_behind(endpoint: &str, settings: &[(&str, &str)]) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let mode = Mode::Aws {
+            tables: Box::new(Tables::with_prefix(&format!("gw{unique}"))),
+            sender: format!("support@{unique}.example"),
+            endpoint: Some(endpoint.to_owned()),
+        };
+        Self::start_in(mode, settings).await
+    }
+
+    async fn start_in(mode: Mode, settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings: HashMap<String, String> =
             settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let mode = Mode::from_env();
         if let Mode::Aws { sender, .. } = &mode {
             settings.insert("MAIL_FROM".into(), format!("Support <{sender}>"));
         }
@@ -132,7 +150,7 @@ impl TestGateway {
                 shared::adapters::sqlite::SqliteStore::open(&self.dir.path().join("app.db")).expect("sqlite"),
             )),
             Mode::Aws { tables, .. } => Stores::single(Arc::new(
-                shared::adapters::dynamodb::DynamoStore::new(crate::moto::client(), tables.clone()),
+                shared::adapters::dynamodb::DynamoStore::new(crate::moto::client(), (**tables).clone()),
             )),
         }
     }
@@ -355,9 +373,12 @@ async fn launch(dir: &TempDir, settings: &HashMap<String, String>, mode: &Mode, 
     let map = settings.clone();
     let backend = match mode {
         Mode::Sqlite => Backend::Sqlite,
-        Mode::Aws { tables, .. } => Backend::Aws(Box::new(AwsBackend {
-            sdk: crate::moto::sdk_config(),
-            tables: tables.clone(),
+        Mode::Aws { tables, endpoint, .. } => Backend::Aws(Box::new(AwsBackend {
+            sdk: match endpoint {
+                None => crate::moto::sdk_config(),
+                Some(url) => crate::moto::production_sdk_config(url).await,
+            },
+            tables: (**tables).clone(),
             create_tables: first,
         })),
     };

@@ -24,6 +24,16 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
+/// The SDK configuration the functions use in production (timeouts, retries), at `endpoint`.
+pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    shared::adapters::aws::loader()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
 /// A DynamoDB client pointed at moto.
 pub fn client() -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()

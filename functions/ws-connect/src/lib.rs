@@ -82,8 +82,8 @@ impl WsConnect {
         if event.headers.get(ORIGIN).is_some_and(|origin| !self.cors.is_allowed(origin)) {
             return refuse(ApiError::OriginNotAllowed);
         }
-        let principal = match self.identify(event).await {
-            Ok(principal) => principal,
+        let (principal, ticket) = match self.identify(event).await {
+            Ok(identified) => identified,
             Err(e) => return refuse(e.into()),
         };
         let now = self.clock.now();
@@ -94,17 +94,28 @@ impl WsConnect {
             connected_at: now,
             expires_at: now + CONNECTION_LIFETIME,
         };
-        match self.connections.put(&record).await {
-            Ok(()) => response(200, None),
+        let stored = match ticket {
+            // The ticket is spent in the same write: a concurrent connect with it that got there
+            // first makes this one a 401; a store failure leaves it unspent for a retry.
+            Some(ticket) => self.connections.put_redeeming(&record, &ticket, now).await,
+            None => self.connections.put(&record).await.map(|()| true),
+        };
+        match stored {
+            Ok(true) => response(200, None),
+            Ok(false) => refuse(AuthError::InvalidToken.into()),
             Err(e) => refuse(e.into()),
         }
     }
 
-    /// A ticket if one is given, else a bearer token; never anything from the query but the ticket.
-    async fn identify(&self, event: &ApiGatewayWebsocketProxyRequest) -> Result<Principal, AuthError> {
+    /// A ticket if one is given (with its id, spent when the connection is stored), else a
+    /// bearer token; never anything from the query but the ticket.
+    async fn identify(
+        &self,
+        event: &ApiGatewayWebsocketProxyRequest,
+    ) -> Result<(Principal, Option<String>), AuthError> {
         match event.query_string_parameters.first("ticket") {
-            Some(ticket) => self.auth.redeem_ticket(ticket).await,
-            None => self.auth.authenticate(&event.headers).await,
+            Some(ticket) => self.auth.check_ticket(ticket).await.map(|(p, id)| (p, Some(id))),
+            None => self.auth.authenticate(&event.headers).await.map(|p| (p, None)),
         }
     }
 

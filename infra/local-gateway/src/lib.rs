@@ -413,6 +413,8 @@ pub(crate) fn problem(error: ApiError) -> AxumResponse {
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         parts.headers.insert("x-request-id", id);
     }
+    // As every function's response: the README promises it on every response.
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let bytes = match body {
         Body::Text(t) => t.into_bytes(),
         Body::Binary(b) => b,

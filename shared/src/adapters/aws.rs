@@ -5,10 +5,16 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 /// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the standard environment.
 pub async fn sdk_config() -> SdkConfig {
+    loader().load().await
+}
+
+/// The standard loader with this project's timeouts and retries; callers may override the
+/// endpoint, region or credentials before loading (the fault-injection tests do).
+pub fn loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -18,6 +24,4 @@ pub async fn sdk_config() -> SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }

@@ -66,13 +66,16 @@ impl Authenticator {
         self.live_session(&verified.session_id, &verified.user_id, now).await
     }
 
-    /// Redeems a WebSocket ticket (one conditional delete that also checks expiry), then checks
-    /// its session is still live (one read). The identity comes from the redeemed record only.
-    pub async fn redeem_ticket(&self, raw: &str) -> Result<Principal, AuthError> {
+    /// Checks a WebSocket ticket (one consistent read that also checks expiry) and that its
+    /// session is still live (one read), without spending it; returns who it is for (from the
+    /// stored record only) and the ticket's id, to spend it in the same write that stores the
+    /// connection (`Connections::put_redeeming`), so a failure in between leaves it usable.
+    pub async fn check_ticket(&self, raw: &str) -> Result<(Principal, String), AuthError> {
         let ticket = Secret::parse(raw).ok_or(AuthError::InvalidToken)?;
         let now = self.clock.now();
-        let record = self.tickets.redeem(&ticket.digest(), now).await?.ok_or(AuthError::InvalidToken)?;
-        self.live_session(&record.session_id, &record.user_id, now).await
+        let record = self.tickets.peek(&ticket.digest(), now).await?.ok_or(AuthError::InvalidToken)?;
+        let principal = self.live_session(&record.session_id, &record.user_id, now).await?;
+        Ok((principal, record.id))
     }
 
     async fn live_session(

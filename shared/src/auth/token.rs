@@ -157,7 +157,7 @@ impl TokenVerifier {
         })?;
         let claims = data.claims;
         let now = epoch(now);
-        let lifetime = claims.exp - claims.iat;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
         if claims.iat > now + LEEWAY.num_seconds()
             || claims.exp <= now - LEEWAY.num_seconds()
             || lifetime <= 0
@@ -172,5 +172,34 @@ impl TokenVerifier {
             session_id: SessionId::from_trusted(claims.sid),
             expires_at: from_epoch(claims.exp),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::keys::PublicKeys;
+
+    /// Found by `fuzz/fuzz_targets/access_token.rs` (claims signed by a trusted key): a lifetime
+    /// `exp - iat` beyond `i64` overflowed (a panic with overflow checks) instead of a refusal.
+    #[test]
+    fn extreme_claim_times_are_refused() {
+        let (key, _) = SigningKey::generate("k1").unwrap();
+        let verifier = TokenVerifier::new(PublicKeys::new([key.public_key().clone()]).unwrap(), "iss", "aud");
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let now = from_epoch(1_767_960_000);
+        for (iat, exp) in [(i64::MIN, i64::MAX), (-1, i64::MAX), (i64::MIN, epoch(now) + 60)] {
+            let claims = Claims {
+                iss: "iss".into(),
+                aud: "aud".into(),
+                sub: "usr_1".into(),
+                sid: "s".into(),
+                iat,
+                exp,
+            };
+            let token = jsonwebtoken::encode(&header, &claims, key.encoding_key()).unwrap();
+            assert_eq!(verifier.verify(&token, now), Err(TokenError::Claims), "iat {iat}, exp {exp}");
+        }
     }
 }

@@ -27,6 +27,16 @@ pub struct ConnectionRecord {
 pub trait Connections: Send + Sync {
     /// Stores (or replaces) a connection.
     async fn put(&self, connection: &ConnectionRecord) -> StoreResult<()>;
+    /// Spends the WebSocket ticket `ticket_id` and stores the connection, both or neither, in
+    /// one write whose condition is that the ticket exists and has not expired at `now`: of
+    /// concurrent callers with one ticket exactly one gets `true`; `false` stores nothing. A
+    /// failure leaves the ticket unspent, so the client can retry with it.
+    async fn put_redeeming(
+        &self,
+        connection: &ConnectionRecord,
+        ticket_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Forgets a connection (idempotent).
     async fn delete(&self, id: &str) -> StoreResult<()>;
     /// Live connections of a user.

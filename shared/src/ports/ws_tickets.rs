@@ -46,9 +46,11 @@ pub enum Admission {
 pub trait WsTickets: Send + Sync {
     /// Counts one against `quota` and stores the ticket, both or neither, in one write.
     async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission>;
-    /// Deletes the ticket if it exists and has not expired at `now`, returning it: one
-    /// conditional delete, so of concurrent redemptions exactly one gets the record.
-    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>>;
+    /// The ticket if it exists and has not expired at `now`, leaving it in place: it is spent
+    /// only together with storing the connection ([`Connections::put_redeeming`]).
+    ///
+    /// [`Connections::put_redeeming`]: super::Connections::put_redeeming
+    async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>>;
     /// Stores a password-reset token (same table: a hash, a user, an expiry).
     async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()>;
     /// Deletes the reset token if it exists and has not expired at `now`, returning it: one

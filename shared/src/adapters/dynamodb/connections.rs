@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_s, n, s};
-use super::{DynamoStore, unavailable};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+
+use super::{DynamoStore, build_err, first_condition_failed, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
@@ -24,6 +26,16 @@ fn from_item(item: &Item) -> StoreResult<ConnectionRecord> {
         connected_at: from_epoch(get_n(item, "connected_at")?),
         expires_at: from_epoch(get_n(item, "expires_at")?),
     })
+}
+
+fn to_item(c: &ConnectionRecord) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(&c.id)),
+        ("user_id".to_owned(), s(c.user_id.as_str())),
+        ("session_id".to_owned(), s(c.session_id.as_str())),
+        ("connected_at".to_owned(), n(epoch(c.connected_at))),
+        ("expires_at".to_owned(), n(epoch(c.expires_at))),
+    ])
 }
 
 impl DynamoStore {
@@ -53,15 +65,44 @@ impl Connections for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.tables.connections)
-            .item("pk", s(&c.id))
-            .item("user_id", s(c.user_id.as_str()))
-            .item("session_id", s(c.session_id.as_str()))
-            .item("connected_at", n(epoch(c.connected_at)))
-            .item("expires_at", n(epoch(c.expires_at)))
+            .set_item(Some(to_item(c)))
             .send()
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn put_redeeming(
+        &self,
+        c: &ConnectionRecord,
+        ticket_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let spend = Delete::builder()
+            .table_name(&self.tables.ws_tickets)
+            .key("pk", s(ticket_id))
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":now", n(epoch(now)))
+            .build()
+            .map_err(build_err)?;
+        let put = Put::builder()
+            .table_name(&self.tables.connections)
+            .set_item(Some(to_item(c)))
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(spend).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // The ticket's condition (the first item): spent, expired or never minted.
+            Err(e) if first_condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn delete(&self, id: &str) -> StoreResult<()> {

@@ -15,6 +15,7 @@ use std::fmt::Debug;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 use crate::config::Tables;
 use crate::ports::StoreError;
@@ -110,6 +111,16 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Any SDK failure other than an expected condition: retryable, answered with 503.
+/// Whether a transaction was cancelled because its first item's condition failed.
+fn first_condition_failed<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(ex)) => {
+            ex.cancellation_reasons().first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
+}
+
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,

@@ -3,12 +3,11 @@
 //! transaction as the ticket.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_s, n, s};
-use super::{DynamoStore, build_err, unavailable};
+use super::{DynamoStore, build_err, first_condition_failed, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
@@ -33,7 +32,7 @@ fn from_item(item: &Item) -> StoreResult<TicketRecord> {
 
 impl DynamoStore {
     /// Deletes the item if it exists and has not expired at `now`, returning it: one
-    /// conditional delete, so of concurrent callers exactly one gets it.
+    /// conditional delete, so of concurrent callers exactly one gets it (reset tokens).
     async fn take_unexpired(&self, pk: String, now: DateTime<Utc>) -> StoreResult<Option<Item>> {
         let result = self
             .client
@@ -87,22 +86,25 @@ impl WsTickets for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Admission::Admitted),
-            Err(e) => {
-                // Only the counter's condition (the first item) means "over quota".
-                let over_quota = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(ex)) => ex
-                        .cancellation_reasons()
-                        .first()
-                        .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                };
-                if over_quota { Ok(Admission::OverQuota) } else { Err(unavailable(e)) }
-            }
+            // Only the counter's condition (the first item) means "over quota".
+            Err(e) if first_condition_failed(&e) => Ok(Admission::OverQuota),
+            Err(e) => Err(unavailable(e)),
         }
     }
 
-    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
-        self.take_unexpired(id.to_owned(), now).await?.as_ref().map(from_item).transpose()
+    async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.ws_tickets)
+            .key("pk", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let ticket = from_item(&item)?;
+        Ok((ticket.expires_at > now).then_some(ticket))
     }
 
     async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()> {

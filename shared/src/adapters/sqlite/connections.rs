@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, params};
+use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, unavailable};
 use crate::auth::SessionId;
@@ -16,6 +16,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
         connected_at: from_epoch(r.get(3)?),
         expires_at: from_epoch(r.get(4)?),
     })
+}
+
+fn insert(c: &Connection, k: &ConnectionRecord) -> StoreResult<()> {
+    c.execute(
+        "INSERT OR REPLACE INTO connections (id, user_id, session_id, connected_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![k.id, k.user_id.as_str(), k.session_id.as_str(), epoch(k.connected_at), epoch(k.expires_at)],
+    )
+    .map(|_| ())
+    .map_err(unavailable)
 }
 
 impl SqliteStore {
@@ -44,20 +54,27 @@ impl SqliteStore {
 impl Connections for SqliteStore {
     async fn put(&self, connection: &ConnectionRecord) -> StoreResult<()> {
         let k = connection.clone();
+        self.run(move |c| insert(c, &k)).await
+    }
+
+    async fn put_redeeming(
+        &self,
+        connection: &ConnectionRecord,
+        ticket_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (k, ticket, now) = (connection.clone(), ticket_id.to_owned(), epoch(now));
         self.run(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO connections (id, user_id, session_id, connected_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    k.id,
-                    k.user_id.as_str(),
-                    k.session_id.as_str(),
-                    epoch(k.connected_at),
-                    epoch(k.expires_at)
-                ],
-            )
-            .map(|_| ())
-            .map_err(unavailable)
+            let tx = c.transaction().map_err(unavailable)?;
+            let spent = tx
+                .execute("DELETE FROM ws_tickets WHERE id = ?1 AND expires_at > ?2", params![ticket, now])
+                .map_err(unavailable)?;
+            if spent == 0 {
+                return Ok(false);
+            }
+            insert(&tx, &k)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
         })
         .await
     }

@@ -39,12 +39,11 @@ impl WsTickets for SqliteStore {
         .await
     }
 
-    async fn redeem(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
+    async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
         let (id, now_s) = (id.to_owned(), epoch(now));
         self.run(move |c| {
             c.query_row(
-                "DELETE FROM ws_tickets WHERE id = ?1 AND expires_at > ?2
-                 RETURNING id, user_id, session_id, expires_at",
+                "SELECT id, user_id, session_id, expires_at FROM ws_tickets WHERE id = ?1 AND expires_at > ?2",
                 params![id, now_s],
                 |r| {
                     Ok(TicketRecord {
