@@ -74,6 +74,13 @@ async fn a_throttled_mint_spends_no_quota_and_stores_no_ticket() {
     proxy.fail(WRITES, &tables(&gw).ws_tickets, Fault::Throttled);
     assert_unavailable(gw.mint_response(&ada).await).await;
     assert_eq!(proxy.faulted(), ["TransactWriteItems"; 3], "the SDK retried, then gave up");
+    // Every attempt carried the same idempotency token, so a retry of a transaction that did
+    // succeed (its answer lost) cannot fail on its own conditions in DynamoDB.
+    let tokens = proxy.faulted_tokens();
+    assert!(tokens[0].as_deref().is_some_and(|t| !t.is_empty()), "{tokens:?}");
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    assert_unavailable(gw.mint_response(&ada).await).await;
+    assert_ne!(proxy.faulted_tokens()[3], tokens[0], "a new request, a new token");
     assert_eq!(snapshot(&gw).await, before, "no ticket, no quota counted");
 
     proxy.heal();

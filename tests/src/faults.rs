@@ -37,6 +37,7 @@ struct Proxy {
     http: reqwest::Client,
     rules: Arc<Mutex<Vec<Rule>>>,
     faulted: Arc<Mutex<Vec<String>>>,
+    tokens: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 /// A running proxy.
@@ -54,6 +55,7 @@ impl FaultProxy {
             http: reqwest::Client::new(),
             rules: Arc::default(),
             faulted: Arc::default(),
+            tokens: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -79,6 +81,11 @@ impl FaultProxy {
     /// The operations that got a fault so far (one entry per attempt).
     pub fn faulted(&self) -> Vec<String> {
         self.proxy.faulted.lock().unwrap().clone()
+    }
+
+    /// The `ClientRequestToken` of each faulted attempt, in order.
+    pub fn faulted_tokens(&self) -> Vec<Option<String>> {
+        self.proxy.tokens.lock().unwrap().clone()
     }
 }
 
@@ -108,6 +115,10 @@ async fn forward(
         .map(|r| r.fault);
     if let Some(fault) = fault {
         proxy.faulted.lock().unwrap().push(operation);
+        let token = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["ClientRequestToken"].as_str().map(str::to_owned));
+        proxy.tokens.lock().unwrap().push(token);
         let (status, kind) = match fault {
             Fault::Unavailable => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
             Fault::Throttled => (StatusCode::BAD_REQUEST, "ThrottlingException"),

@@ -91,8 +91,7 @@ impl Connections for DynamoStore {
             .build()
             .map_err(build_err)?;
         let result = self
-            .client
-            .transact_write_items()
+            .transaction()
             .transact_items(TransactWriteItem::builder().delete(spend).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
             .send()

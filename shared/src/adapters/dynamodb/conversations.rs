@@ -134,7 +134,7 @@ impl Conversations for DynamoStore {
                 .map_err(build_err)?;
             TransactWriteItem::builder().update(update).build()
         };
-        let mut request = self.client.transact_write_items().transact_items(head);
+        let mut request = self.transaction().transact_items(head);
         for m in messages {
             let put = Put::builder()
                 .table_name(table)

@@ -16,6 +16,7 @@ use std::fmt::Debug;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 
 use crate::config::Tables;
 use crate::ports::StoreError;
@@ -111,6 +112,16 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Any SDK failure other than an expected condition: retryable, answered with 503.
+impl DynamoStore {
+    /// A `TransactWriteItems` call with its own idempotency token. The SDK resends the same token
+    /// when it retries (e.g. after the 2 s attempt timeout), so a transaction that succeeded but
+    /// whose answer was lost succeeds again instead of failing its own conditions (a spurious
+    /// conflict); DynamoDB honours a token for 10 minutes.
+    fn transaction(&self) -> TransactWriteItemsFluentBuilder {
+        self.client.transact_write_items().client_request_token(uuid::Uuid::new_v4().to_string())
+    }
+}
+
 /// Whether a transaction was cancelled because its first item's condition failed.
 fn first_condition_failed<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
     match e.as_service_error() {

@@ -175,7 +175,7 @@ impl SupportTickets for DynamoStore {
         // Item order decides which conflict is reported: the key, then the conversation, then
         // the counter.
         let mut kinds = Vec::new();
-        let mut request = self.client.transact_write_items();
+        let mut request = self.transaction();
         if let Some(key) = &new.idempotency {
             let item = Item::from([
                 ("pk".to_owned(), s(idem_key(&key.user_id, &key.key))),
@@ -309,8 +309,7 @@ impl SupportTickets for DynamoStore {
             .build()
             .map_err(build_err)?;
         let result = self
-            .client
-            .transact_write_items()
+            .transaction()
             .transact_items(put(table, mail_item(m), "attribute_exists(pk)")?)
             .transact_items(TransactWriteItem::builder().update(copy).build())
             .send()

@@ -94,8 +94,7 @@ impl UserStore for DynamoStore {
         };
         let users = &self.tables.users;
         let result = self
-            .client
-            .transact_write_items()
+            .transaction()
             .transact_items(put(users, to_item(email_key(&user.profile.email), user))?)
             .transact_items(put(users, to_item(user_key(&user.profile.id), user))?)
             .transact_items(put(&self.tables.sessions, super::sessions::to_item(first_session))?)
@@ -128,8 +127,7 @@ impl UserStore for DynamoStore {
                 .build())
         };
         let result = self
-            .client
-            .transact_write_items()
+            .transaction()
             .transact_items(update(user_key(&user.profile.id))?)
             .transact_items(update(email_key(&user.profile.email))?)
             .send()
@@ -149,8 +147,7 @@ impl UserStore for DynamoStore {
                 )
                 .build())
         };
-        self.client
-            .transact_write_items()
+        self.transaction()
             .transact_items(delete(user_key(&user.profile.id))?)
             .transact_items(delete(email_key(&user.profile.email))?)
             .send()

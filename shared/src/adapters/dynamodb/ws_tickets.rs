@@ -78,8 +78,7 @@ impl WsTickets for DynamoStore {
             .build()
             .map_err(build_err)?;
         let result = self
-            .client
-            .transact_write_items()
+            .transaction()
             .transact_items(TransactWriteItem::builder().update(count).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
