@@ -57,6 +57,9 @@ async fn no_secret_is_ever_logged() {
     let bearer = format!("Bearer {}", again.access_token);
     drop(gw.connect("", &[("authorization", &bearer)]).await.expect("bearer connects"));
     gw.http.post(gw.at("/api/auth/logout")).header("cookie", &again.cookie).send().await.unwrap();
+    // A 401 that the handler returns as its response (it clears the cookie) is logged with its code.
+    let stale = gw.post_cookie("/api/auth/refresh", &again.cookie).await;
+    assert_eq!(stale.status(), 401);
 
     // The account lifecycle: a reset by mail (used twice), a change, a deletion.
     gw.post_json("/api/auth/password/forgot", &json!({"email": "logs@example.com"})).await;
@@ -152,6 +155,18 @@ async fn no_secret_is_ever_logged() {
     let request_lines: Vec<&Value> =
         lines.iter().filter(|l| l["fields"]["message"] == "request done").collect();
     assert!(request_lines.len() >= 7, "one line per request: {}", request_lines.len());
+    for line in &request_lines {
+        if line["fields"]["status"].as_u64().is_some_and(|s| s >= 400) {
+            assert!(
+                line["fields"]["code"].as_str().is_some_and(|c| !c.is_empty()),
+                "an error without its code: {line}"
+            );
+        }
+    }
+    assert!(
+        request_lines.iter().any(|l| l["fields"]["code"] == "session_invalid"),
+        "the stale refresh is logged as session_invalid"
+    );
     // Every line the functions write, in any module, carries the request id of the API Gateway
     // request or WebSocket event it belongs to; only the gateway's own lines (start-up, the
     // schedule) stand outside a request.

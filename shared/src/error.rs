@@ -252,9 +252,16 @@ impl ApiError {
         if let Some(secs) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        // For the log line, also when a handler returns the problem as its response (e.g. a 401
+        // that must clear the session cookie).
+        response.extensions_mut().insert(ProblemCode(self.code()));
         response
     }
 }
+
+/// The stable `code` of a problem response, carried in its extensions for the request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemCode(pub &'static str);
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

@@ -18,7 +18,7 @@ pub use cors::Cors;
 pub use request::{Validator, json_body, request_id, source_ip, user_agent};
 pub use response::{json, no_content};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// An HTTP function's handler, as `lambda_http::run` and the local gateway call it.
 #[async_trait::async_trait]
@@ -46,14 +46,10 @@ where
     );
     async move {
         let started = Instant::now();
-        let mut code = None;
         let mut response = if method == Method::OPTIONS {
             cors.preflight(origin.as_ref())
         } else {
-            route(req).await.unwrap_or_else(|e| {
-                code = Some(e.code());
-                e.into_response()
-            })
+            route(req).await.unwrap_or_else(ApiError::into_response)
         };
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
@@ -63,7 +59,8 @@ where
         cors.apply(origin.as_ref(), headers);
         let status = response.status().as_u16();
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let code = code.unwrap_or("");
+        // Set by `ApiError::into_response`, whether the handler failed or returned the problem.
+        let code = response.extensions().get::<ProblemCode>().map_or("", |c| c.0);
         if status >= 500 {
             tracing::error!(status, code, micros, "request done");
         } else {
