@@ -115,7 +115,10 @@ async fn a_ticket_works_once_only_while_its_session_lives() {
 
 #[tokio::test]
 async fn an_expired_ticket_is_refused_though_still_stored() {
-    let gw = TestGateway::start_with(&[("WS_TICKET_TTL_SECONDS", "1")]).await;
+    // Expiry is stored in whole seconds, so a ticket lives between TTL - 1 and TTL seconds: a TTL
+    // of 2 leaves the fresh ticket below at least a second for its three store calls (on moto
+    // too), where a TTL of 1 could leave it none.
+    let gw = TestGateway::start_with(&[("WS_TICKET_TTL_SECONDS", "2")]).await;
     let account = gw.register("late@example.com").await;
     let ticket = gw.mint(&account).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;

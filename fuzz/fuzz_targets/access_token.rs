@@ -169,6 +169,8 @@ fuzz_target!(|data: &[u8]| {
                     let signature = URL_SAFE_NO_PAD.encode(u.arbitrary::<&[u8]>().unwrap_or_default());
                     format!("{header}.{claims}.{signature}")
                 }
+                // The algorithm-confusion attack: an HMAC keyed with the published Ed25519 public
+                // key. The verifier pins EdDSA, so it must be refused like every other forgery.
                 3 => {
                     let mut header = f.header.clone();
                     header.alg = *u

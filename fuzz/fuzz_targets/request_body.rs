@@ -1,5 +1,5 @@
 //! JSON request bodies: the fuzzed body (and Content-Type) goes
-//! 1. through `shared::http::json_body` into a copy of each endpoint's (private) body struct, then
+//! 1. through `shared::http::json_body` into each endpoint's own body struct (`login::RegisterBody`, …), then
 //!    through the domain parsers the handler applies (`Email`, `Password`, `DisplayName`,
 //!    `Content`, `parse_subject`, `parse_description`, `Priority`), each checked for its
 //!    normal form; and
@@ -8,11 +8,13 @@
 //!    `json_body` gave in step 1 when it refused the body.
 #![no_main]
 
+use chat::PostBody;
+use escalation::EscalateBody;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
-use serde::Deserialize;
+use login::{ChangeBody, ForgotBody, LoginBody, PasswordBody, RegisterBody, ResetBody};
 use serde::de::DeserializeOwned;
 use shared::domain::chat::{Content, MAX_CONTENT_CHARS};
 use shared::domain::escalation::{
@@ -24,75 +26,6 @@ use shared::http::HttpFunction;
 use shared::http::request::MAX_BODY_BYTES;
 use shared::ports::Priority;
 use support_fuzz::{Unstructured, check_response, fixture};
-
-// Copies of the handlers' body structs (same fields, types and defaults).
-#[derive(Deserialize)]
-struct RegisterBody {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct LoginBody {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct ForgotBody {
-    #[serde(default)]
-    email: String,
-}
-
-#[derive(Deserialize)]
-struct ResetBody {
-    #[serde(default)]
-    #[allow(dead_code)]
-    token: String,
-    #[serde(default)]
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-struct ChangeBody {
-    #[serde(default)]
-    current_password: String,
-    #[serde(default)]
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-struct PasswordBody {
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct PostBody {
-    #[serde(default)]
-    #[allow(dead_code)]
-    conversation_id: Option<String>,
-    #[serde(default)]
-    content: String,
-}
-
-#[derive(Deserialize)]
-struct EscalateBody {
-    #[serde(default)]
-    conversation_id: String,
-    #[serde(default)]
-    subject: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    priority: Option<String>,
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Endpoint {

@@ -45,12 +45,15 @@ pub struct Chat {
     http: HttpConfig,
 }
 
+/// `POST /api/chat/messages` body (public for the fuzz targets, which parse what the handler parses).
 #[derive(Deserialize)]
-struct PostBody {
+pub struct PostBody {
+    /// The conversation to continue; none starts a new one.
     #[serde(default)]
-    conversation_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// The message text.
     #[serde(default)]
-    content: String,
+    pub content: String,
 }
 
 #[derive(Serialize)]

@@ -33,16 +33,21 @@ pub struct Escalation {
     http: HttpConfig,
 }
 
+/// `POST /api/escalations` body (public for the fuzz targets, which parse what the handler parses).
 #[derive(Deserialize)]
-struct EscalateBody {
+pub struct EscalateBody {
+    /// The conversation.
     #[serde(default)]
-    conversation_id: String,
+    pub conversation_id: String,
+    /// Ticket subject.
     #[serde(default)]
-    subject: Option<String>,
+    pub subject: Option<String>,
+    /// Ticket description.
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
+    /// `low`, `normal`, `high` or `urgent`.
     #[serde(default)]
-    priority: Option<String>,
+    pub priority: Option<String>,
 }
 
 #[derive(Serialize)]

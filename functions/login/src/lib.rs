@@ -46,50 +46,67 @@ pub struct Login {
     http: HttpConfig,
 }
 
+/// `POST /api/auth/register` body (public for the fuzz targets, which parse what the handler parses).
 #[derive(Deserialize)]
-struct RegisterBody {
+pub struct RegisterBody {
+    /// As typed; trimmed and lower-cased by `Email::parse`.
     #[serde(default)]
-    email: String,
+    pub email: String,
+    /// As typed.
     #[serde(default)]
-    password: String,
+    pub password: String,
+    /// Optional name shown to support.
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
 }
 
+/// `POST /api/auth/login` body.
 #[derive(Deserialize)]
-struct LoginBody {
+pub struct LoginBody {
+    /// As typed; trimmed and lower-cased by `Email::parse`.
     #[serde(default)]
-    email: String,
+    pub email: String,
+    /// As typed.
     #[serde(default)]
-    password: String,
+    pub password: String,
 }
 
+/// `POST /api/auth/password/forgot` body.
 #[derive(Deserialize)]
-struct ForgotBody {
+pub struct ForgotBody {
+    /// As typed; trimmed and lower-cased by `Email::parse`.
     #[serde(default)]
-    email: String,
+    pub email: String,
 }
 
+/// `POST /api/auth/password/reset` body.
 #[derive(Deserialize)]
-struct ResetBody {
+pub struct ResetBody {
+    /// The reset token from the mailed link.
     #[serde(default)]
-    token: String,
+    pub token: String,
+    /// The new password.
     #[serde(default)]
-    new_password: String,
+    pub new_password: String,
 }
 
+/// `POST /api/auth/password/change` body.
 #[derive(Deserialize)]
-struct ChangeBody {
+pub struct ChangeBody {
+    /// The password now in use.
     #[serde(default)]
-    current_password: String,
+    pub current_password: String,
+    /// The new password.
     #[serde(default)]
-    new_password: String,
+    pub new_password: String,
 }
 
+/// `DELETE /api/auth/account` body.
 #[derive(Deserialize)]
-struct PasswordBody {
+pub struct PasswordBody {
+    /// As typed.
     #[serde(default)]
-    password: String,
+    pub password: String,
 }
 
 #[derive(Serialize)]
