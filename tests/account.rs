@@ -63,17 +63,20 @@ async fn a_mailed_link_resets_the_password_once_and_ends_every_session() {
     assert_eq!(mails.len(), 1, "one reset mail");
     assert!(mails[0].contains(&format!("{}/reset-password?token=", gw.url)), "links to the web client");
     let token = reset_token(&mails[0]);
-    assert_eq!(token.len(), 43, "256 bits, base64url");
+    let (user, secret) = token.split_once('.').expect("<user id>.<secret>");
+    assert_eq!(user, ada.user_id, "the token names its user");
+    assert_eq!(secret.len(), 43, "256 bits, base64url");
 
-    // Only the token's hash is stored (the scan does read the store: the hash is found).
+    // Only the secret's hash is stored (the scan does read the store: the hash is found).
     let stored = gw.stored_rows().await.join("\n");
-    assert!(!stored.contains(&token), "a raw reset token is in the store");
-    let digest = shared::auth::secret::Secret::parse(&token).unwrap().digest();
+    assert!(!stored.contains(secret), "a raw reset token is in the store");
+    let digest = shared::auth::secret::MailToken::parse(&token).unwrap().digest();
     assert!(stored.contains(&digest), "the token's hash is stored");
 
     // A token of the right shape that was never issued changes nothing.
     let mut forged = token.clone().into_bytes();
-    forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
     let r = reset(&gw, std::str::from_utf8(&forged).unwrap(), "a brand new password").await;
     assert_eq!(r.status(), 400);
     assert_eq!(problem_code(r).await, "invalid_reset_token");
@@ -148,8 +151,8 @@ async fn a_reset_token_past_its_ttl_is_refused_though_still_stored() {
     assert_eq!(forgot(&gw, "late@example.com").await.status(), 202);
     let token = reset_token(&reset_mails(&gw, "late@example.com").await[0]);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let digest = shared::auth::secret::Secret::parse(&token).unwrap().digest();
-    assert!(gw.stored_rows().await.iter().any(|row| row.contains(&digest)), "the item is still there");
+    let digest = shared::auth::secret::MailToken::parse(&token).unwrap().digest();
+    assert!(gw.stored_rows().await.iter().any(|row| row.contains(&digest)), "the token is still there");
     let r = reset(&gw, &token, "a brand new password").await;
     assert_eq!(r.status(), 400);
     assert_eq!(problem_code(r).await, "invalid_reset_token");
@@ -262,7 +265,7 @@ async fn sessions_are_listed_and_revoked_one_at_a_time() {
 #[tokio::test]
 async fn deleting_an_account_leaves_only_the_detached_support_ticket() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("gone@example.com").await;
+    let ada = gw.register_verified("gone@example.com").await;
     let stays = gw.register("stays@example.com").await;
     let chat: Value = gw
         .http

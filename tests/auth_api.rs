@@ -153,6 +153,8 @@ async fn every_altered_token_is_refused_with_invalid_token() {
             }),
         ),
         ("lifetime over 15 minutes", resigned(&|c| c["exp"] = (now + 3600).into())),
+        ("not valid before a later time (nbf)", resigned(&|c| c["nbf"] = (now + 300).into())),
+        ("a critical header extension", tokens::sign_eddsa_critical(&pem, &kid, &claims, &["exp"])),
         ("exp as a string", resigned(&|c| c["exp"] = (now + 600).to_string().into())),
         (
             "missing sid",
@@ -185,6 +187,8 @@ async fn every_altered_token_is_refused_with_invalid_token() {
     assert_eq!(basic.headers()["www-authenticate"], r#"Bearer realm="api""#);
 
     assert_eq!(gw.me(&format!("Bearer {token}")).await.status(), 200, "the base token still works");
+    let past_nbf = resigned(&|c| c["nbf"] = (now - 5).into());
+    assert_eq!(gw.me(&format!("Bearer {past_nbf}")).await.status(), 200, "an nbf already reached is fine");
 }
 
 #[tokio::test]

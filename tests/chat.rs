@@ -238,7 +238,8 @@ async fn a_failed_push_never_fails_the_message() {
         connected_at: now,
         expires_at: now + chrono::Duration::hours(1),
     };
-    store.put(&stale).await.unwrap();
+    let plant = shared::ports::ConnectGate { ticket: None, quota: None, max_per_user: 100 };
+    assert_eq!(store.open(&stale, &plant, now).await.unwrap(), shared::ports::Opened::Stored);
     assert_eq!(say(&gw, &ada, None, "hello there").await.status(), 201);
     let left = store.for_user(&stale.user_id, chrono::Utc::now()).await.unwrap();
     assert!(left.is_empty(), "the gone connection was forgotten");

@@ -41,7 +41,7 @@ fn headers(eml: &str) -> Vec<String> {
 #[tokio::test]
 async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("ada-esc@example.com").await;
+    let ada = gw.register_verified("ada-esc@example.com").await;
     let conversation = chat(&gw, &ada, "My invoice shows the wrong amount").await;
     let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
 
@@ -60,9 +60,9 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
     assert_eq!(ticket["conversation_id"], conversation.as_str());
     assert_eq!(ticket["mail"], json!({"support": "sent", "user": "sent"}));
 
-    let mails = gw.mails().await;
-    assert_eq!(mails.len(), 2);
     let number = ticket["number"].as_str().unwrap();
+    let mails = gw.ticket_mails().await;
+    assert_eq!(mails.len(), 2);
     let support = mails.iter().find(|m| m.to == "support@localhost").expect("a mail to support");
     let user = mails.iter().find(|m| m.to == "ada-esc@example.com").expect("a mail to the user");
     assert!(user.raw.contains("What happens next"), "the user is told what happens next");
@@ -137,7 +137,7 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
 #[tokio::test]
 async fn no_duplicates_by_key_or_by_conversation() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("dup-esc@example.com").await;
+    let ada = gw.register_verified("dup-esc@example.com").await;
     let first = chat(&gw, &ada, "Where are my invoices?").await;
     let second = chat(&gw, &ada, "Cookies keep disappearing").await;
 
@@ -152,7 +152,7 @@ async fn no_duplicates_by_key_or_by_conversation() {
     let double = escalate(&gw, &ada, json!({"conversation_id": first}), None).await;
     assert_eq!(double.status(), 200);
     assert_eq!(double.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
-    assert_eq!(gw.mails().await.len(), 2, "no mail for the repeats");
+    assert_eq!(gw.ticket_mails().await.len(), 2, "no mail for the repeats");
 
     let b = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-2")).await;
     assert_eq!(b.status(), 201);
@@ -177,7 +177,7 @@ async fn twenty_users_escalating_at_once_get_twenty_numbers() {
     let gw = Arc::new(TestGateway::start().await);
     let mut users = Vec::new();
     for i in 0..20 {
-        let who = gw.register(&format!("many{i}@example.com")).await;
+        let who = gw.register_verified(&format!("many{i}@example.com")).await;
         let conversation = chat(&gw, &who, "Please help").await;
         users.push((who, conversation));
     }
@@ -200,8 +200,8 @@ async fn twenty_users_escalating_at_once_get_twenty_numbers() {
 #[tokio::test]
 async fn other_users_get_404_and_bad_input_gets_400() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("own-esc@example.com").await;
-    let eve = gw.register("eve-esc@example.com").await;
+    let ada = gw.register_verified("own-esc@example.com").await;
+    let eve = gw.register_verified("eve-esc@example.com").await;
     let conversation = chat(&gw, &ada, "Help with billing").await;
     let code = |r: reqwest::Response| async move {
         let status = r.status().as_u16();
@@ -268,13 +268,13 @@ async fn other_users_get_404_and_bad_input_gets_400() {
         .await
         .unwrap();
     assert_eq!(code(anonymous).await, (401, "unauthenticated".into()));
-    assert_eq!(gw.mails().await.len(), 2, "only the one real ticket mailed");
+    assert_eq!(gw.ticket_mails().await.len(), 2, "only the one real ticket mailed");
 }
 
 #[tokio::test]
 async fn a_subject_with_crlf_adds_no_header_to_any_mail() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("inject-esc@example.com").await;
+    let ada = gw.register_verified("inject-esc@example.com").await;
     let conversation = chat(&gw, &ada, "Hello\r\nBcc: y@evil.example").await;
     let body = json!({
         "conversation_id": conversation,
@@ -282,7 +282,7 @@ async fn a_subject_with_crlf_adds_no_header_to_any_mail() {
         "description": "line one\r\nBcc: z@evil.example\n<script>alert(1)</script>",
     });
     assert_eq!(escalate(&gw, &ada, body, None).await.status(), 201);
-    let mails = gw.mails().await;
+    let mails = gw.ticket_mails().await;
     assert_eq!(mails.len(), 2);
     for mail in &mails {
         let name = &mail.to;
@@ -404,11 +404,15 @@ mod failing_transport {
         let r = w.world.login.handle(forgot()).await;
         assert_eq!(r.status(), 503, "the failure is reported, not swallowed");
         assert!(r.headers().contains_key("retry-after"));
-        let rows: i64 = rusqlite::Connection::open(w.dir.path().join("app.db"))
+        let live: i64 = rusqlite::Connection::open(w.dir.path().join("app.db"))
             .unwrap()
-            .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM users WHERE reset_digest != '' AND reset_expires_at > unixepoch()",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        assert_eq!(rows, 0, "the token nobody received is withdrawn");
+        assert_eq!(live, 0, "the token nobody received is withdrawn");
 
         w.flaky.working.store(true, Ordering::SeqCst);
         assert_eq!(w.world.login.handle(forgot()).await.status(), 202, "asking again works");

@@ -79,6 +79,12 @@ const STEPS: &[Step] = &[
     fails("chat", "get-messages-foreign-conversation.json", 404, "not_found"),
     ok("chat", "get-conversations.json", 200),
     fails("chat", "wrong-method.json", 405, "method_not_allowed"),
+    // Escalation mails the user: only once the address is confirmed by the mailed link.
+    fails("escalation", "post-escalation-unverified.json", 403, "email_unverified"),
+    ok("login", "resend-verification.json", 204),
+    ok("login", "verify-email.json", 204),
+    fails("login", "verify-email.json", 400, "invalid_verification_token"),
+    fails("login", "resend-verification.json", 409, "already_verified"),
     ok("escalation", "post-escalation.json", 201),
     ok("escalation", "post-escalation-same-key.json", 200),
     ok("escalation", "post-escalation-same-conversation.json", 200),
@@ -142,6 +148,7 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
         "MAIL_FROM" => Some("Support <support@example.com>".to_owned()),
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         "PASSWORD_RESET_URL" => Some("https://app.example.com/reset-password".to_owned()),
+        "EMAIL_VERIFY_URL" => Some("https://app.example.com/verify-email".to_owned()),
         _ => None,
     };
     let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
@@ -173,7 +180,12 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
             &stores,
             clock.clone(),
         )),
-        ws_connect: Arc::new(WsConnect::new(http.clone(), &stores, clock.clone())),
+        ws_connect: Arc::new(WsConnect::new(
+            http.clone(),
+            shared::config::ConnectPolicy::from_source(&settings).unwrap(),
+            &stores,
+            clock.clone(),
+        )),
         chat: Arc::new(chat::Chat::new(
             http,
             &stores,
@@ -236,6 +248,7 @@ async fn every_event_produces_its_documented_outcome() {
     let mut conversation_id = String::new();
     let mut ticket_id = String::new();
     let (mut reset_token, mut session_id, mut forgot_body) = (String::new(), String::new(), String::new());
+    let (mut verify_token, mut seen_mails) = (String::new(), std::collections::HashSet::new());
     seed_foreign_conversation(&functions).await;
     for step in STEPS {
         let (folder, file, status, code) = match step {
@@ -254,6 +267,7 @@ async fn every_event_produces_its_documented_outcome() {
             .replace("${CONVERSATION_ID}", &conversation_id)
             .replace("${TICKET_ID}", &ticket_id)
             .replace("${RESET_TOKEN}", &reset_token)
+            .replace("${VERIFY_TOKEN}", &verify_token)
             .replace("${SESSION_ID}", &session_id);
         let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
         assert_eq!(response["statusCode"], status, "{name}: {response}");
@@ -270,6 +284,10 @@ async fn every_event_produces_its_documented_outcome() {
         match name.as_str() {
             "login/register.json" | "login/login.json" => {
                 assert_eq!(body["user"]["email"], "sample@example.com", "{name}");
+                if name == "login/register.json" {
+                    assert_eq!(body["user"]["email_verified"], false, "{name}");
+                    verify_token = new_link_token(&dir.path().join("outbox"), "verify-", &mut seen_mails);
+                }
                 assert_eq!(body["user"]["display_name"], "Sample User", "{name}");
                 assert_eq!(response["headers"]["cache-control"], "no-store", "{name}");
                 // Set-Cookie travels in the v2 `cookies` field, not in the headers.
@@ -289,6 +307,12 @@ async fn every_event_produces_its_documented_outcome() {
                 session_id = other["id"].as_str().unwrap().to_owned();
             }
             "login/revoke-session.json" | "login/change-password.json" | "login/reset-password.json" => {}
+            "login/resend-verification.json" => {
+                let fresh = new_link_token(&dir.path().join("outbox"), "verify-", &mut seen_mails);
+                assert_ne!(fresh, verify_token, "a new link");
+                verify_token = fresh;
+            }
+            "login/verify-email.json" => {}
             "login/forgot-password.json" | "login/forgot-password-unknown-email.json" => {
                 let raw = response["body"].as_str().unwrap().to_owned();
                 if forgot_body.is_empty() {
@@ -382,6 +406,18 @@ async fn every_event_produces_its_documented_outcome() {
             other => panic!("no positive check for {other}"),
         }
     }
+}
+
+/// The token of the one link mail (`verify-…` or `reset-…` in the outbox) not seen before.
+fn new_link_token(outbox: &Path, prefix: &str, seen: &mut std::collections::HashSet<PathBuf>) -> String {
+    let fresh: Vec<PathBuf> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix) && !seen.contains(p))
+        .collect();
+    assert_eq!(fresh.len(), 1, "one new {prefix} mail: {fresh:?}");
+    seen.insert(fresh[0].clone());
+    e2e::link_token(&std::fs::read_to_string(&fresh[0]).unwrap(), "?token=")
 }
 
 /// Another user's conversation, which the `*-foreign-conversation.json` events name.

@@ -22,7 +22,7 @@ async fn next_event(socket: &mut Socket) -> Option<Value> {
 #[tokio::test]
 async fn sign_in_chat_connect_escalate_and_sign_out() {
     let gw = TestGateway::start().await;
-    gw.register("journey@example.com").await;
+    gw.register_verified("journey@example.com").await;
     let me = gw.login("journey@example.com").await;
     let mut socket = gw.connect_ticket(&gw.mint(&me).await).await.expect("socket");
 
@@ -57,7 +57,7 @@ async fn sign_in_chat_connect_escalate_and_sign_out() {
     let created = next_event(&mut socket).await.unwrap();
     assert_eq!(created["type"], "ticket.created");
     assert_eq!(created["ticket"]["number"], ticket["number"]);
-    let mails = gw.mails().await;
+    let mails = gw.ticket_mails().await;
     assert_eq!(mails.len(), 2, "support and user");
     let number = ticket["number"].as_str().unwrap();
     assert!(mails.iter().all(|m| m.raw.contains(number)));

@@ -28,7 +28,7 @@ async fn no_secret_is_ever_logged() {
     shared::telemetry::init_with(move || writer.clone());
 
     let gw = TestGateway::start().await;
-    let account = gw.register("logs@example.com").await;
+    let account = gw.register_verified("logs@example.com").await;
     let again = gw.login("logs@example.com").await;
     gw.post_json("/api/auth/login", &json!({"email": "logs@example.com", "password": "a wrong password"}))
         .await;
@@ -53,7 +53,22 @@ async fn no_secret_is_ever_logged() {
     .await
     .unwrap();
     futures::StreamExt::next(&mut socket).await.unwrap().unwrap();
+    // A connection id is enough to push to a socket through the local `@connections`.
+    let user = shared::domain::UserId::from_trusted(account.user_id.clone());
+    let connection_ids: Vec<String> = gw
+        .stores()
+        .connections
+        .for_user(&user, chrono::Utc::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(!connection_ids.is_empty());
     assert_eq!(gw.connect_ticket(&ticket).await.err(), Some(401));
+    // A path far over the limit is answered 414 and logged cut short.
+    let long_path = format!("/api/auth/{}", "p".repeat(3000));
+    assert_eq!(gw.http.get(gw.at(&long_path)).send().await.unwrap().status(), 414);
     let bearer = format!("Bearer {}", again.access_token);
     drop(gw.connect("", &[("authorization", &bearer)]).await.expect("bearer connects"));
     gw.http.post(gw.at("/api/auth/logout")).header("cookie", &again.cookie).send().await.unwrap();
@@ -126,6 +141,9 @@ async fn no_secret_is_ever_logged() {
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     let session_value = |c: &str| c.split_once('=').unwrap().1.to_owned();
+    // A mailed token is `<user id>.<secret>`: the user id is logged on purpose, the secret never.
+    let mailed_secret = |t: &str| t.split_once('.').unwrap().1.to_owned();
+    let verify_token = gw.mailed_token("logs@example.com", "verify-email").await;
     let secrets = [
         PASSWORD.to_owned(),
         "a wrong password".to_owned(),
@@ -135,7 +153,8 @@ async fn no_secret_is_ever_logged() {
         session_value(&account.cookie),
         session_value(&again.cookie),
         ticket.clone(),
-        reset_token.clone(),
+        mailed_secret(&reset_token),
+        mailed_secret(&verify_token),
         "a reset password".to_owned(),
         "a changed password".to_owned(),
         after_reset.clone(),
@@ -149,6 +168,11 @@ async fn no_secret_is_ever_logged() {
         }
     }
     assert!(!logs.to_ascii_lowercase().contains("bearer "), "an Authorization value was logged");
+    for id in &connection_ids {
+        assert!(!logs.contains(id.as_str()), "a connection id was logged");
+    }
+    assert!(!logs.contains(&"p".repeat(300)), "a long path was logged whole");
+    assert!(logs.contains("request path too long"));
 
     let lines: Vec<Value> =
         logs.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();

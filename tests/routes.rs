@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn every_listed_route_is_served() {
     let gw = TestGateway::start().await;
-    let ada = gw.register("routes@example.com").await;
+    let ada = gw.register_verified("routes@example.com").await;
     let chat: Value = gw
         .http
         .post(gw.at("/api/chat/messages"))
@@ -46,7 +46,7 @@ async fn every_listed_route_is_served() {
     let session_id = sessions["sessions"][0]["id"].as_str().unwrap();
 
     let routes = [login::ROUTES, ws_ticket::ROUTES, chat::ROUTES, escalation::ROUTES].concat();
-    assert_eq!(routes.len(), 18);
+    assert_eq!(routes.len(), 20);
     for (method, path) in routes {
         let id = if path.starts_with("/api/auth/sessions/") { session_id } else { ticket_id };
         let path = path.replace("{id}", id);
@@ -74,6 +74,7 @@ async fn the_web_client_is_served_with_a_strict_policy() {
     for (path, kind, marker) in [
         ("/", "text/html", "<script src=\"/app.js\""),
         ("/reset-password?token=abc", "text/html", "id=\"reset-form\""),
+        ("/verify-email?token=abc", "text/html", "id=\"verify-status\""),
         ("/app.js", "text/javascript", "/api/auth/refresh"),
         ("/app.css", "text/css", ":focus-visible"),
     ] {

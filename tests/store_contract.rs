@@ -7,10 +7,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::auth::{SessionId, SessionPolicy};
 use shared::domain::{DisplayName, Email, UserId, UserProfile};
 use shared::ports::{
-    Admission, ConnectionRecord, Connections, ConversationRecord, Conversations, CreateConflict,
-    DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Priority, Quota,
-    RateLimits, Recipient, ResetRecord, Role, SessionStore, Source, StoreError, SupportTicket,
-    SupportTickets, TicketRecord, TranscriptLine, UserRecord, UserStore, WsTickets,
+    Acquired, Admission, ConnectGate, ConnectionRecord, Connections, ConversationRecord, Conversations,
+    CreateConflict, DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Opened,
+    Priority, Quota, RateLimits, Recipient, Role, SessionStore, Source, StoreError, StoredToken,
+    SupportTicket, SupportTickets, TicketRecord, TokenPurpose, TranscriptLine, UserRecord, UserStore,
+    WsTickets,
 };
 
 trait Store:
@@ -40,9 +41,12 @@ fn user(email: &str) -> UserRecord {
             email: Email::parse(email).unwrap(),
             display_name: Some(DisplayName::parse("Ada").unwrap()),
             created_at: t0(),
+            email_verified: false,
         },
         password_hash:
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+        verify_token: Some(StoredToken { digest: "v".repeat(64), expires_at: t0() + Duration::hours(24) }),
+        reset_token: None,
     }
 }
 
@@ -82,15 +86,93 @@ async fn users_round_trip_and_unique_email(store: Arc<impl Store>) {
     create(&*store, &nameless).await.unwrap();
     assert_eq!(UserStore::get(&*store, &nameless.profile.id).await.unwrap(), Some(nameless));
 
-    store.set_password_hash(&ada, "$argon2id$new").await.unwrap();
+    store.change_password(&ada, "$argon2id$new").await.unwrap();
+    let by_email = store.find_by_email(&ada.profile.email).await.unwrap().unwrap();
+    assert_eq!(by_email.password_hash, "$argon2id$new");
+    assert_eq!(by_email.verify_token, None, "a password change removes the mailed tokens");
+    assert_eq!(UserStore::get(&*store, &ada.profile.id).await.unwrap(), Some(by_email.clone()));
+
+    // A rehash writes only over the hash it was computed from: never over a change made since.
+    assert!(!store.rehash(&ada, "$argon2id$stale-rehash").await.unwrap(), "ada's hash changed since");
+    assert!(store.rehash(&by_email, "$argon2id$rehashed").await.unwrap());
     assert_eq!(
         store.find_by_email(&ada.profile.email).await.unwrap().unwrap().password_hash,
-        "$argon2id$new"
+        "$argon2id$rehashed"
     );
-    assert_eq!(
-        UserStore::get(&*store, &ada.profile.id).await.unwrap().unwrap().password_hash,
-        "$argon2id$new"
+}
+
+/// The account as both of its reads see it.
+async fn stored(store: &impl Store, u: &UserRecord) -> UserRecord {
+    let by_id = UserStore::get(store, &u.profile.id).await.unwrap().expect("stored");
+    assert_eq!(store.find_by_email(&u.profile.email).await.unwrap(), Some(by_id.clone()), "both reads agree");
+    by_id
+}
+
+async fn mailed_tokens_are_one_per_purpose_and_work_once(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    create(&*store, &ada).await.unwrap();
+    let token =
+        |d: &str, hours| StoredToken { digest: d.repeat(64), expires_at: t0() + Duration::hours(hours) };
+    assert_eq!(stored(&*store, &ada).await.verify_token, ada.verify_token, "written with the account");
+
+    // A new verification token replaces the last: the old one no longer verifies.
+    store.set_token(&ada, TokenPurpose::VerifyEmail, &token("w", 24)).await.unwrap();
+    assert!(!store.verify_email(&ada, &"v".repeat(64), t0()).await.unwrap(), "replaced");
+    assert!(!store.verify_email(&ada, &"w".repeat(64), t0() + Duration::hours(24)).await.unwrap(), "expired");
+    assert!(!stored(&*store, &ada).await.profile.email_verified);
+    assert!(store.verify_email(&ada, &"w".repeat(64), t0()).await.unwrap());
+    let verified = stored(&*store, &ada).await;
+    assert!(verified.profile.email_verified);
+    assert_eq!(verified.verify_token, None);
+    assert!(!store.verify_email(&ada, &"w".repeat(64), t0()).await.unwrap(), "once");
+
+    // Reset: the latest token only, once; it also verifies and clears every token.
+    let grace = user("grace@example.com");
+    create(&*store, &grace).await.unwrap();
+    store.set_token(&grace, TokenPurpose::ResetPassword, &token("1", 1)).await.unwrap();
+    store.set_token(&grace, TokenPurpose::ResetPassword, &token("2", 1)).await.unwrap();
+    assert_eq!(stored(&*store, &grace).await.token(TokenPurpose::ResetPassword), Some(&token("2", 1)));
+    assert!(!store.reset_password(&grace, &"1".repeat(64), "$argon2id$a", t0()).await.unwrap(), "replaced");
+    assert!(
+        !store
+            .reset_password(&grace, &"2".repeat(64), "$argon2id$a", t0() + Duration::hours(1))
+            .await
+            .unwrap()
     );
+    assert!(store.reset_password(&grace, &"2".repeat(64), "$argon2id$b", t0()).await.unwrap());
+    let reset = stored(&*store, &grace).await;
+    assert_eq!(reset.password_hash, "$argon2id$b");
+    assert!(reset.profile.email_verified, "the mailed link proved the address");
+    assert_eq!((reset.verify_token, reset.reset_token), (None, None));
+    assert!(!store.reset_password(&grace, &"2".repeat(64), "$argon2id$c", t0()).await.unwrap(), "once");
+
+    // A withdrawn token (its mail could not be sent) redeems nothing.
+    store.set_token(&grace, TokenPurpose::ResetPassword, &StoredToken::withdrawn()).await.unwrap();
+    assert!(!store.reset_password(&grace, "", "$argon2id$d", t0()).await.unwrap());
+    assert!(!stored(&*store, &grace).await.reset_token.unwrap().admits("", t0()));
+
+    // A deleted account takes its tokens with it.
+    UserStore::delete(&*store, &ada).await.unwrap();
+    assert!(matches!(
+        store.set_token(&ada, TokenPurpose::ResetPassword, &token("3", 1)).await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn concurrent_redemptions_of_one_reset_token_admit_one(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    create(&*store, &ada).await.unwrap();
+    let token = StoredToken { digest: "r".repeat(64), expires_at: t0() + Duration::hours(1) };
+    store.set_token(&ada, TokenPurpose::ResetPassword, &token).await.unwrap();
+    let attempts = (0..20).map(|i| {
+        let (store, ada) = (Arc::clone(&store), ada.clone());
+        tokio::spawn(async move {
+            store.reset_password(&ada, &"r".repeat(64), &format!("$argon2id${i}"), t0()).await.unwrap()
+        })
+    });
+    let winners =
+        futures::future::join_all(attempts).await.into_iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(winners, 1);
 }
 
 async fn concurrent_registrations_of_one_email_admit_one(store: Arc<impl Store>) {
@@ -150,35 +232,57 @@ async fn sessions_are_revoked_once(store: Arc<impl Store>) {
     );
 }
 
-async fn counters_count_within_a_window_and_restart_after(store: Arc<impl Store>) {
+async fn allowances_admit_the_limit_per_window_and_restart_after(store: Arc<impl Store>) {
     let window = Duration::minutes(15);
-    assert_eq!(store.current("k", t0()).await.unwrap(), None);
     for expected in 1..=3 {
-        let c = store.hit("k", window, t0() + Duration::seconds(expected.into())).await.unwrap();
-        assert_eq!(c.count, expected);
-        assert_eq!(c.expires_at, t0() + Duration::seconds(1) + window, "the window starts at the first hit");
+        let at = t0() + Duration::seconds(expected.into());
+        let acquired = store.acquire("k", 3, window, at).await.unwrap();
+        let start_end = t0() + Duration::seconds(1) + window;
+        assert_eq!(
+            acquired,
+            Acquired::Admitted(shared::ports::Counter { count: expected, expires_at: start_end }),
+            "the window starts at the first unit"
+        );
     }
-    assert_eq!(store.current("k", t0()).await.unwrap().unwrap().count, 3);
     let end = t0() + Duration::seconds(1) + window;
-    assert_eq!(store.current("k", end).await.unwrap(), None, "ended windows read as absent");
-    let restarted = store.hit("k", window, end).await.unwrap();
-    assert_eq!(restarted.count, 1);
-    assert_eq!(restarted.expires_at, end + window);
-    assert_eq!(store.current("other", end).await.unwrap(), None);
+    assert_eq!(
+        store.acquire("k", 3, window, t0() + Duration::seconds(9)).await.unwrap(),
+        Acquired::Refused { until: end }
+    );
+    assert_eq!(
+        store.acquire("k", 3, window, end - Duration::seconds(1)).await.unwrap(),
+        Acquired::Refused { until: end }
+    );
+    assert!(
+        matches!(store.acquire("other", 3, window, t0()).await.unwrap(), Acquired::Admitted(_)),
+        "per key"
+    );
+    // The ended window's item may still be stored (TTL is late): it restarts at 1.
+    let restarted = store.acquire("k", 3, window, end).await.unwrap();
+    assert_eq!(restarted, Acquired::Admitted(shared::ports::Counter { count: 1, expires_at: end + window }));
     store.clear("k").await.unwrap();
-    assert_eq!(store.current("k", end).await.unwrap(), None);
+    assert!(
+        matches!(store.acquire("k", 1, window, end).await.unwrap(), Acquired::Admitted(c) if c.count == 1)
+    );
+    assert!(matches!(store.acquire("k", 1, window, end).await.unwrap(), Acquired::Refused { .. }));
     store.clear("never-set").await.unwrap();
 }
 
-async fn concurrent_hits_are_all_counted(store: Arc<impl Store>) {
-    let hits = (0..20).map(|_| {
+async fn concurrent_acquires_admit_exactly_the_limit(store: Arc<impl Store>) {
+    let attempts = (0..40).map(|_| {
         let store = Arc::clone(&store);
-        tokio::spawn(async move { store.hit("busy", Duration::minutes(1), t0()).await.unwrap().count })
+        tokio::spawn(async move { store.acquire("busy", 5, Duration::minutes(1), t0()).await.unwrap() })
     });
-    let mut counts: Vec<u32> =
-        futures::future::join_all(hits).await.into_iter().map(Result::unwrap).collect();
+    let mut counts: Vec<u32> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter_map(|r| match r.unwrap() {
+            Acquired::Admitted(c) => Some(c.count),
+            Acquired::Refused { .. } => None,
+        })
+        .collect();
     counts.sort_unstable();
-    assert_eq!(counts, (1..=20).collect::<Vec<_>>(), "every hit saw a distinct count");
+    assert_eq!(counts, vec![1, 2, 3, 4, 5], "exactly the limit admitted, each with a distinct count");
 }
 
 async fn a_users_sessions_are_listed_oldest_first_and_live_only(store: Arc<impl Store>) {
@@ -208,25 +312,6 @@ async fn a_users_sessions_are_listed_oldest_first_and_live_only(store: Arc<impl 
     assert!(SessionStore::for_user(&*store, &ada.profile.id, now).await.unwrap().len() == 1);
 }
 
-async fn reset_tokens_redeem_once_and_never_after_expiry(store: Arc<impl Store>) {
-    let token = |id: &str| ResetRecord {
-        id: id.to_owned(),
-        user_id: UserId::from_trusted("u1"),
-        expires_at: t0() + Duration::minutes(30),
-    };
-    store.create_reset(&token("r1")).await.unwrap();
-    store.create_reset(&token("r2")).await.unwrap();
-    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), Some(token("r1")));
-    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), None, "second use");
-    assert_eq!(store.redeem_reset("r2", t0() + Duration::minutes(30)).await.unwrap(), None, "expired");
-    assert_eq!(store.redeem_reset("nope", t0()).await.unwrap(), None);
-    // A reset token is not a WebSocket ticket, nor the other way round.
-    WsTickets::create(&*store, &ticket("t1", t0() + Duration::minutes(5)), &quota("q", 5)).await.unwrap();
-    assert_eq!(store.redeem_reset("t1", t0()).await.unwrap(), None);
-    store.create_reset(&token("r3")).await.unwrap();
-    assert_eq!(store.peek("r3", t0()).await.unwrap(), None);
-}
-
 async fn deleting_a_user_leaves_others_and_frees_the_email(store: Arc<impl Store>) {
     let ada = user("ada@example.com");
     let grace = user("grace@example.com");
@@ -235,19 +320,12 @@ async fn deleting_a_user_leaves_others_and_frees_the_email(store: Arc<impl Store
     let mut t = ticket("t1", t0() + Duration::minutes(5));
     t.user_id = ada.profile.id.clone();
     WsTickets::create(&*store, &t, &quota("q", 5)).await.unwrap();
-    let reset = ResetRecord {
-        id: "r1".into(),
-        user_id: ada.profile.id.clone(),
-        expires_at: t0() + Duration::hours(1),
-    };
-    store.create_reset(&reset).await.unwrap();
     let mut kept = ticket("t2", t0() + Duration::minutes(5));
     kept.user_id = grace.profile.id.clone();
     WsTickets::create(&*store, &kept, &quota("q", 5)).await.unwrap();
 
     WsTickets::delete_for_user(&*store, &ada.profile.id).await.unwrap();
     assert_eq!(store.peek("t1", t0()).await.unwrap(), None);
-    assert_eq!(store.redeem_reset("r1", t0()).await.unwrap(), None);
     assert!(store.peek("t2", t0()).await.unwrap().is_some(), "another user's ticket stays");
 
     UserStore::delete(&*store, &ada).await.unwrap();
@@ -299,6 +377,16 @@ fn quota(key: &str, limit: u32) -> Quota {
     Quota { key: key.to_owned(), limit, window_end: t0() + Duration::minutes(1) }
 }
 
+/// What `$connect` with a ticket passes: spend it, within a cap of 10.
+fn with_ticket(ticket: &str) -> ConnectGate {
+    ConnectGate { ticket: Some(ticket.to_owned()), quota: None, max_per_user: 10 }
+}
+
+/// No ticket, no quota, only a cap.
+fn capped(max_per_user: u32) -> ConnectGate {
+    ConnectGate { ticket: None, quota: None, max_per_user }
+}
+
 /// A connection opened with `ticket`.
 fn connection_for(id: &str, ticket: &TicketRecord) -> ConnectionRecord {
     ConnectionRecord {
@@ -316,9 +404,13 @@ async fn tickets_redeem_once_and_never_after_expiry(store: Arc<impl Store>) {
     assert_eq!(store.peek(&live.id, t0()).await.unwrap(), Some(live.clone()));
     assert_eq!(store.peek(&live.id, t0()).await.unwrap(), Some(live.clone()), "looking spends nothing");
     let first = connection_for("C1", &live);
-    assert!(store.put_redeeming(&first, &live.id, t0()).await.unwrap());
+    assert_eq!(store.open(&first, &with_ticket(&live.id), t0()).await.unwrap(), Opened::Stored);
     assert_eq!(store.peek(&live.id, t0()).await.unwrap(), None, "spent with the connection");
-    assert!(!store.put_redeeming(&connection_for("C2", &live), &live.id, t0()).await.unwrap(), "single use");
+    assert_eq!(
+        store.open(&connection_for("C2", &live), &with_ticket(&live.id), t0()).await.unwrap(),
+        Opened::TicketRefused,
+        "single use"
+    );
     let user = &live.user_id;
     assert_eq!(
         Connections::for_user(&*store, user, t0()).await.unwrap(),
@@ -331,9 +423,12 @@ async fn tickets_redeem_once_and_never_after_expiry(store: Arc<impl Store>) {
     let at_expiry = t0() + Duration::seconds(300);
     assert_eq!(store.peek(&expiring.id, at_expiry).await.unwrap(), None, "expired, though still stored");
     let late = connection_for("C3", &expiring);
-    assert!(!store.put_redeeming(&late, &expiring.id, at_expiry).await.unwrap(), "expired");
+    assert_eq!(
+        store.open(&late, &with_ticket(&expiring.id), at_expiry).await.unwrap(),
+        Opened::TicketRefused
+    );
     assert_eq!(store.peek(&"c".repeat(64), t0()).await.unwrap(), None, "unknown");
-    assert!(!store.put_redeeming(&late, &"c".repeat(64), t0()).await.unwrap(), "unknown");
+    assert_eq!(store.open(&late, &with_ticket(&"c".repeat(64)), t0()).await.unwrap(), Opened::TicketRefused);
     assert_eq!(
         Connections::for_user(&*store, user, t0()).await.unwrap().len(),
         1,
@@ -368,11 +463,14 @@ async fn concurrent_redemptions_of_one_ticket_admit_one(store: Arc<impl Store>) 
     let attempts = (0..50).map(|i| {
         let (store, t) = (Arc::clone(&store), t.clone());
         tokio::spawn(async move {
-            store.put_redeeming(&connection_for(&format!("C{i}"), &t), &t.id, t0()).await.unwrap()
+            store.open(&connection_for(&format!("C{i}"), &t), &with_ticket(&t.id), t0()).await.unwrap()
         })
     });
-    let winners =
-        futures::future::join_all(attempts).await.into_iter().filter(|r| matches!(r, Ok(true))).count();
+    let winners = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Opened::Stored)))
+        .count();
     assert_eq!(winners, 1);
     assert_eq!(
         Connections::for_user(&*store, &t.user_id, t0()).await.unwrap().len(),
@@ -395,7 +493,7 @@ async fn connections_are_found_by_user_and_session(store: Arc<impl Store>) {
     let c = conn("C3", "u2", "s3", later);
     let stale = conn("D4", "u1", "s1", t0());
     for k in [&a, &b, &c, &stale] {
-        store.put(k).await.unwrap();
+        assert_eq!(store.open(k, &capped(100), t0()).await.unwrap(), Opened::Stored);
     }
     assert_eq!(
         Connections::for_user(&*store, &UserId::from_trusted("u1"), t0()).await.unwrap(),
@@ -406,6 +504,110 @@ async fn connections_are_found_by_user_and_session(store: Arc<impl Store>) {
     Connections::delete(&*store, &a.id).await.unwrap();
     assert_eq!(Connections::for_user(&*store, &UserId::from_trusted("u1"), t0()).await.unwrap(), vec![b]);
     assert!(store.for_session(&SessionId::from_trusted("s1"), t0()).await.unwrap().is_empty());
+}
+
+async fn a_users_live_connections_are_capped(store: Arc<impl Store>) {
+    let conn = |id: &str, user: &str, expires_at| ConnectionRecord {
+        id: id.to_owned(),
+        user_id: UserId::from_trusted(user),
+        session_id: SessionId::from_trusted("s1"),
+        connected_at: t0(),
+        expires_at,
+    };
+    let later = t0() + Duration::hours(2);
+    // One connection that has expired (its $disconnect never came) holds no place.
+    assert_eq!(
+        store.open(&conn("old", "u1", t0() + Duration::seconds(1)), &capped(3), t0()).await.unwrap(),
+        Opened::Stored
+    );
+    let now = t0() + Duration::seconds(1);
+    for id in ["a", "b", "c"] {
+        assert_eq!(
+            store.open(&conn(id, "u1", later), &capped(3), now).await.unwrap(),
+            Opened::Stored,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        store.open(&conn("d", "u1", later), &capped(3), now).await.unwrap(),
+        Opened::TooManyConnections
+    );
+    assert_eq!(
+        store.open(&conn("e", "u2", later), &capped(3), now).await.unwrap(),
+        Opened::Stored,
+        "per user"
+    );
+    let live = |store: Arc<_>| async move {
+        let ids: Vec<String> = Connections::for_user(&*store, &UserId::from_trusted("u1"), now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c: ConnectionRecord| c.id)
+            .collect();
+        ids
+    };
+    assert_eq!(live(store.clone()).await, vec!["a", "b", "c"], "nothing refused was stored");
+    // The same connection stored again holds its one place.
+    assert_eq!(store.open(&conn("c", "u1", later), &capped(3), now).await.unwrap(), Opened::Stored);
+    // A closed connection frees its place.
+    Connections::delete(&*store, "b").await.unwrap();
+    assert_eq!(store.open(&conn("d", "u1", later), &capped(3), now).await.unwrap(), Opened::Stored);
+
+    // A refused ticketed connect leaves the ticket unspent.
+    let t = TicketRecord {
+        id: "9".repeat(64),
+        user_id: UserId::from_trusted("u1"),
+        session_id: SessionId::from_trusted("s1"),
+        expires_at: later,
+    };
+    WsTickets::create(&*store, &t, &quota("q-cap", 20)).await.unwrap();
+    let gate = ConnectGate { max_per_user: 3, ..with_ticket(&t.id) };
+    assert_eq!(store.open(&conn("f", "u1", later), &gate, now).await.unwrap(), Opened::TooManyConnections);
+    assert!(store.peek(&t.id, now).await.unwrap().is_some(), "the ticket stays usable");
+
+    // A bearer connect counts against the minting quota, in the same write.
+    let bearer =
+        |limit| ConnectGate { ticket: None, quota: Some(quota("q-bearer", limit)), max_per_user: 10 };
+    assert_eq!(store.open(&conn("g", "u3", later), &bearer(1), now).await.unwrap(), Opened::Stored);
+    assert_eq!(store.open(&conn("h", "u3", later), &bearer(1), now).await.unwrap(), Opened::OverQuota);
+    assert_eq!(Connections::for_user(&*store, &UserId::from_trusted("u3"), now).await.unwrap().len(), 1);
+}
+
+async fn concurrent_connects_never_exceed_the_cap(store: Arc<impl Store>) {
+    let attempts = (0..20).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let c = ConnectionRecord {
+                id: format!("K{i:02}"),
+                user_id: UserId::from_trusted("u1"),
+                session_id: SessionId::from_trusted("s1"),
+                connected_at: t0(),
+                expires_at: t0() + Duration::hours(2),
+            };
+            store.open(&c, &capped(5), t0()).await.unwrap()
+        })
+    });
+    let stored = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Opened::Stored)))
+        .count();
+    assert_eq!(stored, 5);
+    assert_eq!(Connections::for_user(&*store, &UserId::from_trusted("u1"), t0()).await.unwrap().len(), 5);
+}
+
+async fn sessions_snapshots_are_marked_verified(store: Arc<impl Store>) {
+    let ada = user("ada@example.com");
+    let first = create(&*store, &ada).await.unwrap();
+    let (_, second) = SessionPolicy::default().start(ada.profile.clone(), t0(), None);
+    SessionStore::create(&*store, &second).await.unwrap();
+    let (_, other) = SessionPolicy::default().start(user("grace@example.com").profile, t0(), None);
+    SessionStore::create(&*store, &other).await.unwrap();
+    store.mark_email_verified(&ada.profile.id, t0()).await.unwrap();
+    for id in [&first, &second.id] {
+        assert!(SessionStore::get(&*store, id, t0()).await.unwrap().unwrap().user.email_verified);
+    }
+    assert!(!SessionStore::get(&*store, &other.id, t0()).await.unwrap().unwrap().user.email_verified);
 }
 
 fn conversation(id: &str, user: &str, updated: i64, count: u32) -> ConversationRecord {
@@ -677,8 +879,13 @@ macro_rules! contract {
             concurrent_registrations_of_one_email_admit_one,
             sessions_expire_on_both_limits,
             sessions_are_revoked_once,
-            counters_count_within_a_window_and_restart_after,
-            concurrent_hits_are_all_counted,
+            allowances_admit_the_limit_per_window_and_restart_after,
+            concurrent_acquires_admit_exactly_the_limit,
+            mailed_tokens_are_one_per_purpose_and_work_once,
+            concurrent_redemptions_of_one_reset_token_admit_one,
+            a_users_live_connections_are_capped,
+            concurrent_connects_never_exceed_the_cap,
+            sessions_snapshots_are_marked_verified,
             tickets_redeem_once_and_never_after_expiry,
             ticket_quota_admits_the_limit_and_stores_nothing_beyond,
             concurrent_redemptions_of_one_ticket_admit_one,
@@ -689,7 +896,6 @@ macro_rules! contract {
             mails_move_through_queued_to_sent_or_failed,
             concurrent_tickets_get_distinct_numbers,
             a_users_sessions_are_listed_oldest_first_and_live_only,
-            reset_tokens_redeem_once_and_never_after_expiry,
             deleting_a_user_leaves_others_and_frees_the_email,
             a_users_conversations_are_deleted_and_tickets_detached,
         ]);

@@ -21,6 +21,7 @@ fn missing_tables() -> Tables {
 fn settings(var: &str) -> Option<String> {
     match var {
         "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
+        "EMAIL_VERIFY_URL" => Some("https://app.example/verify-email".to_owned()),
         "MAIL_FROM" => Some("support@example.com".to_owned()),
         _ => None,
     }

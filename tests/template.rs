@@ -1,9 +1,11 @@
 //! `template.yaml` agrees with the code. Reads the SAM-transformed template that
 //! `scripts/check_template.py` writes (what CloudFormation deploys) and checks: every function's
 //! binary exists; every HTTP route a function serves is routed to it and nothing else is; every
-//! function gets every table name; only login gets the signing key; each role allows exactly
-//! what its function does; tables match the adapters' key schemas, TTL and recovery settings;
-//! and the WebSocket API is wired as API Gateway needs it (which cfn-lint does not check).
+//! function gets every table name; only login gets the signing key; tunable settings reach
+//! exactly the functions that read them; the auth routes are throttled (by route keys the API
+//! has) and login's concurrency is capped; each role allows exactly what its function does;
+//! tables match the adapters' key schemas, TTL and recovery settings; and the WebSocket API is
+//! wired as API Gateway needs it (which cfn-lint does not check).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -57,15 +59,22 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
     let mut p = Vec::new();
     match function {
         "LoginFunction" => {
-            // register (transaction), login, rehash, reset, change, deletion; sessions; counters.
-            for table in ["UsersTable", "SessionsTable", "RateLimitsTable"] {
+            // register (transaction), login, rehash, verify, reset, change (mailed tokens live on
+            // the user items), deletion; sessions.
+            for table in ["UsersTable", "SessionsTable"] {
                 p.extend(allow(
                     &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                     table,
                 ));
             }
-            // reset tokens; a deleted account's tickets, conversations and support tickets.
-            p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "WsTicketsTable"));
+            // counters: taken (conditional update), restarted (conditional put), cleared; the
+            // delete also frees a closed socket's slot. Never read on their own.
+            p.extend(allow(
+                &["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "RateLimitsTable",
+            ));
+            // a deleted account's tickets, conversations and support tickets.
+            p.extend(allow(&["dynamodb:DeleteItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:Query", "dynamodb:DeleteItem"], "ConversationsTable"));
             p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "SupportTicketsTable"));
             for index in [
@@ -78,7 +87,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ] {
                 p.extend(allow(&["dynamodb:Query"], index));
             }
-            // ending sessions closes their sockets; the reset mail.
+            // ending sessions closes their sockets; the verification and reset mails.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
@@ -92,6 +101,12 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(&["dynamodb:GetItem", "dynamodb:DeleteItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "ConnectionsTable"));
+            // slots: read in a batch, claimed with the connection, freed on $disconnect; a bearer
+            // connect's count against the ticket quota.
+            p.extend(allow(
+                &["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "RateLimitsTable",
+            ));
         }
         "ChatFunction" => {
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
@@ -101,11 +116,15 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "ConversationsTable/index/by_user"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "EscalationFunction" => {
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
+            // only a verified email may open a ticket.
+            p.extend(allow(&["dynamodb:GetItem"], "UsersTable"));
             p.extend(allow(&["dynamodb:Query", "dynamodb:UpdateItem"], "ConversationsTable"));
             p.extend(allow(
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -113,7 +132,9 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_user"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
@@ -124,7 +145,9 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_due"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
@@ -250,6 +273,99 @@ fn every_function_gets_every_table_and_only_login_gets_the_signing_key() {
                 "{id} must not get the private key"
             );
         }
+    }
+}
+
+/// Settings the template passes from a parameter: function, variable, parameter. Each
+/// function's other settings keep the code's defaults.
+const SETTINGS: &[(&str, &str, &str)] = &[
+    ("LoginFunction", "PASSWORD_RESET_URL", "PasswordResetUrl"),
+    ("LoginFunction", "EMAIL_VERIFY_URL", "EmailVerifyUrl"),
+    ("LoginFunction", "REGISTRATIONS_PER_ADDRESS", "RegistrationsPerAddress"),
+    ("LoginFunction", "LOGINS_PER_ADDRESS", "LoginsPerAddress"),
+    ("LoginFunction", "MAX_SESSIONS_PER_USER", "MaxSessionsPerUser"),
+    ("WsTicketFunction", "WS_TICKETS_PER_MINUTE", "WsTicketsPerMinute"),
+    ("WsConnectFunction", "MAX_SOCKETS_PER_USER", "MaxSocketsPerUser"),
+    // Bearer connects count against the ticket quota, so ws-connect must see the same number.
+    ("WsConnectFunction", "WS_TICKETS_PER_MINUTE", "WsTicketsPerMinute"),
+];
+
+#[test]
+fn tunable_settings_reach_exactly_the_functions_that_read_them() {
+    let t = template();
+    let parameters = t["Parameters"].as_object().unwrap();
+    for (id, _, _) in FUNCTIONS {
+        let env = &resources(&t)[*id]["Properties"]["Environment"]["Variables"];
+        for (function, var, parameter) in SETTINGS {
+            if function == id {
+                assert_eq!(env[*var]["Ref"], *parameter, "{id}: {var}");
+                assert!(parameters.contains_key(*parameter), "{parameter} is a parameter");
+            } else if !SETTINGS.iter().any(|(f, v, _)| f == id && v == var) {
+                assert!(env.get(*var).is_none(), "{id} does not read {var}");
+            }
+        }
+    }
+    // The template's defaults are the code's (README's table, shared::config).
+    for (parameter, default) in [
+        ("RegistrationsPerAddress", 10),
+        ("LoginsPerAddress", 30),
+        ("MaxSessionsPerUser", 20),
+        ("MaxSocketsPerUser", 10),
+        ("WsTicketsPerMinute", 20),
+    ] {
+        let spec = &parameters[parameter];
+        let number = |v: &Value| v.as_i64().or_else(|| v.as_str()?.parse().ok());
+        assert_eq!(spec["Type"], "Number", "{parameter}");
+        assert_eq!(number(&spec["Default"]), Some(default), "{parameter}");
+        assert_eq!(number(&spec["MinValue"]), Some(1), "{parameter}");
+    }
+}
+
+#[test]
+fn the_auth_routes_are_throttled_and_logins_are_capped() {
+    let t = template();
+    let r = resources(&t);
+    // Route keys must name routes the API has, or the stage fails at deploy time (which
+    // cfn-lint does not check): "ANY <path>" for the paths of the HTTP API's body.
+    let paths = r["HttpApi"]["Properties"]["Body"]["paths"].as_object().unwrap();
+    let stage = r
+        .values()
+        .find(|v| v["Type"] == "AWS::ApiGatewayV2::Stage" && v["Properties"]["ApiId"]["Ref"] == "HttpApi")
+        .expect("the HTTP API's stage");
+    let settings = stage["Properties"]["RouteSettings"].as_object().expect("route settings");
+    for key in settings.keys() {
+        let path = key.strip_prefix("ANY ").unwrap_or_else(|| panic!("{key}: routes are ANY"));
+        assert!(paths.contains_key(path), "{key} is not a route of the HTTP API");
+    }
+    // Every path routed to login is throttled, from the parameters.
+    let login_paths: Vec<&String> = paths
+        .iter()
+        .filter(|(_, methods)| {
+            methods.as_object().unwrap().values().any(|spec| {
+                spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                    .as_str()
+                    .is_some_and(|uri| uri.contains("/functions/${LoginFunction.Arn}/"))
+            })
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(!login_paths.is_empty());
+    for path in login_paths {
+        let s = &settings[&format!("ANY {path}")];
+        assert_eq!(s["ThrottlingRateLimit"]["Ref"], "AuthRouteRateLimit", "{path}");
+        assert_eq!(s["ThrottlingBurstLimit"]["Ref"], "AuthRouteBurstLimit", "{path}");
+    }
+    // Login's reserved concurrency comes from a parameter, and 0 reserves nothing: a reservation
+    // of 0 would stop every login, and new accounts' quotas may leave no room for one.
+    let reserved = &r["LoginFunction"]["Properties"]["ReservedConcurrentExecutions"]["Fn::If"];
+    let condition = reserved[0].as_str().expect("ReservedConcurrentExecutions: !If [condition, …]");
+    assert_eq!(reserved[1]["Ref"], "LoginReservedConcurrency");
+    assert_eq!(reserved[2]["Ref"], "AWS::NoValue");
+    let test = &t["Conditions"][condition]["Fn::Not"][0]["Fn::Equals"];
+    assert_eq!(test[0]["Ref"], "LoginReservedConcurrency", "{condition}");
+    assert_eq!(test[1], "0", "{condition}");
+    for (id, _, _) in FUNCTIONS.iter().filter(|(id, _, _)| *id != "LoginFunction") {
+        assert!(r[*id]["Properties"].get("ReservedConcurrentExecutions").is_none(), "{id}");
     }
 }
 

@@ -12,7 +12,7 @@ use shared::adapters::apigw::ApiGatewayPush;
 use shared::auth::SessionId;
 use shared::domain::UserId;
 use shared::domain::ws::{Delivery, Notifier, ServerEvent};
-use shared::ports::{ConnectionRecord, Connections, Push};
+use shared::ports::{ConnectGate, ConnectionRecord, Connections, Opened, Push};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn ping(socket: &mut Socket) -> Option<String> {
@@ -248,7 +248,8 @@ async fn stale_and_live(gw: &TestGateway, account: &Account) -> (Arc<dyn Connect
         connected_at: now,
         expires_at: now + chrono::Duration::hours(2),
     };
-    store.put(&stale).await.unwrap();
+    let plant = ConnectGate { ticket: None, quota: None, max_per_user: 100 };
+    assert_eq!(store.open(&stale, &plant, now).await.unwrap(), Opened::Stored);
     (store, live)
 }
 
@@ -309,9 +310,11 @@ async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
         email: shared::domain::Email::parse("race-ddb@example.com").unwrap(),
         display_name: None,
         created_at: clock.now(),
+        email_verified: false,
     };
     let (_, session) = SessionPolicy::default().start(profile.clone(), clock.now(), None);
-    store.create(&UserRecord { profile, password_hash: "x".into() }, &session).await.unwrap();
+    let user = UserRecord { profile, password_hash: "x".into(), verify_token: None, reset_token: None };
+    store.create(&user, &session).await.unwrap();
     let (key, _) = SigningKey::generate("k").unwrap();
     let http = HttpConfig::from_source(&|_: &str| None, Some(&key)).unwrap();
     let issuer =
@@ -330,7 +333,8 @@ async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
         .await
         .unwrap();
 
-    let function = Arc::new(ws_connect::WsConnect::new(http, &stores, clock));
+    let policy = shared::config::ConnectPolicy { max_per_user: 100, per_minute: 20 };
+    let function = Arc::new(ws_connect::WsConnect::new(http, policy, &stores, clock));
     let attempts = (0..50).map(|i| {
         let function = Arc::clone(&function);
         let event = serde_json::json!({

@@ -76,8 +76,11 @@ const CONTENT_TYPES: [&str; 5] = [
 fn check_email(raw: &str) -> bool {
     match Email::parse(raw) {
         Ok(email) => {
-            let expected = raw.trim().to_lowercase();
-            assert_eq!(email.as_str(), expected, "an email is kept trimmed and lower-cased");
+            // Trimmed, the local part lower-cased, the domain in its ASCII (IDNA) form.
+            let (local, domain) = raw.trim().rsplit_once('@').expect("an accepted address has an @");
+            let domain = idna::domain_to_ascii(domain).expect("an accepted domain converts");
+            assert_eq!(email.as_str(), format!("{}@{domain}", local.to_lowercase()), "normalised");
+            assert!(!local.contains('"'), "no quoted local part");
             assert!(email.as_str().len() <= 254);
             assert!(email.as_str().contains('@'));
             assert!(!email.as_str().chars().any(char::is_whitespace), "{:?}", email.as_str());
@@ -86,8 +89,14 @@ fn check_email(raw: &str) -> bool {
         }
         Err(message) => {
             assert!(
-                ["is required", "must be at most 254 characters", "must be a valid email address"]
-                    .contains(&message)
+                [
+                    "is required",
+                    "must be at most 254 characters",
+                    "must be a valid email address",
+                    "must not have a quoted part before the @",
+                    "must not mix alphabets in the domain name",
+                ]
+                .contains(&message)
             );
             false
         }

@@ -1,16 +1,18 @@
-//! Bearer secret strings — WebSocket tickets (`?ticket=`), password-reset tokens (the reset
-//! link's `token`), session cookie values — as `Secret::parse` / `SessionToken::parse` read them
-//! and as `Authenticator::check_ticket` and `Accounts::reset_password` use them. The input is
-//! arbitrary text, or the issued shape (43 base64url characters) with fuzzed edits. Checked: a
-//! secret parses exactly when it has the issued shape, keeps its text, and is looked up only by
-//! its SHA-256 (checked against an independent implementation) — one store call for a well-shaped
-//! secret, none otherwise — and an unknown one is refused.
+//! Bearer secret strings — WebSocket tickets (`?ticket=`), mailed tokens (the reset link's
+//! `token`, `<user id>.<secret>`), session cookie values — as `Secret::parse` /
+//! `SessionToken::parse` / `MailToken::parse` read them and as `Authenticator::check_ticket` and
+//! `Accounts::reset_password` use them. The input is arbitrary text, or the issued shape
+//! (43 base64url characters) with fuzzed edits. Checked: a secret parses exactly when it has the
+//! issued shape, keeps its text, and is looked up only by its SHA-256 (checked against an
+//! independent implementation) — one store call for a well-shaped secret, none otherwise — a
+//! mailed token reaches the store only whole, as a read of the account it names; and an unknown
+//! one is refused.
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
-use shared::auth::secret::Secret;
+use shared::auth::secret::{MailToken, Secret};
 use shared::auth::{AccountError, AuthError, SessionToken};
 use shared::domain::Password;
 use support_fuzz::{Call, Unstructured, fixture, is_sha256_hex, sha256_hex};
@@ -70,9 +72,16 @@ fuzz_target!(|data: &[u8]| {
     let expected = if shaped { vec![Call::TicketPeek(digest.clone())] } else { Vec::new() };
     assert_eq!(fx.stub.take_calls(), expected);
 
+    // A mailed token is `<user id>.<secret>`: only that shape reaches the store, and then only
+    // as a read of the account it names (which the stub does not have).
+    let user = "usr_0123456789abcdef0123456789abcdef";
     let password = Password::parse("correct horse battery".into()).expect("password");
-    let reset = fx.block_on(fx.login.accounts().reset_password(&raw, password));
-    assert!(matches!(reset, Err(AccountError::InvalidResetToken)), "{reset:?}");
-    let expected = if shaped { vec![Call::ResetRedeem(digest)] } else { Vec::new() };
-    assert_eq!(fx.stub.take_calls(), expected);
+    for presented in [raw.clone(), format!("{user}.{raw}")] {
+        let well_formed = MailToken::parse(&presented).is_some();
+        assert_eq!(well_formed, presented.starts_with(user) && shaped, "{presented:?}");
+        let reset = fx.block_on(fx.login.accounts().reset_password(&presented, password.clone()));
+        assert!(matches!(reset, Err(AccountError::InvalidResetToken)), "{reset:?}");
+        let expected = if well_formed { vec![Call::UserGet(user.to_owned())] } else { Vec::new() };
+        assert_eq!(fx.stub.take_calls(), expected);
+    }
 });

@@ -3,8 +3,8 @@
 //! store, and a few checks every target uses.
 //!
 //! The stub answers every store call with "unavailable" (a 503), except the reads a parser's
-//! output leads to (`sessions.get`, `touch`, `delete`, ticket and reset-token redemption, the
-//! conversation and ticket reads): those answer "nothing there" (or the one live session of the
+//! output leads to (`sessions.get`, `touch`, `delete`, the ticket check, the account read a
+//! mailed token names, the conversation and ticket reads): those answer "nothing there" (or the one live session of the
 //! fixture) and are recorded, so a target can check what reached the store and in what shape.
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,11 +21,11 @@ use shared::domain::mail::MailSettings;
 use shared::domain::{Email, UserId, UserProfile};
 use shared::http::{CookieSettings, Cors};
 use shared::ports::{
-    Admission, Answer, Assistant, AssistantError, ConnectionRecord, Connections, ConversationRecord,
-    Conversations, Counter, CreateConflict, MailError, MailRecord, MailTransport, MessageRecord, NewTicket,
-    OutgoingMail, Push, PushError, Quota, RateLimits, Recipient, ResetRecord, SessionRecord, SessionStore,
-    StoreError, StoreResult, Stores, SupportTicket, SupportTickets, TicketRecord, UserRecord, UserStore,
-    WsTickets,
+    Acquired, Admission, Answer, Assistant, AssistantError, ConnectGate, ConnectionRecord, Connections,
+    ConversationRecord, Conversations, CreateConflict, MailError, MailRecord, MailTransport, MessageRecord,
+    NewTicket, Opened, OutgoingMail, Push, PushError, Quota, RateLimits, Recipient, SessionRecord,
+    SessionStore, StoreError, StoreResult, StoredToken, Stores, SupportTicket, SupportTickets, TicketRecord,
+    TokenPurpose, UserRecord, UserStore, WsTickets,
 };
 
 pub use libfuzzer_sys::arbitrary::{self, Unstructured};
@@ -65,9 +65,9 @@ pub enum Call {
     SessionDelete(String),
     /// `ws_tickets.peek(id)` (a WebSocket ticket is checked, spent later with the connection).
     TicketPeek(String),
-    /// `ws_tickets.redeem_reset(id)`.
-    ResetRedeem(String),
-    /// `connections.put(id)` or `put_redeeming(id, ..)`: a WebSocket was accepted.
+    /// `users.get(id)` (a mailed token names its user).
+    UserGet(String),
+    /// `connections.open(id, ..)`: a WebSocket was accepted.
     ConnectionPut(String),
     /// `conversations.get(id)`.
     ConversationGet(String),
@@ -129,6 +129,9 @@ impl SessionStore for Stub {
     async fn for_user(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>> {
         unavailable()
     }
+    async fn mark_email_verified(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<()> {
+        unavailable()
+    }
 }
 
 #[async_trait]
@@ -139,10 +142,23 @@ impl UserStore for Stub {
     async fn find_by_email(&self, _: &Email) -> StoreResult<Option<UserRecord>> {
         unavailable()
     }
-    async fn get(&self, _: &UserId) -> StoreResult<Option<UserRecord>> {
+    async fn get(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        self.record(Call::UserGet(id.as_str().to_owned()));
+        Ok(None)
+    }
+    async fn set_token(&self, _: &UserRecord, _: TokenPurpose, _: &StoredToken) -> StoreResult<()> {
         unavailable()
     }
-    async fn set_password_hash(&self, _: &UserRecord, _: &str) -> StoreResult<()> {
+    async fn verify_email(&self, _: &UserRecord, _: &str, _: DateTime<Utc>) -> StoreResult<bool> {
+        unavailable()
+    }
+    async fn reset_password(&self, _: &UserRecord, _: &str, _: &str, _: DateTime<Utc>) -> StoreResult<bool> {
+        unavailable()
+    }
+    async fn change_password(&self, _: &UserRecord, _: &str) -> StoreResult<()> {
+        unavailable()
+    }
+    async fn rehash(&self, _: &UserRecord, _: &str) -> StoreResult<bool> {
         unavailable()
     }
     async fn delete(&self, _: &UserRecord) -> StoreResult<()> {
@@ -152,10 +168,7 @@ impl UserStore for Stub {
 
 #[async_trait]
 impl RateLimits for Stub {
-    async fn current(&self, _: &str, _: DateTime<Utc>) -> StoreResult<Option<Counter>> {
-        unavailable()
-    }
-    async fn hit(&self, _: &str, _: Duration, _: DateTime<Utc>) -> StoreResult<Counter> {
+    async fn acquire(&self, _: &str, _: u32, _: Duration, _: DateTime<Utc>) -> StoreResult<Acquired> {
         unavailable()
     }
     async fn clear(&self, _: &str) -> StoreResult<()> {
@@ -172,13 +185,6 @@ impl WsTickets for Stub {
         self.record(Call::TicketPeek(id.to_owned()));
         Ok(None)
     }
-    async fn create_reset(&self, _: &ResetRecord) -> StoreResult<()> {
-        unavailable()
-    }
-    async fn redeem_reset(&self, id: &str, _: DateTime<Utc>) -> StoreResult<Option<ResetRecord>> {
-        self.record(Call::ResetRedeem(id.to_owned()));
-        Ok(None)
-    }
     async fn delete_for_user(&self, _: &UserId) -> StoreResult<()> {
         unavailable()
     }
@@ -186,18 +192,14 @@ impl WsTickets for Stub {
 
 #[async_trait]
 impl Connections for Stub {
-    async fn put(&self, connection: &ConnectionRecord) -> StoreResult<()> {
-        self.record(Call::ConnectionPut(connection.id.clone()));
-        Ok(())
-    }
-    async fn put_redeeming(
+    async fn open(
         &self,
         connection: &ConnectionRecord,
-        _: &str,
+        _: &ConnectGate,
         _: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Opened> {
         self.record(Call::ConnectionPut(connection.id.clone()));
-        Ok(true)
+        Ok(Opened::Stored)
     }
     async fn delete(&self, _: &str) -> StoreResult<()> {
         Ok(())
@@ -365,6 +367,7 @@ fn build_fixture() -> Fixture {
             "AUTH_ISSUER" => Some(ISSUER.into()),
             "AUTH_AUDIENCE" => Some(AUDIENCE.into()),
             "PASSWORD_RESET_URL" => Some(format!("{ORIGIN}/reset-password")),
+            "EMAIL_VERIFY_URL" => Some(format!("{ORIGIN}/verify-email")),
             "MAIL_FROM" => Some("Support <support@example.com>".into()),
             _ => None,
         }
@@ -382,6 +385,7 @@ fn build_fixture() -> Fixture {
         email: Email::parse("fuzz@example.com").expect("email"),
         display_name: None,
         created_at: now(),
+        email_verified: true,
     };
     let (_, session) = SessionPolicy::default().start(profile, now(), None);
     let access_token = issuer.issue(&session.user.id, &session.id, now()).expect("token").token;
@@ -411,7 +415,8 @@ fn build_fixture() -> Fixture {
         stub.clone(),
         clock.clone(),
     );
-    let ws = ws_connect::WsConnect::new(http.clone(), &stores, clock);
+    let policy = shared::config::ConnectPolicy::from_source(&env).expect("connect policy");
+    let ws = ws_connect::WsConnect::new(http.clone(), policy, &stores, clock);
     stub.take_calls();
     Fixture {
         runtime,

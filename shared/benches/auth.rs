@@ -27,11 +27,12 @@ fn passwords(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let hasher = PasswordHasher::new();
     let password = Password::parse("correct horse battery staple".into()).unwrap();
-    let phc = runtime.block_on(hasher.hash(&password)).unwrap();
+    let phc = runtime.block_on(hasher.hash(hasher.reserve().unwrap(), &password)).unwrap();
     let mut group = c.benchmark_group("argon2id");
     group.sample_size(20);
     group.bench_function("verify", |b| {
-        b.to_async(&runtime).iter(|| async { hasher.verify(&password, Some(&phc)).await.unwrap() })
+        b.to_async(&runtime)
+            .iter(|| async { hasher.verify(hasher.reserve().unwrap(), &password, Some(&phc)).await.unwrap() })
     });
     group.finish();
 }

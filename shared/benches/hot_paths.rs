@@ -23,7 +23,7 @@ use shared::domain::mail::{MailSettings, build};
 use shared::domain::ws::{TicketMinter, TicketPolicy};
 use shared::domain::{Email, UserId, UserProfile};
 use shared::ports::{
-    Admission, ConnectionRecord, Connections, MailStatus, Priority, Quota, Recipient, ResetRecord,
+    Admission, ConnectGate, ConnectionRecord, Connections, MailStatus, Opened, Priority, Quota, Recipient,
     SessionRecord, SessionStore, StoreResult, Stores, SupportTicket, TicketRecord, TranscriptLine,
     UserRecord, WsTickets,
 };
@@ -59,6 +59,9 @@ impl SessionStore for InMemory {
     async fn for_user(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>> {
         unreachable!("not benched")
     }
+    async fn mark_email_verified(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<()> {
+        unreachable!("not benched")
+    }
 }
 
 #[async_trait]
@@ -70,12 +73,6 @@ impl WsTickets for InMemory {
     async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>> {
         Ok(self.tickets.lock().unwrap().get(id).filter(|t| t.expires_at > now).cloned())
     }
-    async fn create_reset(&self, _: &ResetRecord) -> StoreResult<()> {
-        unreachable!("not benched")
-    }
-    async fn redeem_reset(&self, _: &str, _: DateTime<Utc>) -> StoreResult<Option<ResetRecord>> {
-        unreachable!("not benched")
-    }
     async fn delete_for_user(&self, _: &UserId) -> StoreResult<()> {
         unreachable!("not benched")
     }
@@ -83,23 +80,27 @@ impl WsTickets for InMemory {
 
 #[async_trait]
 impl Connections for InMemory {
-    async fn put(&self, _: &ConnectionRecord) -> StoreResult<()> {
-        unreachable!("not benched")
-    }
-    async fn put_redeeming(
+    async fn open(
         &self,
         c: &ConnectionRecord,
-        ticket: &str,
+        gate: &ConnectGate,
         now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let spent = self.tickets.lock().unwrap().remove(ticket).is_some_and(|t| t.expires_at > now);
-        if spent {
-            self.connections.lock().unwrap().insert(c.id.clone(), c.clone());
+    ) -> StoreResult<Opened> {
+        let ticket = gate.ticket.as_deref().unwrap_or_default();
+        if self.tickets.lock().unwrap().remove(ticket).is_none_or(|t| t.expires_at <= now) {
+            return Ok(Opened::TicketRefused);
         }
-        Ok(spent)
+        let mut connections = self.connections.lock().unwrap();
+        let live = connections.values().filter(|k| k.user_id == c.user_id && k.expires_at > now).count();
+        if live >= gate.max_per_user as usize {
+            return Ok(Opened::TooManyConnections);
+        }
+        connections.insert(c.id.clone(), c.clone());
+        Ok(Opened::Stored)
     }
-    async fn delete(&self, _: &str) -> StoreResult<()> {
-        unreachable!("not benched")
+    async fn delete(&self, id: &str) -> StoreResult<()> {
+        self.connections.lock().unwrap().remove(id);
+        Ok(())
     }
     async fn for_user(&self, _: &UserId, _: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
         unreachable!("not benched")
@@ -133,9 +134,15 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
         email: Email::parse(&format!("bench-{}@example.com", label.replace(' ', "-"))).unwrap(),
         display_name: None,
         created_at: now,
+        email_verified: true,
     };
     let (_, session) = SessionPolicy::default().start(profile.clone(), now, None);
-    let user = UserRecord { profile, password_hash: "$argon2id$unused".into() };
+    let user = UserRecord {
+        profile,
+        password_hash: "$argon2id$unused".into(),
+        verify_token: None,
+        reset_token: None,
+    };
     runtime.block_on(stores.users.create(&user, &session)).unwrap();
     runtime.block_on(stores.sessions.create(&session)).ok();
 
@@ -158,8 +165,9 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
         b.to_async(&runtime).iter(|| async { minter.mint(black_box(&principal)).await.unwrap() })
     });
     // What `$connect` does with the ticket: check it and its session, then spend it in the write
-    // that stores the connection.
-    c.bench_function(&format!("ws_ticket_mint_and_redeem, {label}"), |b| {
+    // that stores the connection (within the user's cap); then `$disconnect` forgets it, so the
+    // user's live connections stay few however long the bench runs.
+    c.bench_function(&format!("ws_ticket_mint_redeem_disconnect, {label}"), |b| {
         b.to_async(&runtime).iter(|| async {
             let minted = minter.mint(&principal).await.unwrap();
             let (who, ticket) = auth.check_ticket(minted.ticket.expose()).await.unwrap();
@@ -171,7 +179,9 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
                 connected_at: now,
                 expires_at: now + Duration::hours(2),
             };
-            assert!(connections.put_redeeming(&connection, &ticket, now).await.unwrap());
+            let gate = ConnectGate { ticket: Some(ticket), quota: None, max_per_user: 10 };
+            assert_eq!(connections.open(&connection, &gate, now).await.unwrap(), Opened::Stored);
+            connections.delete(&connection.id).await.unwrap();
         })
     });
 }

@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
-use crate::auth::{ResetSettings, SessionPolicy, ThrottlePolicy, TokenIssuer, TokenVerifier};
+use crate::auth::{AccountPolicy, Allowance, SessionPolicy, TokenIssuer, TokenVerifier};
 use crate::domain::escalation::EscalationPolicy;
 use crate::domain::mail::MailSettings;
 use crate::domain::ws::TicketPolicy;
@@ -156,27 +156,26 @@ impl HttpConfig {
     }
 }
 
-/// What only the `login` function needs: the signer and the account policies.
+/// What only the `login` function needs: the signer and the account rules.
 #[derive(Debug, Clone)]
 pub struct LoginConfig {
     /// Signs access tokens.
     pub issuer: Arc<TokenIssuer>,
-    /// Session lifetimes.
-    pub sessions: SessionPolicy,
-    /// Login throttling.
-    pub throttle: ThrottlePolicy,
-    /// Password-reset mail and allowances.
-    pub reset: ResetSettings,
+    /// Sessions, limits and the mailed links.
+    pub policy: AccountPolicy,
+}
+
+fn page_url(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
+    let url = required(src, var)?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#']) {
+        return Err(err(var, "must be an http(s) URL without query or fragment"));
+    }
+    Ok(url)
 }
 
 impl LoginConfig {
     /// Reads the signing key (`AUTH_SIGNING_KEY`, PKCS#8 PEM, and `AUTH_SIGNING_KEY_ID`; both
-    /// required) and the policies, all optional: `ACCESS_TOKEN_TTL_SECONDS` (900, at most 900),
-    /// `SESSION_ABSOLUTE_TTL_SECONDS` (31 days), `SESSION_IDLE_TTL_SECONDS` (7 days),
-    /// `LOGIN_MAX_FAILURES` (5), `LOGIN_FAILURE_WINDOW_SECONDS` (900); and for password resets
-    /// `PASSWORD_RESET_URL` (the web client's reset page) and `MAIL_FROM` (both required),
-    /// `PASSWORD_RESET_TTL_SECONDS` (1800), `PASSWORD_RESETS_PER_EMAIL` (3),
-    /// `PASSWORD_RESETS_PER_ADDRESS` (20, both per 15 minutes).
+    /// required) and the rest with [`Self::with_key`].
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let pem = required(src, "AUTH_SIGNING_KEY")?;
         let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
@@ -184,40 +183,49 @@ impl LoginConfig {
         Self::with_key(src, key)
     }
 
-    /// The same with a key obtained elsewhere (the local gateway's key file).
+    /// The same with a key obtained elsewhere (the local gateway's key file). Required:
+    /// `EMAIL_VERIFY_URL` and `PASSWORD_RESET_URL` (the web client's pages the mails link to),
+    /// `MAIL_FROM`. Optional (defaults in [`AccountPolicy::new`]): `ACCESS_TOKEN_TTL_SECONDS`
+    /// (900, at most 900), `SESSION_ABSOLUTE_TTL_SECONDS`, `SESSION_IDLE_TTL_SECONDS`,
+    /// `MAX_SESSIONS_PER_USER`, `LOGIN_MAX_FAILURES`, `LOGIN_FAILURE_WINDOW_SECONDS`,
+    /// `LOGINS_PER_ADDRESS` (per minute), `REGISTRATIONS_PER_ADDRESS` (per hour),
+    /// `PASSWORD_RESET_TTL_SECONDS`, `PASSWORD_RESETS_PER_EMAIL`, `PASSWORD_RESETS_PER_ADDRESS`
+    /// (both per 15 minutes).
     pub fn with_key(src: &dyn Source, key: SigningKey) -> Result<Self, ConfigError> {
         let names = TokenNames::from_source(src);
         let ttl = seconds(src, "ACCESS_TOKEN_TTL_SECONDS", MAX_ACCESS_TTL)?;
         if ttl > MAX_ACCESS_TTL {
             return Err(err("ACCESS_TOKEN_TTL_SECONDS", "must be at most 900"));
         }
-        let defaults = SessionPolicy::default();
-        let sessions = SessionPolicy {
-            absolute: seconds(src, "SESSION_ABSOLUTE_TTL_SECONDS", defaults.absolute)?,
-            idle: seconds(src, "SESSION_IDLE_TTL_SECONDS", defaults.idle)?,
+        let d = AccountPolicy::new(
+            page_url(src, "EMAIL_VERIFY_URL")?,
+            page_url(src, "PASSWORD_RESET_URL")?,
+            mailbox(src, "MAIL_FROM")?,
+        );
+        let per = |var, default: Allowance| -> Result<Allowance, ConfigError> {
+            Ok(Allowance { limit: positive(src, var, default.limit)?, ..default })
         };
-        let throttle_defaults = ThrottlePolicy::default();
-        let throttle = ThrottlePolicy {
-            max_failures: positive(src, "LOGIN_MAX_FAILURES", throttle_defaults.max_failures)?,
-            window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", throttle_defaults.window)?,
-        };
-        let url = required(src, "PASSWORD_RESET_URL")?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#']) {
-            return Err(err("PASSWORD_RESET_URL", "must be an http(s) URL without query or fragment"));
-        }
-        let d = ResetSettings::new(url, mailbox(src, "MAIL_FROM")?);
-        let reset = ResetSettings {
-            ttl: seconds(src, "PASSWORD_RESET_TTL_SECONDS", d.ttl)?,
-            per_email: positive(src, "PASSWORD_RESETS_PER_EMAIL", d.per_email)?,
-            per_address: positive(src, "PASSWORD_RESETS_PER_ADDRESS", d.per_address)?,
+        let policy = AccountPolicy {
+            sessions: SessionPolicy {
+                absolute: seconds(src, "SESSION_ABSOLUTE_TTL_SECONDS", d.sessions.absolute)?,
+                idle: seconds(src, "SESSION_IDLE_TTL_SECONDS", d.sessions.idle)?,
+            },
+            max_sessions: positive(src, "MAX_SESSIONS_PER_USER", d.max_sessions)?,
+            attempts: Allowance {
+                limit: positive(src, "LOGIN_MAX_FAILURES", d.attempts.limit)?,
+                window: seconds(src, "LOGIN_FAILURE_WINDOW_SECONDS", d.attempts.window)?,
+            },
+            logins_per_address: per("LOGINS_PER_ADDRESS", d.logins_per_address)?,
+            registrations_per_address: per("REGISTRATIONS_PER_ADDRESS", d.registrations_per_address)?,
+            reset: crate::auth::MailedLink {
+                ttl: seconds(src, "PASSWORD_RESET_TTL_SECONDS", d.reset.ttl)?,
+                ..d.reset.clone()
+            },
+            resets_per_email: per("PASSWORD_RESETS_PER_EMAIL", d.resets_per_email)?,
+            resets_per_address: per("PASSWORD_RESETS_PER_ADDRESS", d.resets_per_address)?,
             ..d
         };
-        Ok(Self {
-            issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)),
-            sessions,
-            throttle,
-            reset,
-        })
+        Ok(Self { issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)), policy })
     }
 }
 
@@ -231,25 +239,46 @@ pub struct WsConfig {
 }
 
 impl WsConfig {
-    /// Reads `WEBSOCKET_URL` (required), `WS_TICKET_TTL_SECONDS` (300), `WS_TICKETS_PER_MINUTE` (20).
+    /// Reads `WEBSOCKET_URL` (required) and the ticket policy ([`ticket_policy`]).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let url = required(src, "WEBSOCKET_URL")?;
         if !(url.starts_with("wss://") || url.starts_with("ws://")) {
             return Err(err("WEBSOCKET_URL", "must start with wss:// (or ws:// locally)"));
         }
-        let defaults = TicketPolicy::default();
-        let per_minute =
-            match src.get("WS_TICKETS_PER_MINUTE") {
-                None => defaults.per_minute,
-                Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    err("WS_TICKETS_PER_MINUTE", format!("{v:?} is not a positive integer"))
-                })?,
-            };
-        let ttl = seconds(src, "WS_TICKET_TTL_SECONDS", defaults.ttl)?;
-        if ttl > Duration::minutes(15) {
-            return Err(err("WS_TICKET_TTL_SECONDS", "must be at most 900: tickets are short lived"));
+        Ok(Self { url, tickets: ticket_policy(src)? })
+    }
+}
+
+/// `WS_TICKET_TTL_SECONDS` (300, at most 900) and `WS_TICKETS_PER_MINUTE` (20; bearer connects
+/// count against it too).
+pub fn ticket_policy(src: &dyn Source) -> Result<TicketPolicy, ConfigError> {
+    let defaults = TicketPolicy::default();
+    let per_minute = positive(src, "WS_TICKETS_PER_MINUTE", defaults.per_minute)?;
+    let ttl = seconds(src, "WS_TICKET_TTL_SECONDS", defaults.ttl)?;
+    if ttl > Duration::minutes(15) {
+        return Err(err("WS_TICKET_TTL_SECONDS", "must be at most 900: tickets are short lived"));
+    }
+    Ok(TicketPolicy { ttl, per_minute })
+}
+
+/// What `$connect` admits: `MAX_SOCKETS_PER_USER` (10, at most 100) live connections per user,
+/// and bearer connects within the ticket quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectPolicy {
+    /// Live connections a user may hold.
+    pub max_per_user: u32,
+    /// Tickets and bearer connects per user per clock minute.
+    pub per_minute: u32,
+}
+
+impl ConnectPolicy {
+    /// Reads `MAX_SOCKETS_PER_USER` and `WS_TICKETS_PER_MINUTE`.
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let max_per_user = positive(src, "MAX_SOCKETS_PER_USER", 10)?;
+        if max_per_user > 100 {
+            return Err(err("MAX_SOCKETS_PER_USER", "must be at most 100"));
         }
-        Ok(Self { url, tickets: TicketPolicy { ttl, per_minute } })
+        Ok(Self { max_per_user, per_minute: ticket_policy(src)?.per_minute })
     }
 }
 
@@ -396,11 +425,23 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
             ("SESSION_COOKIE_SAMESITE", "strict"),
             ("LOGIN_MAX_FAILURES", "3"),
+            ("MAX_SOCKETS_PER_USER", "4"),
+            ("REGISTRATIONS_PER_ADDRESS", "7"),
+            ("EMAIL_VERIFY_URL", "https://app.example/verify-email"),
             ("PASSWORD_RESET_URL", "https://app.example/reset"),
             ("MAIL_FROM", "Support <support@example.com>"),
         ]);
         let login = LoginConfig::from_source(&s).unwrap();
-        assert_eq!(login.throttle.max_failures, 3);
+        assert_eq!(login.policy.attempts.limit, 3);
+        assert_eq!(login.policy.registrations_per_address.limit, 7);
+        assert_eq!(login.policy.registrations_per_address.window, Duration::hours(1));
+        assert_eq!(login.policy.logins_per_address.limit, 30);
+        assert_eq!(login.policy.max_sessions, 20);
+        assert_eq!(login.policy.verify.ttl, Duration::hours(24));
+        assert_eq!(
+            ConnectPolicy::from_source(&s).unwrap(),
+            ConnectPolicy { max_per_user: 4, per_minute: 20 }
+        );
         let http = HttpConfig::from_source(&s, Some(login.issuer.key())).unwrap();
         assert_eq!(http.cors.origins().len(), 2);
         assert_eq!(http.cookie.same_site, cookie::SameSite::Strict);
@@ -451,12 +492,17 @@ mod tests {
         let base = [
             ("AUTH_SIGNING_KEY", pem.as_str()),
             ("AUTH_SIGNING_KEY_ID", "k1"),
+            ("EMAIL_VERIFY_URL", "https://app.example/verify-email"),
             ("PASSWORD_RESET_URL", "https://app.example/reset"),
             ("MAIL_FROM", "support@example.com"),
         ];
         assert!(LoginConfig::from_source(&src(&base)).is_ok());
-        assert_eq!(LoginConfig::from_source(&src(&base[..3])).unwrap_err().var, "MAIL_FROM");
+        assert_eq!(LoginConfig::from_source(&src(&base[..4])).unwrap_err().var, "MAIL_FROM");
+        assert_eq!(LoginConfig::from_source(&src(&base[..2])).unwrap_err().var, "EMAIL_VERIFY_URL");
         for (var, value) in [
+            ("EMAIL_VERIFY_URL", "/verify-email"),
+            ("MAX_SESSIONS_PER_USER", "0"),
+            ("LOGINS_PER_ADDRESS", "many"),
             ("PASSWORD_RESET_URL", "app.example/reset"),
             ("PASSWORD_RESET_URL", "https://app.example/reset?x=1"),
             ("PASSWORD_RESETS_PER_EMAIL", "0"),
@@ -473,5 +519,9 @@ mod tests {
         let (key, _) = SigningKey::generate("k1").unwrap();
         let e = HttpConfig::from_source(&src(&[("ALLOWED_ORIGINS", "*")]), Some(&key)).unwrap_err();
         assert_eq!(e.var, "ALLOWED_ORIGINS");
+        for value in ["0", "101"] {
+            let e = ConnectPolicy::from_source(&src(&[("MAX_SOCKETS_PER_USER", value)])).unwrap_err();
+            assert_eq!(e.var, "MAX_SOCKETS_PER_USER");
+        }
     }
 }

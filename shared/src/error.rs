@@ -71,6 +71,18 @@ pub enum ApiError {
     /// A password-reset token that is unknown, used or expired.
     #[error("invalid reset token")]
     InvalidResetToken,
+    /// An address-verification token that is unknown, used, replaced or expired.
+    #[error("invalid verification token")]
+    InvalidVerificationToken,
+    /// Asked to resend a verification mail for an address that is verified.
+    #[error("email already verified")]
+    AlreadyVerified,
+    /// An action that mails the user, before their address is verified.
+    #[error("email unverified")]
+    EmailUnverified,
+    /// A `$connect` beyond the user's live connections.
+    #[error("too many connections")]
+    TooManyConnections,
     /// Body over the limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -92,6 +104,15 @@ pub enum ApiError {
     /// A dependency (the store) failed; safe to retry.
     #[error("unavailable")]
     Unavailable,
+    /// Too much expensive work is queued (password hashing); retry in a second.
+    #[error("busy")]
+    Busy,
+    /// A request line longer than the gateway accepts.
+    #[error("uri too long")]
+    UriTooLong,
+    /// The client did not send its request in time.
+    #[error("request timeout")]
+    RequestTimeout,
     /// A bug; details go to the log, never to the client.
     #[error("internal error")]
     Internal,
@@ -113,18 +134,25 @@ impl ApiError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::Validation(_) | Self::InvalidResetToken => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_)
+            | Self::Validation(_)
+            | Self::InvalidResetToken
+            | Self::InvalidVerificationToken => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) | Self::InvalidCredentials | Self::SessionInvalid => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed | Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::AlreadyVerified => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyAttempts { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyAttempts { .. } | Self::RateLimited { .. } | Self::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,11 +170,18 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::InvalidResetToken => "invalid_reset_token",
+            Self::InvalidVerificationToken => "invalid_verification_token",
+            Self::AlreadyVerified => "already_verified",
+            Self::EmailUnverified => "email_unverified",
+            Self::TooManyConnections => "too_many_connections",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::Busy => "busy",
+            Self::UriTooLong => "uri_too_long",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
         }
     }
@@ -163,11 +198,18 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::EmailTaken => "Email taken",
             Self::InvalidResetToken => "Invalid reset token",
+            Self::InvalidVerificationToken => "Invalid verification token",
+            Self::AlreadyVerified => "Email already verified",
+            Self::EmailUnverified => "Email not verified",
+            Self::TooManyConnections => "Too many connections",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::TooManyAttempts { .. } => "Too many attempts",
             Self::RateLimited { .. } => "Rate limited",
             Self::Unavailable => "Service unavailable",
+            Self::Busy => "Busy",
+            Self::UriTooLong => "URI too long",
+            Self::RequestTimeout => "Request timeout",
             Self::Internal => "Internal error",
         }
     }
@@ -189,6 +231,17 @@ impl ApiError {
             Self::InvalidResetToken => {
                 "The reset link is invalid, already used or expired; ask for a new one."
             }
+            Self::InvalidVerificationToken => {
+                "The confirmation link is invalid, already used, replaced by a newer one or expired; \
+                 ask for a new one."
+            }
+            Self::AlreadyVerified => "This email address is already confirmed.",
+            Self::EmailUnverified => {
+                "Confirm your email address first: open the link we mailed you, or ask for a new one."
+            }
+            Self::TooManyConnections => {
+                "This account has the most live connections it may hold; close one and try again."
+            }
             Self::PayloadTooLarge => "The request body is larger than 64 KiB.",
             Self::UnsupportedMediaType => "The request body must be application/json (UTF-8).",
             Self::TooManyAttempts { .. } => {
@@ -196,6 +249,9 @@ impl ApiError {
             }
             Self::RateLimited { .. } => "Too many requests; try again later.",
             Self::Unavailable => "A dependency is unavailable; retry shortly.",
+            Self::Busy => "The service is busy; retry in a second.",
+            Self::UriTooLong => "The request path is longer than 2 KiB.",
+            Self::RequestTimeout => "The request was not received in time.",
             Self::Internal => "An unexpected error occurred.",
         }
     }
@@ -206,6 +262,7 @@ impl ApiError {
                 Some((*retry_after).max(1))
             }
             Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Busy => Some(1),
             _ => None,
         }
     }
@@ -320,6 +377,7 @@ impl From<crate::domain::escalation::EscalationError> for ApiError {
         match e {
             E::NotFound => Self::NotFound,
             E::Busy => Self::Unavailable,
+            E::EmailUnverified => Self::EmailUnverified,
             E::Store(e) => e.into(),
             E::Internal(why) => {
                 tracing::error!(error = %why, "escalation failed internally");
@@ -338,6 +396,9 @@ impl From<crate::auth::AccountError> for ApiError {
             A::TooManyAttempts { retry_after } => Self::TooManyAttempts { retry_after },
             A::SessionInvalid => Self::SessionInvalid,
             A::InvalidResetToken => Self::InvalidResetToken,
+            A::InvalidVerificationToken => Self::InvalidVerificationToken,
+            A::AlreadyVerified => Self::AlreadyVerified,
+            A::Busy => Self::Busy,
             A::WrongPassword(field) => {
                 Self::Validation(vec![FieldError::new(field, "is not the account's current password")])
             }

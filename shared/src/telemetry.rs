@@ -34,3 +34,19 @@ where
         .with_writer(writer)
         .try_init();
 }
+
+/// A short stable stand-in for an identifier that should not be logged as such (a WebSocket
+/// connection id is a capability on the local gateway's management API): the first 8 bytes of
+/// its SHA-256, hex. Lines about one connection still correlate.
+pub fn fingerprint(value: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes());
+    hex::encode(&digest.as_ref()[..8])
+}
+
+/// A path as logged: at most 256 characters, marked when cut.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.char_indices().nth(256) {
+        None => path.into(),
+        Some((cut, _)) => format!("{}…({} bytes)", &path[..cut], path.len()).into(),
+    }
+}

@@ -77,6 +77,7 @@ fn other_algorithms_and_missing_kid_are_refused() {
         sid: "sid_1".into(),
         iat: t0().timestamp(),
         exp: (t0() + Duration::minutes(5)).timestamp(),
+        nbf: None,
     };
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some("k1".into());

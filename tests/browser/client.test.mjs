@@ -4,7 +4,8 @@
 //   CHROMIUM     the browser (default /usr/bin/chromium)
 //   SCREENSHOT   optional: where to save a screenshot of the client mid-journey
 //
-// One journey, two tabs of one signed-in user: sign up → chat (sources, live assistant events on
+// One journey, two tabs of one signed-in user: sign up → confirm the address by the mailed link
+// (asking for a second link first) → chat (sources, live assistant events on
 // the socket) → a question the articles do not cover offers "Talk to a human" → escalate → the
 // ticket number and mail status, and the ticket appearing live in the other tab → the gateway
 // restarts with a new signing key (sockets drop, tokens stop verifying): the client reconnects
@@ -94,6 +95,14 @@ function watchSockets(page) {
   return seen;
 }
 
+// The link to `page` in a mail (quoted-printable soft breaks and `=3D` undone first).
+function mailLink(mail, page) {
+  const body = mail.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+  const link = body.match(new RegExp(`http://127\\.0\\.0\\.1:\\d+/${page}\\?token=[A-Za-z0-9_.-]+`));
+  assert.ok(link, body);
+  return link[0];
+}
+
 async function eventually(what, check) {
   const deadline = Date.now() + TIMEOUT;
   for (;;) {
@@ -119,7 +128,7 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   await page.goto(`${base}/`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Email").fill("browser@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("browser@example.com");
   await page.getByLabel("Name").fill("Ada");
   await page.getByLabel(/^Password/).fill("correct horse battery");
   await page.getByLabel(/^Password/).press("Enter");
@@ -133,6 +142,36 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   const cookies = await context.cookies();
   assert.deepEqual(cookies.map((c) => [c.name, c.httpOnly]), [["__Host-session", true]]);
   assert.ok(sockets.urls.length === 1 && /[?&]ticket=[A-Za-z0-9_-]{43}$/.test(sockets.urls[0]), sockets.urls.join());
+
+  // The address is not confirmed yet: the client says so and offers a new link.
+  const banner = page.locator("#verify-banner");
+  await banner.getByText("Please confirm your email address").waitFor();
+  assert.match(await banner.textContent(), /browser@example\.com/);
+  const outbox = join(dataDir, "outbox");
+  const verifyMails = () => readdirSync(outbox).filter((f) => f.startsWith("verify-"));
+  assert.equal(verifyMails().length, 1, "registration mailed one link");
+  const first = new Set(verifyMails());
+  await page.getByRole("button", { name: "Send the link again" }).click();
+  await page.getByText(/We sent a new link to browser@example\.com/).waitFor();
+  const fresh = await eventually("the second verification mail", () => {
+    const added = verifyMails().filter((f) => !first.has(f));
+    return added.length === 1 && readFileSync(join(outbox, added[0]), "utf8");
+  });
+  const verifyLink = mailLink(fresh, "verify-email");
+  // The mailed link confirms the address and carries on into the signed-in app.
+  await page.goto(verifyLink);
+  await page.getByRole("heading", { name: "Your email address is confirmed" }).waitFor();
+  assert.equal(new URL(page.url()).search, "", "the token is gone from the address bar");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Ask the assistant" }).waitFor();
+  await page.getByText("Live updates: connected").waitFor();
+  assert.ok(await banner.isHidden(), "no more notice once confirmed");
+  // The same link again: refused, with a way forward.
+  const again = await context.newPage();
+  await again.goto(verifyLink);
+  await again.getByRole("heading", { name: "This link does not work" }).waitFor();
+  assert.match(await again.locator("#verify-status").textContent(), /Send the link again/);
+  await again.close();
 
   // Chat: an answer with its sources; the socket carried the assistant's progress.
   await page.getByLabel("Your question").fill("How do I reset my password?");
@@ -180,7 +219,6 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
     await page.setViewportSize({ width: 390, height: 844 });
   }
   // Both mails are really in the outbox, with the number.
-  const outbox = join(dataDir, "outbox");
   const mails = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), "utf8"));
   assert.equal(mails.filter((m) => m.includes(number)).length, 2);
   // The other tab learns of the ticket live, over its socket.
@@ -189,14 +227,15 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
 
   // The gateway restarts with a new signing key: sockets drop and the old access tokens stop
   // verifying. The client reconnects with a new ticket after refreshing once via the cookie.
+  const socketsBefore = sockets.urls.length;
   await stopGateway();
   rmSync(join(dataDir, "signing-key.pem"));
   await page.getByText(/Live updates: reconnecting/).waitFor();
   const before = responses.length;
   gateway = await startGateway();
   await page.getByText("Live updates: connected").waitFor({ timeout: 40_000 });
-  assert.equal(sockets.urls.length, 2, "a new socket");
-  assert.notEqual(sockets.urls[1], sockets.urls[0], "with a new ticket");
+  assert.equal(sockets.urls.length, socketsBefore + 1, "a new socket");
+  assert.notEqual(sockets.urls.at(-1), sockets.urls.at(-2), "with a new ticket");
   const since = responses.slice(before);
   assert.ok(since.includes("POST /api/websocket/ticket 401"), since.join("\n"));
   assert.ok(since.includes("POST /api/auth/refresh 200"), since.join("\n"));
@@ -230,13 +269,13 @@ test("a wrong password is refused in place and the right one signs in", async ()
   const page = await browser.newPage();
   await page.goto(`${base}/`);
   await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Email").fill("second@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("second@example.com");
   await page.getByLabel(/^Password/).fill("correct horse battery");
   await page.getByRole("button", { name: "Create account" }).click();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByText("You are signed out.").waitFor();
 
-  await page.getByLabel("Email").fill("second@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("second@example.com");
   await page.getByLabel(/^Password/).fill("not the password");
   await page.getByRole("button", { name: "Sign in" }).click();
   const error = page.getByRole("alert").filter({ hasText: /./ }).first();
@@ -254,7 +293,7 @@ test("the mailed reset link opens the reset page, which sets a new password", as
   const page = await browser.newPage();
   await page.goto(`${base}/`);
   await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Email").fill("forgetful@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("forgetful@example.com");
   await page.getByLabel(/^Password/).fill("correct horse battery");
   await page.getByRole("button", { name: "Create account" }).click();
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -262,17 +301,14 @@ test("the mailed reset link opens the reset page, which sets a new password", as
 
   const outbox = join(dataDir, "outbox");
   const before = new Set(readdirSync(outbox));
-  await page.getByLabel("Email").fill("forgetful@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("forgetful@example.com");
   await page.getByRole("button", { name: "Forgot your password?" }).click();
   await page.getByText(/reset link/i).waitFor();
   const mail = await eventually("the reset mail", () => {
     const added = readdirSync(outbox).filter((f) => !before.has(f));
     return added.length === 1 && readFileSync(join(outbox, added[0]), "utf8");
   });
-  // Undo quoted-printable soft breaks and `=3D` before looking for the link.
-  const body = mail.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
-  const link = body.match(/http:\/\/127\.0\.0\.1:\d+\/reset-password\?token=[A-Za-z0-9_-]+/);
-  assert.ok(link, body);
+  const link = [mailLink(mail, "reset-password")];
 
   await page.goto(link[0]);
   await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
@@ -281,7 +317,7 @@ test("the mailed reset link opens the reset page, which sets a new password", as
   await page.getByText(/Your password was changed/).waitFor();
   assert.equal(new URL(page.url()).search, "", "the token is gone from the address bar");
 
-  await page.getByLabel("Email").fill("forgetful@example.com");
+  await page.getByLabel("Email", { exact: true }).fill("forgetful@example.com");
   await page.getByLabel(/^Password/).fill("a brand new passphrase");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Ask the assistant" }).waitFor();

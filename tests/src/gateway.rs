@@ -123,8 +123,14 @@ impl TestGateway {
 
     async fn start_in(mode: Mode, settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Every test client comes from 127.0.0.1, so the per-address allowances would count all
+        // of a test's users as one visitor; a test of those limits sets them itself.
         let mut settings: HashMap<String, String> =
-            settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            [("REGISTRATIONS_PER_ADDRESS", "1000"), ("LOGINS_PER_ADDRESS", "1000")]
+                .into_iter()
+                .chain(settings.iter().copied())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
         if let Mode::Aws { sender, .. } = &mode {
             settings.insert("MAIL_FROM".into(), format!("Support <{sender}>"));
         }
@@ -155,28 +161,41 @@ impl TestGateway {
         }
     }
 
-    /// Every mail the gateway sent: outbox files, or what SES on moto accepted from its sender.
+    /// Every mail the gateway sent (outbox files, or what SES on moto accepted from its sender),
+    /// sorted by recipient and content.
     pub async fn mails(&self) -> Vec<SentMail> {
+        let mut mails = self.mails_as_sent().await;
+        mails.sort_by(|a, b| a.to.cmp(&b.to).then(a.raw.cmp(&b.raw)));
+        mails
+    }
+
+    /// Every mail the gateway sent, oldest first.
+    pub async fn mails_as_sent(&self) -> Vec<SentMail> {
         let raws: Vec<String> = match &self.mode {
-            Mode::Sqlite => std::fs::read_dir(self.dir.path().join("outbox"))
-                .map(|entries| {
-                    entries
-                        .map(|e| e.expect("entry").path())
-                        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                        .map(|p| std::fs::read_to_string(p).expect("eml"))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Mode::Aws { sender, .. } => crate::moto::sent_mail().await["RawMessage"]
-                .as_array()
+            Mode::Sqlite => {
+                let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> =
+                    std::fs::read_dir(self.dir.path().join("outbox"))
+                        .map(|entries| {
+                            entries
+                                .map(|e| e.expect("entry").path())
+                                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                                .map(|p| {
+                                    (std::fs::metadata(&p).and_then(|m| m.modified()).expect("mtime"), p)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                files.sort();
+                files.into_iter().map(|(_, p)| std::fs::read_to_string(p).expect("eml")).collect()
+            }
+            // moto lists them in the order it accepted them.
+            Mode::Aws { sender, .. } => crate::moto::sent_raw_mail(sender)
+                .await
                 .into_iter()
-                .flatten()
-                .filter(|m| m["source"].as_str().is_some_and(|s| s.contains(sender.as_str())))
                 .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
                 .collect(),
         };
-        let mut mails: Vec<SentMail> = raws
-            .into_iter()
+        raws.into_iter()
             .map(|raw| {
                 let to = raw
                     .lines()
@@ -185,9 +204,53 @@ impl TestGateway {
                     .unwrap_or_default();
                 SentMail { to, raw }
             })
-            .collect();
-        mails.sort_by(|a, b| a.to.cmp(&b.to).then(a.raw.cmp(&b.raw)));
-        mails
+            .collect()
+    }
+
+    /// The mails about tickets: every mail but the account's own link mails (verification, reset).
+    pub async fn ticket_mails(&self) -> Vec<SentMail> {
+        let link = |m: &SentMail| {
+            let text = crate::decoded(&m.raw);
+            text.contains("/verify-email?token=") || text.contains("/reset-password?token=")
+        };
+        self.mails().await.into_iter().filter(|m| !link(m)).collect()
+    }
+
+    /// Makes the mail service refuse every mail: the outbox folder becomes a file, or the SES
+    /// sender identity is deleted.
+    pub async fn break_mail(&self) {
+        match &self.mode {
+            Mode::Sqlite => {
+                let outbox = self.dir.path().join("outbox");
+                let _ = std::fs::remove_dir_all(&outbox);
+                std::fs::write(&outbox, b"not a folder").expect("block the outbox");
+            }
+            Mode::Aws { sender, .. } => {
+                let domain = sender.split('@').nth(1).expect("sender domain");
+                crate::moto::ses()
+                    .delete_email_identity()
+                    .email_identity(domain)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// Undoes [`Self::break_mail`].
+    pub async fn heal_mail(&self) {
+        match &self.mode {
+            Mode::Sqlite => std::fs::remove_file(self.dir.path().join("outbox")).expect("unblock the outbox"),
+            Mode::Aws { sender, .. } => {
+                let domain = sender.split('@').nth(1).expect("sender domain");
+                crate::moto::ses()
+                    .create_email_identity()
+                    .email_identity(domain)
+                    .send()
+                    .await
+                    .expect("create");
+            }
+        }
     }
 
     /// Everything the backend stores, as bytes to search (files, or every table's items).
@@ -296,6 +359,34 @@ impl TestGateway {
             .await;
         assert_eq!(response.status(), 201, "register {email}");
         account(email, response).await
+    }
+
+    /// Registers `email` and confirms the address with the link the verification mail carries.
+    pub async fn register_verified(&self, email: &str) -> Account {
+        let account = self.register(email).await;
+        self.verify(&account).await;
+        account
+    }
+
+    /// The token of the latest link mail of `kind` (`verify-email`, `reset-password`) sent to
+    /// `email`.
+    pub async fn mailed_token(&self, email: &str, page: &str) -> String {
+        let marker = format!("/{page}?token=");
+        let mails = self.mails_as_sent().await;
+        let mail = mails
+            .iter()
+            .rev()
+            .filter(|m| m.to == email)
+            .find(|m| crate::decoded(&m.raw).contains(&marker))
+            .unwrap_or_else(|| panic!("no {page} mail to {email}"));
+        crate::link_token(&mail.raw, &marker)
+    }
+
+    /// Confirms the account's address with the link of its latest verification mail.
+    pub async fn verify(&self, account: &Account) {
+        let token = self.mailed_token(&account.email, "verify-email").await;
+        let response = self.post_json("/api/auth/email/verify", &serde_json::json!({ "token": token })).await;
+        assert_eq!(response.status(), 204, "verify {}", account.email);
     }
 
     /// Signs in `email` with [`PASSWORD`].

@@ -14,10 +14,20 @@ pub fn no_sockets() -> Arc<dyn shared::ports::Push> {
     Arc::new(local_gateway::sockets::LocalPush(local_gateway::sockets::Sockets::default()))
 }
 
-/// The password-reset token in a reset mail (MIME text, quoted-printable as `lettre` writes it).
-pub fn reset_token(mail: &str) -> String {
+/// A MIME mail's text with quoted-printable undone (as `lettre` writes it).
+pub fn decoded(mail: &str) -> String {
     let decoded = quoted_printable::decode(mail.as_bytes(), quoted_printable::ParseMode::Robust).expect("qp");
-    let text = String::from_utf8(decoded).expect("utf-8");
-    let after = text.split("?token=").nth(1).expect("a reset link");
-    after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    String::from_utf8(decoded).expect("utf-8")
+}
+
+/// The token of the first link in `mail` that contains `marker` (e.g. `/verify-email?token=`).
+pub fn link_token(mail: &str, marker: &str) -> String {
+    let text = decoded(mail);
+    let after = text.split(marker).nth(1).unwrap_or_else(|| panic!("no link with {marker}"));
+    after.chars().take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect()
+}
+
+/// The password-reset token in a reset mail.
+pub fn reset_token(mail: &str) -> String {
+    link_token(mail, "?token=")
 }

@@ -74,3 +74,16 @@ pub async fn sent_mail() -> serde_json::Value {
         .expect("moto data")["ses"]
         .clone()
 }
+
+/// The raw messages SES on moto accepted from senders containing `source`, oldest first
+/// (`scripts/moto_server.py` serves this list; moto's own dump of all its state is slow).
+pub async fn sent_raw_mail(source: &str) -> Vec<serde_json::Value> {
+    let source: String =
+        percent_encoding::utf8_percent_encode(source, percent_encoding::NON_ALPHANUMERIC).collect();
+    reqwest::get(format!("{}/_test/sent-mail?source={source}", endpoint()))
+        .await
+        .expect("moto reachable")
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .expect("sent mail")
+}

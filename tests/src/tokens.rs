@@ -27,6 +27,15 @@ pub fn sign_eddsa(pem: &str, kid: &str, claims: &Value) -> String {
         .expect("sign")
 }
 
+/// Signs `claims` with the Ed25519 key in `pem` under `kid`, the header also declaring `crit`.
+pub fn sign_eddsa_critical(pem: &str, kid: &str, claims: &Value, crit: &[&str]) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    header.crit = Some(crit.iter().map(|c| (*c).to_owned()).collect());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).expect("pem"))
+        .expect("sign")
+}
+
 /// `alg: none` with the token's claims and an empty signature.
 pub fn alg_none(token: &str) -> String {
     let (mut header, claims) = parts(token);

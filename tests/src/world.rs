@@ -1,7 +1,9 @@
 //! All HTTP functions and the retry worker wired in process over one set of stores, with a
 //! chosen mail transport and clock: the Lambda wiring without API Gateway.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -9,7 +11,26 @@ use shared::Clock;
 use shared::auth::SigningKey;
 use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
 use shared::http::HttpFunction;
-use shared::ports::{MailTransport, Stores};
+use shared::ports::{MailError, MailTransport, OutgoingMail, Stores};
+
+/// The world's mail: address-verification mails are delivered (kept here, so a test user can
+/// confirm its address), everything else goes to the transport under test, which may fail.
+struct Mailroom {
+    inner: Arc<dyn MailTransport>,
+    verifications: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl MailTransport for Mailroom {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+        if mail.name.starts_with("verify-") {
+            let raw = String::from_utf8_lossy(mail.raw).into_owned();
+            self.verifications.lock().expect("mailroom").push((mail.to.to_owned(), raw));
+            return Ok(());
+        }
+        self.inner.send(mail).await
+    }
+}
 
 /// The functions.
 pub struct World {
@@ -21,6 +42,7 @@ pub struct World {
     pub escalation: escalation::Escalation,
     /// `mail-retry`.
     pub retry: mail_retry::MailRetry,
+    mailroom: Arc<Mailroom>,
 }
 
 /// Settings every world uses (the mail addresses matter to SES: the sender must be verified).
@@ -31,6 +53,7 @@ pub fn settings(from: &str) -> impl Fn(&str) -> Option<String> + use<> {
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         "MAIL_MAX_ATTEMPTS" => Some("3".to_owned()),
         "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
+        "EMAIL_VERIFY_URL" => Some("https://app.example/verify-email".to_owned()),
         _ => None,
     }
 }
@@ -43,6 +66,8 @@ impl World {
         clock: Arc<dyn Clock>,
         from: &str,
     ) -> Self {
+        let mailroom = Arc::new(Mailroom { inner: transport, verifications: Mutex::default() });
+        let transport: Arc<dyn MailTransport> = mailroom.clone();
         let settings = settings(from);
         let (key, _) = SigningKey::generate("world").expect("key");
         let http = HttpConfig::from_source(&settings, Some(&key)).expect("http config");
@@ -73,10 +98,12 @@ impl World {
                 clock.clone(),
             ),
             retry: mail_retry::MailRetry::new(&config, stores, transport, crate::no_sockets(), clock),
+            mailroom,
         }
     }
 
-    /// Registers an account and opens a conversation; returns (token, conversation id).
+    /// Registers an account, confirms its address with the mailed link and opens a
+    /// conversation; returns (token, conversation id).
     pub async fn user_with_conversation(&self, email: &str, question: &str) -> (String, String) {
         let r = self
             .login
@@ -87,6 +114,19 @@ impl World {
             ))
             .await;
         let token = body(&r)["access_token"].as_str().expect("token").to_owned();
+        let mail = self
+            .mailroom
+            .verifications
+            .lock()
+            .expect("mailroom")
+            .iter()
+            .rev()
+            .find(|(to, _)| to == email)
+            .map(|(_, raw)| raw.clone())
+            .expect("a verification mail");
+        let verify = serde_json::json!({ "token": crate::link_token(&mail, "?token=") });
+        let r = self.login.handle(post("/api/auth/email/verify", None, verify)).await;
+        assert_eq!(r.status(), 204, "{email} verifies");
         let r = self
             .chat
             .handle(post("/api/chat/messages", Some(&token), serde_json::json!({"content": question})))

@@ -88,6 +88,7 @@ impl Escalation {
             clock.clone(),
         );
         let service = EscalationService::new(
+            stores.users.clone(),
             stores.conversations.clone(),
             stores.tickets.clone(),
             mailer,

@@ -1,5 +1,5 @@
-//! The `login` function: sign-up, sign-in, refresh, sign-out and `me`; password reset and
-//! change; the sessions list; account deletion. Handlers parse, authenticate, call the account
+//! The `login` function: sign-up, sign-in, refresh, sign-out and `me`; address verification;
+//! password reset and change; the sessions list; account deletion. Handlers parse, authenticate, call the account
 //! use cases and shape the response.
 
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/auth/refresh"),
     ("POST", "/api/auth/logout"),
     ("GET", "/api/auth/me"),
+    ("POST", "/api/auth/email/verify"),
+    ("POST", "/api/auth/email/verification"),
     ("POST", "/api/auth/password/forgot"),
     ("POST", "/api/auth/password/reset"),
     ("POST", "/api/auth/password/change"),
@@ -77,6 +79,14 @@ pub struct ForgotBody {
     /// As typed; trimmed and lower-cased by `Email::parse`.
     #[serde(default)]
     pub email: String,
+}
+
+/// `POST /api/auth/email/verify` body.
+#[derive(Deserialize)]
+pub struct VerifyBody {
+    /// The verification token from the mailed link.
+    #[serde(default)]
+    pub token: String,
 }
 
 /// `POST /api/auth/password/reset` body.
@@ -168,7 +178,7 @@ impl Login {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
-        let accounts = Accounts::new(stores, &config, mail, notifier, clock.clone());
+        let accounts = Accounts::new(stores, config.issuer, config.policy, mail, notifier, clock.clone());
         let auth = Authenticator::new(http.verifier.clone(), stores, clock);
         Self { accounts, auth, http }
     }
@@ -196,6 +206,8 @@ impl Login {
             "/api/auth/refresh" if post => self.refresh(&req).await,
             "/api/auth/logout" if post => self.logout(&req).await,
             "/api/auth/me" if get => self.me(&req).await,
+            "/api/auth/email/verify" if post => self.verify_email(&req).await,
+            "/api/auth/email/verification" if post => self.resend_verification(&req).await,
             "/api/auth/password/forgot" if post => self.forgot(&req).await,
             "/api/auth/password/reset" if post => self.reset(&req).await,
             "/api/auth/password/change" if post => self.change(&req).await,
@@ -205,6 +217,8 @@ impl Login {
             | "/api/auth/login"
             | "/api/auth/refresh"
             | "/api/auth/logout"
+            | "/api/auth/email/verify"
+            | "/api/auth/email/verification"
             | "/api/auth/password/forgot"
             | "/api/auth/password/reset"
             | "/api/auth/password/change" => Err(ApiError::MethodNotAllowed("POST, OPTIONS")),
@@ -226,7 +240,10 @@ impl Login {
         let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
             return Err(v.into_error());
         };
-        let signed_in = self.accounts.register(email, password, display_name, user_agent(req)).await?;
+        let signed_in = self
+            .accounts
+            .register(email, password, display_name, user_agent(req), source_ip(req).as_deref())
+            .await?;
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
 
@@ -238,7 +255,8 @@ impl Login {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(v.into_error());
         };
-        let signed_in = self.accounts.login(email, password, user_agent(req)).await?;
+        let signed_in =
+            self.accounts.login(email, password, user_agent(req), source_ip(req).as_deref()).await?;
         self.signed_in(StatusCode::OK, &signed_in)
     }
 
@@ -309,6 +327,18 @@ impl Login {
         Ok(response)
     }
 
+    async fn verify_email(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let body: VerifyBody = json_body(req)?;
+        self.accounts.verify_email(&body.token).await?;
+        Ok(no_content())
+    }
+
+    async fn resend_verification(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        self.accounts.resend_verification(&principal).await?;
+        Ok(no_content())
+    }
+
     async fn reset(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let body: ResetBody = json_body(req)?;
         let mut v = Validator::default();
@@ -370,10 +400,11 @@ impl Login {
 
     async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let principal = self.auth.authenticate(req.headers()).await?;
+        let user = self.accounts.profile(&principal).await?;
         json(
             StatusCode::OK,
             &MeView {
-                user: principal.user().view(),
+                user: user.view(),
                 session: MeSession { expires_at: rfc3339(principal.session_expires_at()) },
             },
         )

@@ -1,8 +1,9 @@
 //! The `ws-connect` function: the WebSocket API's routes.
 //!
 //! - `$connect`: a ticket (`?ticket=`, redeemed exactly once) or `Authorization: Bearer`
-//!   (through the same `authenticate` as HTTP); a present foreign `Origin` is refused. The
-//!   connection is stored findable by user and by session.
+//!   (through the same `authenticate` as HTTP, and counted against the user's ticket quota); a
+//!   present foreign `Origin` is refused; a user holds at most `MAX_SOCKETS_PER_USER` live
+//!   connections. The connection is stored findable by user and by session.
 //! - `$disconnect`: forgets the connection.
 //! - `$default`: `{"action":"ping"}` answers `{"type":"pong"}`; anything else an error frame.
 
@@ -12,15 +13,15 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use chrono::Duration;
 use http::header::ORIGIN;
-use http::{HeaderValue, header};
 use serde::Deserialize;
 use shared::Clock;
+use shared::auth::throttle::seconds_until;
 use shared::auth::{AuthError, Authenticator, Principal};
-use shared::config::HttpConfig;
-use shared::domain::ws::ServerEvent;
+use shared::config::{ConnectPolicy, HttpConfig};
+use shared::domain::ws::{ServerEvent, minting_quota};
 use shared::error::ApiError;
 use shared::http::Cors;
-use shared::ports::{ConnectionRecord, Connections, Stores};
+use shared::ports::{ConnectGate, ConnectionRecord, Connections, Opened, Stores};
 use tracing::Instrument;
 
 /// API Gateway closes WebSocket connections after two hours; records expire with them.
@@ -31,6 +32,7 @@ pub const CONNECTION_LIFETIME: Duration = Duration::hours(2);
 pub struct WsConnect {
     auth: Authenticator,
     cors: Cors,
+    policy: ConnectPolicy,
     connections: Arc<dyn Connections>,
     clock: Arc<dyn Clock>,
 }
@@ -42,9 +44,9 @@ struct Frame {
 
 impl WsConnect {
     /// Wires the handler.
-    pub fn new(http: HttpConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(http: HttpConfig, policy: ConnectPolicy, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
-        Self { auth, cors: http.cors, connections: stores.connections.clone(), clock }
+        Self { auth, cors: http.cors, policy, connections: stores.connections.clone(), clock }
     }
 
     /// Handles one WebSocket event. Never logs the query string (it carries the ticket).
@@ -56,7 +58,8 @@ impl WsConnect {
             "ws",
             request_id = %ctx.request_id.as_deref().unwrap_or(""),
             route = %route,
-            connection_id = %connection_id,
+            // Not the id itself: locally it is enough to push to the socket.
+            connection = %shared::telemetry::fingerprint(&connection_id),
         );
         async move {
             let response = match route.as_str() {
@@ -94,15 +97,19 @@ impl WsConnect {
             connected_at: now,
             expires_at: now + CONNECTION_LIFETIME,
         };
-        let stored = match ticket {
-            // The ticket is spent in the same write: a concurrent connect with it that got there
-            // first makes this one a 401; a store failure leaves it unspent for a retry.
-            Some(ticket) => self.connections.put_redeeming(&record, &ticket, now).await,
-            None => self.connections.put(&record).await.map(|()| true),
-        };
-        match stored {
-            Ok(true) => response(200, None),
-            Ok(false) => refuse(AuthError::InvalidToken.into()),
+        // One write: the ticket is spent (a concurrent connect with it that got there first makes
+        // this one a 401), a bearer connect is counted, and the user's cap holds; a refusal or a
+        // store failure writes nothing, so the ticket stays usable for a retry.
+        let quota = ticket.is_none().then(|| minting_quota(&record.user_id, self.policy.per_minute, now));
+        let gate = ConnectGate { ticket, quota: quota.clone(), max_per_user: self.policy.max_per_user };
+        match self.connections.open(&record, &gate, now).await {
+            Ok(Opened::Stored) => response(200, None),
+            Ok(Opened::TicketRefused) => refuse(AuthError::InvalidToken.into()),
+            Ok(Opened::OverQuota) => {
+                let until = quota.map_or(now, |q| q.window_end);
+                refuse(ApiError::RateLimited { retry_after: seconds_until(until, now) })
+            }
+            Ok(Opened::TooManyConnections) => refuse(ApiError::TooManyConnections),
             Err(e) => refuse(e.into()),
         }
     }
@@ -157,6 +164,7 @@ fn reply(event: &ServerEvent) -> ApiGatewayProxyResponse {
 /// A refused handshake: the status and problem body API Gateway passes back to the client.
 fn refuse(error: ApiError) -> ApiGatewayProxyResponse {
     let mut response = response(i64::from(error.status().as_u16()), Some(error.body()));
-    response.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    // The problem's own headers: its content type, the challenge, `Retry-After`.
+    response.headers = error.into_response().headers().clone();
     response
 }

@@ -229,9 +229,15 @@ impl World {
             email: Email::parse("cold@example.com").expect("email"),
             display_name: None,
             created_at: now,
+            email_verified: true,
         };
         let (_, session) = SessionPolicy::default().start(profile.clone(), now, None);
-        let record = UserRecord { profile, password_hash: "$argon2id$unused".into() };
+        let record = UserRecord {
+            profile,
+            password_hash: "$argon2id$unused".into(),
+            verify_token: None,
+            reset_token: None,
+        };
         UserStore::create(&*store, &record, &session).await.context("writing the user")?;
         let (key, pem) = SigningKey::generate("cold-1")?;
         let jwks = PublicKeys::new([key.public_key().clone()])?.to_jwks();
@@ -311,6 +317,7 @@ fn base_env(endpoint: &str) -> Vec<(String, String)> {
         ("MAIL_FROM", "Support <support@example.com>"),
         ("SUPPORT_EMAIL", "help@example.com"),
         ("PASSWORD_RESET_URL", "https://app.example.com/reset-password"),
+        ("EMAIL_VERIFY_URL", "https://app.example.com/verify-email"),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .to_vec()

@@ -1,10 +1,12 @@
-//! Latency of a running gateway as a client sees it over loopback: registers an account, then
+//! Latency of a running gateway as a client sees it over loopback: registers an account and
+//! confirms its address with the mailed link (read from the gateway's outbox folder), then
 //! times sequential logins, `GET /api/auth/me`, ticket mints, WebSocket connects (ticket to
 //! completed handshake), ping/pong round trips and escalations (ticket, two outbox mails), and
 //! prints p50/p99.
 //!
-//! Start the gateway with `WS_TICKETS_PER_MINUTE=1000000` so minting is not rate limited, then
-//! `cargo run --release -p local-gateway --example latency -- http://127.0.0.1:3000 2000`
+//! Start the gateway with `WS_TICKETS_PER_MINUTE=1000000 MAX_SOCKETS_PER_USER=100` so minting
+//! and connecting are not limited, then
+//! `cargo run --release -p local-gateway --example latency -- http://127.0.0.1:3000 2000 DATA_DIR/outbox`
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let url = args.next().unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let outbox = std::path::PathBuf::from(args.next().unwrap_or_else(|| "./.data/outbox".into()));
     let http = reqwest::Client::new();
     let email = format!("latency-{}@example.com", uuid::Uuid::new_v4().simple());
     let credentials = serde_json::json!({"email": email, "password": "correct horse battery staple"});
@@ -41,15 +44,20 @@ async fn main() {
         .json()
         .await
         .expect("register response");
-    let token = registered["access_token"].as_str().expect("registered").to_owned();
+    assert!(registered["access_token"].is_string(), "registered: {registered}");
+    confirm_address(&http, &url, &outbox, &registered["user"]["id"]).await;
 
+    // Each sign-in is a new session: the oldest end beyond the per-user cap, so the rest uses
+    // the last one's token.
     let mut logins = Vec::new();
+    let mut token = String::new();
     for _ in 0..20 {
         let started = Instant::now();
         let r = http.post(format!("{url}/api/auth/login")).json(&credentials).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        r.bytes().await.unwrap();
+        let body: serde_json::Value = r.json().await.unwrap();
         logins.push(started.elapsed());
+        token = body["access_token"].as_str().unwrap().to_owned();
     }
     let mut mes = Vec::with_capacity(n);
     for i in 0..n + 100 {
@@ -71,8 +79,9 @@ async fn main() {
         mints.push(started.elapsed());
         let ticket = body["ticket"].as_str().unwrap().to_owned();
         let started = Instant::now();
-        let (socket, _) =
-            tokio_tungstenite::connect_async(format!("{ws_url}?ticket={ticket}")).await.unwrap();
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}?ticket={ticket}"))
+            .await
+            .expect("connected (start the gateway with MAX_SOCKETS_PER_USER=100)");
         connects.push(started.elapsed());
         drop(socket);
     }
@@ -123,4 +132,28 @@ async fn main() {
     report("connect", connects);
     report("ping", pings);
     report("escalate", escalations);
+}
+
+/// Opens the verification link the gateway wrote to `outbox` for `user` (escalation needs a
+/// confirmed address).
+async fn confirm_address(
+    http: &reqwest::Client,
+    url: &str,
+    outbox: &std::path::Path,
+    user: &serde_json::Value,
+) {
+    let user = user.as_str().expect("user id");
+    let marker = format!("/verify-email?token={user}.");
+    let mail = std::fs::read_dir(outbox)
+        .unwrap_or_else(|e| panic!("the gateway's outbox {}: {e}", outbox.display()))
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .map(|raw| raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
+        .find(|text| text.contains(&marker))
+        .expect("the verification mail");
+    let after = mail.split("?token=").nth(1).expect("a link");
+    let token: String =
+        after.chars().take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+    let r =
+        http.post(format!("{url}/api/auth/email/verify")).json(&serde_json::json!({ "token": token })).send();
+    assert_eq!(r.await.unwrap().status(), 204, "address confirmed");
 }

@@ -4,6 +4,7 @@
 
 pub mod apigw;
 pub mod keys;
+pub mod server;
 pub mod sockets;
 pub mod web;
 pub mod websocket;
@@ -31,9 +32,10 @@ use shared::adapters::outbox::Outbox;
 use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::PublicKeys;
-use shared::config::{EscalationConfig, HttpConfig, LoginConfig, Source, Tables, WsConfig};
+use shared::config::{ConnectPolicy, EscalationConfig, HttpConfig, LoginConfig, Source, Tables, WsConfig};
 use shared::error::ApiError;
 use shared::http::HttpFunction;
+use shared::http::request::MAX_BODY_BYTES;
 use shared::ports::{MailTransport, Push, Stores};
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
@@ -42,11 +44,12 @@ use tokio::task::JoinHandle;
 use ws_connect::WsConnect;
 use ws_ticket::WsTicket;
 
-use crate::sockets::{LocalPush, Sockets};
+use crate::sockets::{LocalPush, Management, Sockets};
 use crate::websocket::WsState;
 
-/// API Gateway HTTP APIs refuse bodies over 10 MB before any function runs.
-const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
+/// How long a client may take to send its headers, or its body, unless `READ_TIMEOUT_SECONDS`
+/// says otherwise; a slower one is dropped.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired sessions and counters are deleted (DynamoDB's TTL, locally).
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// How often queued mails are retried unless `MAIL_RETRY_INTERVAL_SECONDS` says otherwise.
@@ -96,6 +99,14 @@ struct Mount {
 struct AppState {
     mounts: Arc<Vec<Mount>>,
     ws: WsState,
+    management: Management,
+    read_timeout: Duration,
+}
+
+impl FromRef<AppState> for Management {
+    fn from_ref(state: &AppState) -> Self {
+        state.management.clone()
+    }
 }
 
 impl FromRef<AppState> for WsState {
@@ -128,6 +139,7 @@ struct Overlay {
     origins: String,
     websocket_url: String,
     reset_url: String,
+    verify_url: String,
 }
 
 impl Source for Overlay {
@@ -140,6 +152,7 @@ impl Source for Overlay {
             "MAIL_FROM" => self.base.get(var).or_else(|| Some("Support <support@localhost>".into())),
             "SUPPORT_EMAIL" => self.base.get(var).or_else(|| Some("support@localhost".into())),
             "PASSWORD_RESET_URL" => self.base.get(var).or_else(|| Some(self.reset_url.clone())),
+            "EMAIL_VERIFY_URL" => self.base.get(var).or_else(|| Some(self.verify_url.clone())),
             "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
             _ => self.base.get(var),
         }
@@ -164,18 +177,14 @@ impl Gateway {
             origins: origins.join(","),
             websocket_url: format!("ws://{addr}/ws"),
             reset_url: format!("http://{addr}/reset-password"),
+            verify_url: format!("http://{addr}/verify-email"),
         };
         let http = HttpConfig::from_source(&source, Some(&key))?;
         let ws_config = WsConfig::from_source(&source)?;
         let escalation_config = EscalationConfig::from_source(&source)?;
-        let retry_every = match source.get("MAIL_RETRY_INTERVAL_SECONDS") {
-            None => DEFAULT_RETRY_EVERY,
-            Some(v) => {
-                v.trim().parse::<u64>().ok().filter(|n| *n > 0).map(Duration::from_secs).with_context(
-                    || format!("MAIL_RETRY_INTERVAL_SECONDS: {v:?} is not a positive number of seconds"),
-                )?
-            }
-        };
+        let retry_every = seconds_setting(&source, "MAIL_RETRY_INTERVAL_SECONDS", DEFAULT_RETRY_EVERY)?;
+        let read_timeout = seconds_setting(&source, "READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT)?;
+        let connect_policy = ConnectPolicy::from_source(&source)?;
         let login_config = LoginConfig::with_key(&source, key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sockets = Sockets::default();
@@ -190,7 +199,7 @@ impl Gateway {
             clock.clone(),
         ));
         let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
-        let ws_connect = Arc::new(WsConnect::new(http.clone(), &stores, clock.clone()));
+        let ws_connect = Arc::new(WsConnect::new(http.clone(), connect_policy, &stores, clock.clone()));
         let knowledge_base = Arc::new(chat::knowledge_base()?);
         let chat = Arc::new(Chat::new(http.clone(), &stores, knowledge_base, push.clone(), clock.clone()));
         let escalation = Arc::new(Escalation::new(
@@ -227,22 +236,22 @@ impl Gateway {
         let app = Router::new()
             .route("/", get(web::index))
             .route("/reset-password", get(web::index))
+            .route("/verify-email", get(web::index))
             .route("/app.js", get(web::script))
             .route("/app.css", get(web::style))
             .route("/health", get(health))
             .route("/ws", get(websocket::upgrade))
             .route("/@connections/{id}", post(sockets::post).delete(sockets::delete).get(sockets::get))
             .fallback(dispatch)
-            .with_state(AppState { mounts: Arc::new(mounts), ws });
+            .with_state(AppState {
+                mounts: Arc::new(mounts),
+                management: Management { sockets: sockets.clone(), host: addr.to_string() },
+                ws,
+                read_timeout,
+            });
 
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let server = tokio::spawn(server::serve(listener, app, read_timeout, rx));
         // DynamoDB's TTL, locally (DynamoDB itself needs no sweeping).
         let sqlite = wiring.sqlite;
         let sweeper = tokio::spawn(async move {
@@ -307,6 +316,20 @@ impl Drop for Gateway {
         self.sweeper.abort();
         self.retrier.abort();
         self.server.abort();
+    }
+}
+
+/// A whole number of seconds from the settings, or `default`.
+fn seconds_setting(source: &dyn Source, var: &str, default: Duration) -> Result<Duration> {
+    match source.get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Duration::from_secs)
+            .with_context(|| format!("{var}: {v:?} is not a positive number of seconds")),
     }
 }
 
@@ -390,9 +413,19 @@ async fn dispatch(
         return problem(ApiError::NotFound);
     };
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_GATEWAY_BODY).await else {
-        return problem(ApiError::PayloadTooLarge);
-    };
+    // The body limit holds while reading: a declared length over it is refused unread, and an
+    // undeclared one is cut off at the limit; a client too slow to send it is dropped.
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return closing(problem(ApiError::PayloadTooLarge));
+    }
+    let body =
+        match tokio::time::timeout(state.read_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) => return closing(problem(ApiError::PayloadTooLarge)),
+            Err(_) => return closing(problem(ApiError::RequestTimeout)),
+        };
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
     let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
@@ -404,6 +437,12 @@ async fn dispatch(
             problem(ApiError::Internal)
         }
     }
+}
+
+/// The response, and the connection closed after it (its request body was not read whole).
+fn closing(mut response: AxumResponse) -> AxumResponse {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A problem+json answered by the gateway itself (no function matched).

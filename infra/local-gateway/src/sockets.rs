@@ -1,5 +1,10 @@
 //! The gateway's open sockets, the push adapter over them, and the `@connections` management
 //! API (`POST`/`DELETE`/`GET /@connections/{id}`) that API Gateway serves for a WebSocket API.
+//!
+//! API Gateway guards that API with SigV4; this one checks no signature, so it answers only
+//! what can only be the backend's own SDK client: a loopback peer, addressing the gateway by its
+//! listen address, and no `Origin` (which every browser request from a page carries — a page
+//! on any site could otherwise post a forged event to a socket whose id it learned).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use shared::clock::rfc3339;
@@ -99,21 +104,37 @@ fn gone() -> Response {
     response
 }
 
-/// The management API is unauthenticated here (no SigV4), so only this machine may call it.
-fn local_only(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| (StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#).into_response())
+/// The management API's state: the sockets and the `Host` its callers must name.
+#[derive(Clone)]
+pub struct Management {
+    /// Open sockets.
+    pub sockets: Sockets,
+    /// The gateway's listen address (`127.0.0.1:3000`).
+    pub host: String,
+}
+
+impl Management {
+    /// `Some(403)` unless the caller can only be this backend's own SDK client.
+    fn refuse(&self, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let allowed =
+            peer.ip().is_loopback() && !headers.contains_key(header::ORIGIN) && host == Some(&self.host);
+        (!allowed).then(|| (StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#).into_response())
+    }
 }
 
 /// `POST /@connections/{id}`: the body becomes one text frame.
 pub async fn post(
-    State(sockets): State<Sockets>,
+    State(management): State<Management>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = local_only(peer) {
+    if let Some(refused) = management.refuse(peer, &headers) {
         return refused;
     }
+    let sockets = management.sockets;
     let text = String::from_utf8_lossy(&body).into_owned();
     match sockets.deliver(&id, Outgoing::Text(text)) {
         Ok(()) => StatusCode::OK.into_response(),
@@ -123,13 +144,15 @@ pub async fn post(
 
 /// `DELETE /@connections/{id}`: closes the socket.
 pub async fn delete(
-    State(sockets): State<Sockets>,
+    State(management): State<Management>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = local_only(peer) {
+    if let Some(refused) = management.refuse(peer, &headers) {
         return refused;
     }
+    let sockets = management.sockets;
     match sockets.deliver(&id, Outgoing::Close) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => gone(),
@@ -138,13 +161,15 @@ pub async fn delete(
 
 /// `GET /@connections/{id}`: when and from where the socket connected.
 pub async fn get(
-    State(sockets): State<Sockets>,
+    State(management): State<Management>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = local_only(peer) {
+    if let Some(refused) = management.refuse(peer, &headers) {
         return refused;
     }
+    let sockets = management.sockets;
     let info = sockets.lock().get(&id).map(|s| {
         serde_json::json!({
             "ConnectedAt": rfc3339(s.connected_at),

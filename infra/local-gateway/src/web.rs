@@ -10,7 +10,8 @@ const SCRIPT: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/app.css");
 
 /// Only our own script, style and API (and the WebSocket on the same host); no framing; and no
-/// `Referer`, which would carry a password-reset token out of `/reset-password?token=…`.
+/// `Referer`, which would carry a mailed token out of `/reset-password?token=…` or
+/// `/verify-email?token=…`.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -27,7 +28,8 @@ fn file(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-/// `GET /` and `GET /reset-password` (the page reads the path and the token itself).
+/// `GET /`, `GET /reset-password` and `GET /verify-email` (the page reads the path and the token
+/// itself).
 pub async fn index() -> Response {
     file(INDEX, "text/html; charset=utf-8")
 }

@@ -87,14 +87,25 @@ fn event(conn: &Connection, route: &str, event_type: &str, extra: Map<String, Va
     event
 }
 
+/// What `ws-connect` answered: status, body, headers.
+struct Answer {
+    status: u16,
+    body: Option<String>,
+    headers: Map<String, Value>,
+}
+
 /// Runs `ws-connect` on an event as the Lambda runtime would (JSON in, JSON out).
-async fn invoke(handler: &WsHandler, event: Value) -> Result<(u16, Option<String>), String> {
+async fn invoke(handler: &WsHandler, event: Value) -> Result<Answer, String> {
     let request: ApiGatewayWebsocketProxyRequest =
         serde_json::from_value(event).map_err(|e| format!("event rejected: {e}"))?;
     let response = serde_json::to_value(handler(request).await).map_err(|e| e.to_string())?;
     let status =
         response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).ok_or("no statusCode")?;
-    Ok((status, response["body"].as_str().filter(|b| !b.is_empty()).map(str::to_owned)))
+    Ok(Answer {
+        status,
+        body: response["body"].as_str().filter(|b| !b.is_empty()).map(str::to_owned),
+        headers: response["headers"].as_object().cloned().unwrap_or_default(),
+    })
 }
 
 fn connect_extras(headers: &HeaderMap, uri: &Uri) -> Map<String, Value> {
@@ -145,11 +156,18 @@ pub async fn upgrade(
     };
     let connect = event(&conn, "$connect", "CONNECT", connect_extras(&headers, &uri));
     match invoke(&state.handler, connect).await {
-        Ok((200, _)) => {}
-        Ok((status, body)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return (status, [(header::CONTENT_TYPE, "application/problem+json")], body.unwrap_or_default())
-                .into_response();
+        Ok(Answer { status: 200, .. }) => {}
+        Ok(refused) => {
+            let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            // The function's headers too: its content type, the challenge, `Retry-After`.
+            let mut response = (status, refused.body.unwrap_or_default()).into_response();
+            for (name, value) in &refused.headers {
+                let value = value.as_str().and_then(|v| header::HeaderValue::from_str(v).ok());
+                if let (Ok(name), Some(value)) = (header::HeaderName::from_bytes(name.as_bytes()), value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            return response;
         }
         Err(e) => {
             tracing::error!(error = %e, "ws-connect invocation failed");
@@ -182,12 +200,12 @@ async fn serve(
                 extra.insert("isBase64Encoded".into(), json!(base64));
                 extra.insert("requestContext".into(), json!({ "messageId": uuid::Uuid::new_v4().to_string() }));
                 match invoke(&state.handler, event(&conn, "$default", "MESSAGE", extra)).await {
-                    Ok((_, Some(reply))) => {
+                    Ok(Answer { body: Some(reply), .. }) => {
                         if socket.send(Message::Text(reply.into())).await.is_err() {
                             break false;
                         }
                     }
-                    Ok((_, None)) => {}
+                    Ok(Answer { body: None, .. }) => {}
                     Err(e) => tracing::error!(error = %e, "ws-connect invocation failed"),
                 }
             }

@@ -97,7 +97,7 @@
   // ---------- views ----------
 
   function show(view) {
-    for (const id of ["auth", "reset", "app"]) $(id).hidden = id !== view;
+    for (const id of ["auth", "reset", "verify", "app"]) $(id).hidden = id !== view;
     $("account").hidden = view !== "app";
   }
 
@@ -129,6 +129,7 @@
     $("who").textContent = user.display_name || user.email;
     show("app");
     notice("");
+    showVerification(user);
     newConversation();
     connect();
     loadTickets();
@@ -202,6 +203,68 @@
     } catch (e) {
       $("reset-error").textContent = describe(e);
     }
+  });
+
+  // ---------- email verification ----------
+
+  // Until the address is confirmed, escalation is refused and nothing but the link is mailed.
+  function showVerification(user) {
+    $("verify-address").textContent = user.email;
+    $("verify-banner").hidden = Boolean(user.email_verified);
+  }
+
+  // The link may have been opened in another tab or on another device: ask again when the page
+  // comes back into view.
+  async function recheckVerification() {
+    if (!state.user || state.user.email_verified || !state.token) return;
+    try {
+      const me = await api("GET", "/api/auth/me");
+      state.user = me.user;
+      showVerification(me.user);
+    } catch {
+      // Shown as it was; the next check or action tells more.
+    }
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") recheckVerification();
+  });
+  window.addEventListener("focus", recheckVerification);
+
+  $("verify-resend").addEventListener("click", async () => {
+    busy($("verify-resend"), true);
+    try {
+      await api("POST", "/api/auth/email/verification");
+      notice(`We sent a new link to ${state.user.email}. It works for 24 hours; earlier links no longer do.`);
+    } catch (e) {
+      if (e.problem.code === "already_verified") await recheckVerification();
+      else if (state.user) notice(describe(e));
+    } finally {
+      busy($("verify-resend"), false);
+    }
+  });
+
+  // The page the verification mail links to: confirm, then carry on into the app.
+  async function confirmAddress() {
+    show("verify");
+    const token = new URLSearchParams(location.search).get("token") || "";
+    // The token is spent either way: keep it out of the address bar and the history.
+    history.replaceState(null, "", "/verify-email");
+    try {
+      await send("POST", "/api/auth/email/verify", { token });
+      $("verify-title").textContent = "Your email address is confirmed";
+      $("verify-status").textContent = "Thank you. We can now email you about your support requests.";
+    } catch (e) {
+      $("verify-title").textContent = "This link does not work";
+      $("verify-status").textContent =
+        `${describe(e)} Sign in and choose “Send the link again” to get a new one.`;
+    }
+    $("verify-continue").hidden = false;
+    $("verify-title").focus();
+  }
+
+  $("verify-continue").addEventListener("click", () => {
+    history.replaceState(null, "", "/");
+    start();
   });
 
   $("sign-out").addEventListener("click", async () => {
@@ -427,6 +490,10 @@
       $("ticket-result").hidden = false;
       $("ticket-result-title").focus();
     } catch (e) {
+      if (e.problem.code === "email_unverified") {
+        state.user.email_verified = false;
+        showVerification(state.user);
+      }
       if (state.user) $("escalate-error").textContent = describe(e);
     } finally {
       busy($("escalate-submit"), false);
@@ -488,6 +555,7 @@
       $("new-password").focus();
       return;
     }
+    if (location.pathname === "/verify-email" && location.search) return confirmAddress();
     // A session cookie from an earlier visit: a new access token, then who we are.
     if (await refresh()) {
       try {

@@ -13,7 +13,7 @@ use super::session::SessionId;
 use super::token::TokenVerifier;
 use crate::clock::Clock;
 use crate::domain::{UserId, UserProfile};
-use crate::ports::{SessionStore, Stores, WsTickets};
+use crate::ports::{SessionStore, StoreResult, Stores, UserStore, WsTickets};
 
 /// Authorization values longer than this are refused without being parsed.
 pub const MAX_AUTHORIZATION_LEN: usize = 4096;
@@ -40,6 +40,17 @@ impl Principal {
     /// When that session stops being usable unless refreshed.
     pub fn session_expires_at(&self) -> DateTime<Utc> {
         self.session_expires_at
+    }
+
+    /// The user's profile as of now (`None` if the account is gone). The session keeps a
+    /// snapshot taken at sign-in; a verified address never becomes unverified, so a snapshot
+    /// that says "verified" is current, and one that says "unverified" is checked against the
+    /// account, so a verification made since (perhaps on another device) counts at once.
+    pub async fn current_profile(&self, users: &dyn UserStore) -> StoreResult<Option<UserProfile>> {
+        if self.user.email_verified {
+            return Ok(Some(self.user.clone()));
+        }
+        Ok(users.get(&self.user.id).await?.map(|u| u.profile))
     }
 }
 

@@ -1,55 +1,18 @@
-//! The account lifecycle: password reset by mail, password change, the sessions list and
-//! account deletion. Every path that ends sessions also tells and closes their sockets.
+//! The account lifecycle: address verification, password reset by mail, password change, the
+//! sessions list and account deletion. Every path that ends sessions also tells and closes
+//! their sockets; every path that proves or replaces a password removes the mailed tokens.
 
-use aws_lc_rs::digest;
-use chrono::{DateTime, Duration, Utc};
-use lettre::message::Mailbox;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::accounts::{AccountError, Accounts};
+use super::accounts::{AccountError, Accounts, rate_limited};
 use super::authenticate::Principal;
 use super::password::Verdict;
-use super::secret::Secret;
+use super::secret::MailToken;
 use super::session::SessionId;
-use super::throttle::{Gate, seconds_until};
-use crate::domain::mail::build_reset;
-use crate::domain::{Email, Password, UserId};
-use crate::ports::{OutgoingMail, ResetRecord, UserRecord};
-
-/// Owner of the decoy token written for an unknown email, so both paths do the same writes.
-const NOBODY: &str = "usr_nobody";
-
-/// Password-reset mail and its allowances.
-#[derive(Debug, Clone)]
-pub struct ResetSettings {
-    /// The web client's reset page; the mail links to `{url}?token=…`.
-    pub url: String,
-    /// Sender of the reset mail.
-    pub from: Mailbox,
-    /// How long a reset token works.
-    pub ttl: Duration,
-    /// Reset mails one email address may be sent per window.
-    pub per_email: u32,
-    /// Reset requests one source address may make per window.
-    pub per_address: u32,
-    /// The window both allowances are counted in.
-    pub window: Duration,
-}
-
-impl ResetSettings {
-    /// Defaults for everything but the page and the sender: 30 minutes, 3 per email and 20 per
-    /// source address in 15 minutes.
-    pub fn new(url: String, from: Mailbox) -> Self {
-        Self {
-            url,
-            from,
-            ttl: Duration::minutes(30),
-            per_email: 3,
-            per_address: 20,
-            window: Duration::minutes(15),
-        }
-    }
-}
+use super::throttle::{counter_key, take};
+use crate::domain::{Email, Password, UserId, UserProfile};
+use crate::ports::{TokenPurpose, UserRecord};
 
 /// One entry of `GET /api/auth/sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,86 +29,87 @@ pub struct SessionView {
     pub current: bool,
 }
 
-// Counter keys hash what they count, so the rate-limit table holds no addresses.
-fn counter_key(kind: &str, value: &str) -> String {
-    let d = digest::digest(&digest::SHA256, value.as_bytes());
-    format!("reset#{kind}#{}", hex::encode(&d.as_ref()[..16]))
-}
-
 impl Accounts {
-    /// Starts a password reset. The caller answers 202 the same way whether or not the account
-    /// exists: an unknown email gets a decoy token write and no mail. Throttled per email and
-    /// per source address (4 store round trips, plus the mail).
-    pub async fn forgot_password(&self, email: Email, source: Option<&str>) -> Result<(), AccountError> {
+    /// The caller's profile as of now ([`Principal::current_profile`]).
+    pub async fn profile(&self, principal: &Principal) -> Result<UserProfile, AccountError> {
+        principal.current_profile(&*self.users).await?.ok_or(AccountError::SessionInvalid)
+    }
+
+    /// Redeems an address-verification token: the address is verified and the token gone, once
+    /// (one conditional write); live sessions' snapshots are updated too (best effort).
+    pub async fn verify_email(&self, token: &str) -> Result<(), AccountError> {
+        let token = MailToken::parse(token).ok_or(AccountError::InvalidVerificationToken)?;
         let now = self.clock.now();
-        let allowances = [
-            source.map(|s| (counter_key("addr", s), self.reset.per_address)),
-            Some((counter_key("email", email.as_str()), self.reset.per_email)),
-        ];
-        for (key, limit) in allowances.into_iter().flatten() {
-            let counter = self.limits.hit(&key, self.reset.window, now).await?;
-            if counter.count > limit {
-                return Err(AccountError::RateLimited {
-                    retry_after: seconds_until(counter.expires_at, now),
-                });
-            }
+        let user = self.users.get(token.user()).await?.ok_or(AccountError::InvalidVerificationToken)?;
+        let live = user.token(TokenPurpose::VerifyEmail).is_some_and(|t| t.admits(&token.digest(), now));
+        if !live || !self.users.verify_email(&user, &token.digest(), now).await? {
+            return Err(AccountError::InvalidVerificationToken);
         }
-        let user = self.users.find_by_email(&email).await?;
-        let token = Secret::generate();
-        let record = ResetRecord {
-            id: token.digest(),
-            user_id: user.as_ref().map_or_else(|| UserId::from_trusted(NOBODY), |u| u.profile.id.clone()),
-            expires_at: now + self.reset.ttl,
-        };
-        self.tokens.create_reset(&record).await?;
-        let Some(user) = user else { return Ok(()) };
-        let link = format!("{}?token={}", self.reset.url, token.expose());
-        let sent = match build_reset(
-            &self.reset.from,
-            user.profile.email.as_str(),
-            &link,
-            self.reset.ttl.num_minutes(),
-        ) {
-            Ok((to, raw)) => {
-                let from = self.reset.from.email.to_string();
-                let name = format!("reset-{}", &record.id[..16]);
-                let mail = OutgoingMail { from: &from, to: &to, raw: &raw, name: &name };
-                self.mail.send(&mail).await.map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(why) = sent {
-            // A token nobody received must not stay redeemable; the user asks again.
-            tracing::error!(error = %why, "password reset mail not sent");
-            self.tokens.redeem_reset(&record.id, now).await?;
-            return Err(AccountError::MailUnavailable);
+        if let Err(e) = self.sessions.mark_email_verified(&user.profile.id, now).await {
+            tracing::warn!(error = %e, "session snapshots not marked verified; they read the account instead");
         }
+        tracing::info!(user_id = %user.profile.id.as_str(), "email verified");
+        Ok(())
+    }
+
+    /// Mails a new verification link (the last one stops working), at most 3 times per
+    /// 15 minutes per user.
+    pub async fn resend_verification(&self, principal: &Principal) -> Result<(), AccountError> {
+        let id = &principal.user().id;
+        let user = self.users.get(id).await?.ok_or(AccountError::SessionInvalid)?;
+        if user.profile.email_verified {
+            return Err(AccountError::AlreadyVerified);
+        }
+        take(&*self.limits, "verify-user", id.as_str(), self.policy.verify_resends, self.clock.now())
+            .await?
+            .map_err(rate_limited)?;
+        self.mail_token(&user, TokenPurpose::VerifyEmail).await?;
+        tracing::info!(user_id = %id.as_str(), "verification mail sent again");
+        Ok(())
+    }
+
+    /// Starts a password reset. The caller answers 202 the same way whether or not the account
+    /// exists; only a real account gets a token (replacing its last one) and a mail. Limited per
+    /// source address, then per email, before anything is looked up.
+    pub async fn forgot_password(&self, email: Email, source: Option<&str>) -> Result<(), AccountError> {
+        self.per_address("reset#addr", source, self.policy.resets_per_address).await?;
+        take(&*self.limits, "reset#email", email.as_str(), self.policy.resets_per_email, self.clock.now())
+            .await?
+            .map_err(rate_limited)?;
+        let Some(user) = self.users.find_by_email(&email).await? else { return Ok(()) };
+        self.mail_token(&user, TokenPurpose::ResetPassword).await?;
         tracing::info!(user_id = %user.profile.id.as_str(), "password reset mail sent");
         Ok(())
     }
 
-    /// Redeems a reset token (once, before its expiry), sets the new password and ends every
-    /// session of the user, closing their sockets.
+    /// Redeems a reset token (once, before its expiry, and only the user's latest): sets the
+    /// new password, removes every mailed token, marks the address verified (the link proved
+    /// it) and ends every session of the user, closing their sockets.
     pub async fn reset_password(&self, token: &str, new_password: Password) -> Result<(), AccountError> {
-        let token = Secret::parse(token).ok_or(AccountError::InvalidResetToken)?;
+        let token = MailToken::parse(token).ok_or(AccountError::InvalidResetToken)?;
         let now = self.clock.now();
-        let record =
-            self.tokens.redeem_reset(&token.digest(), now).await?.ok_or(AccountError::InvalidResetToken)?;
-        let user = self.users.get(&record.user_id).await?.ok_or(AccountError::InvalidResetToken)?;
-        let phc = self.hasher.hash(&new_password).await?;
-        self.users.set_password_hash(&user, &phc).await?;
+        let user = self.users.get(token.user()).await?.ok_or(AccountError::InvalidResetToken)?;
+        // Checked before hashing, so a made-up token costs a read, not a hash.
+        if !user.token(TokenPurpose::ResetPassword).is_some_and(|t| t.admits(&token.digest(), now)) {
+            return Err(AccountError::InvalidResetToken);
+        }
+        let phc = self.hasher.hash(self.hasher.reserve()?, &new_password).await?;
+        if !self.users.reset_password(&user, &token.digest(), &phc, self.clock.now()).await? {
+            return Err(AccountError::InvalidResetToken);
+        }
         self.end_sessions(&user.profile.id, None).await?;
         match self.notifier.revoke_user(&user.profile.id).await {
             Ok(d) => tracing::info!(closed = d.sent, gone = d.gone, failed = d.failed, "user sockets closed"),
             Err(e) => tracing::warn!(error = %e, "listing the user's sockets failed; not closed"),
         }
-        // A reset proves control of the mailbox: earlier failed logins no longer count.
+        // A reset proves control of the mailbox: earlier failed attempts no longer count.
         self.throttle.succeed(&user.profile.email).await?;
         tracing::info!(user_id = %user.profile.id.as_str(), "password reset");
         Ok(())
     }
 
-    /// Changes the password after checking the current one; every other session ends.
+    /// Changes the password after checking the current one; every mailed token is removed and
+    /// every other session ends.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -153,8 +117,8 @@ impl Accounts {
         new_password: Password,
     ) -> Result<(), AccountError> {
         let user = self.confirm(principal, &current, "current_password").await?;
-        let phc = self.hasher.hash(&new_password).await?;
-        self.users.set_password_hash(&user, &phc).await?;
+        let phc = self.hasher.hash(self.hasher.reserve()?, &new_password).await?;
+        self.users.change_password(&user, &phc).await?;
         self.end_sessions(&user.profile.id, Some(principal.session_id())).await?;
         tracing::info!(user_id = %user.profile.id.as_str(), "password changed");
         Ok(())
@@ -183,10 +147,10 @@ impl Accounts {
         self.revoke(&session.id).await
     }
 
-    /// Deletes the account after checking its password: sessions, sockets, WebSocket and reset
-    /// tokens, conversations, then the user. Support tickets stay, detached from the identity.
-    /// The user goes last, so a failure part way leaves an account whose deletion can be
-    /// retried with the same password.
+    /// Deletes the account after checking its password: sessions, sockets, WebSocket tickets,
+    /// conversations, then the user (and with it its mailed tokens). Support tickets stay,
+    /// detached from the identity. The user goes last, so a failure part way leaves an account
+    /// whose deletion can be retried with the same password.
     pub async fn delete_account(
         &self,
         principal: &Principal,
@@ -205,38 +169,40 @@ impl Accounts {
             failed = closed.failed,
             "user sockets closed"
         );
-        self.tokens.delete_for_user(id).await?;
+        self.ws_tickets.delete_for_user(id).await?;
         self.conversations.delete_for_user(id).await?;
         self.tickets.detach_user(id).await?;
         self.throttle.succeed(&user.profile.email).await?;
-        self.limits.clear(&counter_key("email", user.profile.email.as_str())).await?;
+        for key in
+            [counter_key("reset#email", user.profile.email.as_str()), counter_key("verify-user", id.as_str())]
+        {
+            self.limits.clear(&key).await?;
+        }
         self.users.delete(&user).await?;
         tracing::info!(user_id = %id.as_str(), "account deleted");
         Ok(())
     }
 
-    /// The account, once `password` is confirmed to be its password (login-throttled, one
-    /// verification either way).
+    /// The account, once `password` is confirmed to be its password: one counted attempt and a
+    /// hashing place first, then one verification either way.
     async fn confirm(
         &self,
         principal: &Principal,
         password: &Password,
         field: &'static str,
     ) -> Result<UserRecord, AccountError> {
-        let email = &principal.user().email;
-        let now = self.clock.now();
-        if let Gate::Locked { retry_after } = self.throttle.check(email, now).await? {
-            return Err(AccountError::TooManyAttempts { retry_after });
-        }
+        self.attempt(&principal.user().email).await?;
+        let slot = self.hasher.reserve()?;
         let user = self.users.get(&principal.user().id).await?;
-        let verdict = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let verdict =
+            self.hasher.verify(slot, password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         match (user, verdict) {
-            (Some(user), Verdict::Match { .. }) => Ok(user),
-            (None, _) => Err(AccountError::SessionInvalid),
-            (Some(_), _) => {
-                self.throttle.fail(email, now).await?;
-                Err(AccountError::WrongPassword(field))
+            (Some(user), Verdict::Match { .. }) => {
+                self.throttle.succeed(&user.profile.email).await?;
+                Ok(user)
             }
+            (None, _) => Err(AccountError::SessionInvalid),
+            (Some(_), _) => Err(AccountError::WrongPassword(field)),
         }
     }
 

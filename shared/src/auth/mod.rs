@@ -10,13 +10,13 @@ pub mod session;
 pub mod throttle;
 pub mod token;
 
-pub use accounts::{AccountError, Accounts, SignedIn};
+pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SignedIn};
 pub use authenticate::{Authenticator, Principal};
 pub use keys::{KeyError, PublicKeys, SigningKey};
-pub use lifecycle::{ResetSettings, SessionView};
+pub use lifecycle::SessionView;
 pub use password::PasswordHasher;
 pub use session::{SessionId, SessionPolicy, SessionToken};
-pub use throttle::{LoginThrottle, ThrottlePolicy};
+pub use throttle::{Allowance, LoginThrottle};
 pub use token::{TokenIssuer, TokenVerifier};
 
 use crate::ports::StoreError;

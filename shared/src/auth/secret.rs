@@ -1,10 +1,13 @@
-//! Random bearer secrets (session tokens, later WebSocket tickets) and their stored digests.
+//! Random bearer secrets (session tokens, WebSocket tickets, mailed tokens) and their stored
+//! digests.
 
 use std::fmt;
 
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::UserId;
 
 /// Bytes of entropy in every bearer secret.
 const SECRET_BYTES: usize = 32;
@@ -46,9 +49,72 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A token mailed to one user (address verification, password reset): `<user id>.<secret>`.
+/// The account keeps only the secret's digest, one per purpose, so naming the user lets a
+/// redemption find that digest with one read and a new token replace the old one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailToken {
+    user: UserId,
+    secret: Secret,
+}
+
+impl MailToken {
+    /// A fresh token for `user`.
+    pub fn generate(user: UserId) -> Self {
+        Self { user, secret: Secret::generate() }
+    }
+
+    /// A token presented by a client: exactly the shape we issue, or nothing.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (user, secret) = raw.split_once('.')?;
+        Some(Self { user: UserId::parse(user)?, secret: Secret::parse(secret)? })
+    }
+
+    /// Whose token it is.
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The value for the mailed link.
+    pub fn expose(&self) -> String {
+        format!("{}.{}", self.user.as_str(), self.secret.expose())
+    }
+
+    /// Hex SHA-256 of the secret: what the account stores.
+    pub fn digest(&self) -> String {
+        self.secret.digest()
+    }
+}
+
+impl fmt::Debug for MailToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MailToken({}, ***)", self.user.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_tokens_name_their_user_and_parse_back() {
+        let user = UserId::generate();
+        let token = MailToken::generate(user.clone());
+        let raw = token.expose();
+        let parsed = MailToken::parse(&raw).expect("parses");
+        assert_eq!(parsed.user(), &user);
+        assert_eq!(parsed.digest(), token.digest());
+        assert!(!format!("{token:?}").contains(token.secret.expose()));
+        for bad in [
+            "",
+            ".",
+            &raw[..raw.len() - 1],
+            &raw.replace('.', ""),
+            &format!("usr_nobody.{}", token.secret.expose()),
+        ] {
+            assert!(MailToken::parse(bad).is_none(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn generated_secrets_parse_and_differ() {

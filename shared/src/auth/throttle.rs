@@ -1,5 +1,5 @@
-//! Login throttling per account: N failures within a window lock the account's logins until the
-//! window ends.
+//! Allowances counted before the work they guard: each is one atomic conditional increment in
+//! the rate-limit store ([`RateLimits::acquire`]), never a read followed by a write.
 
 use std::sync::Arc;
 
@@ -7,43 +7,29 @@ use aws_lc_rs::digest;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::Email;
-use crate::ports::{Counter, RateLimits, StoreResult};
+use crate::ports::{Acquired, Counter, RateLimits, StoreResult};
 
-/// Failures allowed and the window they are counted in.
+/// How many units a window allows, and how long a window lasts from its first unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    /// Failures that lock further attempts.
-    pub max_failures: u32,
-    /// How long a window lasts from its first failure.
+pub struct Allowance {
+    /// Units per window.
+    pub limit: u32,
+    /// Window length.
     pub window: Duration,
 }
 
-impl Default for ThrottlePolicy {
-    fn default() -> Self {
-        Self { max_failures: 5, window: Duration::minutes(15) }
+impl Allowance {
+    /// `limit` per `window`.
+    pub const fn new(limit: u32, window: Duration) -> Self {
+        Self { limit, window }
     }
 }
 
-/// Login throttle over the rate-limit store.
-#[derive(Clone)]
-pub struct LoginThrottle {
-    store: Arc<dyn RateLimits>,
-    policy: ThrottlePolicy,
-}
-
-/// What the throttle says before a login attempt.
+/// An allowance that is used up; retry after this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    /// Go ahead; `failures` so far in the window.
-    Open {
-        /// Failures counted so far.
-        failures: u32,
-    },
-    /// Refuse; retry after this many seconds.
-    Locked {
-        /// Seconds until the window ends.
-        retry_after: u64,
-    },
+pub struct Refused {
+    /// Seconds until the window ends (at least 1).
+    pub retry_after: u64,
 }
 
 /// Seconds from `now` until `until`, at least 1.
@@ -51,36 +37,53 @@ pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1)
 }
 
+/// The counter key for `subject` in the family `family`: the subject is hashed, so the table
+/// holds no addresses, emails or ids.
+pub fn counter_key(family: &str, subject: &str) -> String {
+    let d = digest::digest(&digest::SHA256, subject.as_bytes());
+    format!("{family}#{}", hex::encode(&d.as_ref()[..16]))
+}
+
+/// Takes one unit of `allowance` for `subject` in `family`.
+pub async fn take(
+    store: &dyn RateLimits,
+    family: &str,
+    subject: &str,
+    allowance: Allowance,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<Counter, Refused>> {
+    let key = counter_key(family, subject);
+    Ok(match store.acquire(&key, allowance.limit, allowance.window, now).await? {
+        Acquired::Admitted(counter) => Ok(counter),
+        Acquired::Refused { until } => Err(Refused { retry_after: seconds_until(until, now) }),
+    })
+}
+
+/// Password attempts per account: every attempt is counted before its password is verified, so
+/// of any number of concurrent guesses at most `limit` per window reach the hasher; a verified
+/// attempt forgets the account's count.
+#[derive(Clone)]
+pub struct LoginThrottle {
+    store: Arc<dyn RateLimits>,
+    allowance: Allowance,
+}
+
 impl LoginThrottle {
-    /// A throttle with this policy.
-    pub fn new(store: Arc<dyn RateLimits>, policy: ThrottlePolicy) -> Self {
-        Self { store, policy }
+    /// Default: 5 attempts per 15 minutes.
+    pub const DEFAULT: Allowance = Allowance::new(5, Duration::minutes(15));
+
+    /// A throttle with this allowance.
+    pub fn new(store: Arc<dyn RateLimits>, allowance: Allowance) -> Self {
+        Self { store, allowance }
     }
 
-    // The key hashes the email so the counter table holds no addresses.
-    fn key(email: &Email) -> String {
-        let d = digest::digest(&digest::SHA256, email.as_str().as_bytes());
-        format!("login#{}", hex::encode(&d.as_ref()[..16]))
+    /// Counts one password attempt for this account (one store write).
+    pub async fn attempt(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<Result<(), Refused>> {
+        Ok(take(&*self.store, "login", email.as_str(), self.allowance, now).await?.map(|_| ()))
     }
 
-    /// Checks before verifying a password (one store read).
-    pub async fn check(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<Gate> {
-        Ok(match self.store.current(&Self::key(email), now).await? {
-            Some(Counter { count, expires_at }) if count >= self.policy.max_failures => {
-                Gate::Locked { retry_after: seconds_until(expires_at, now) }
-            }
-            Some(Counter { count, .. }) => Gate::Open { failures: count },
-            None => Gate::Open { failures: 0 },
-        })
-    }
-
-    /// Records a failed attempt.
-    pub async fn fail(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<()> {
-        self.store.hit(&Self::key(email), self.policy.window, now).await.map(|_| ())
-    }
-
-    /// Forgets failures after a successful login.
+    /// Forgets the account's attempts: after a verified password, a reset or a deletion.
     pub async fn succeed(&self, email: &Email) -> StoreResult<()> {
-        self.store.clear(&Self::key(email)).await
+        self.store.clear(&counter_key("login", email.as_str())).await
     }
 }

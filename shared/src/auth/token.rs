@@ -29,6 +29,9 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, epoch seconds.
     pub exp: i64,
+    /// Not before, epoch seconds: never issued by us, refused while in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// A freshly signed access token.
@@ -49,7 +52,8 @@ pub enum TokenError {
     /// Not EdDSA, unknown `kid`, or a bad signature.
     #[error("untrusted token")]
     Untrusted,
-    /// Wrong issuer or audience, expired, issued in the future, or lifetime too long.
+    /// Wrong issuer or audience, expired, issued or valid only in the future, or lifetime too
+    /// long.
     #[error("token claims refused")]
     Claims,
     /// Signing failed (bad key material).
@@ -100,6 +104,7 @@ impl TokenIssuer {
             sid: session.as_str().to_owned(),
             iat: epoch(now),
             exp: epoch(now + self.ttl),
+            nbf: None,
         };
         let token = jsonwebtoken::encode(&self.header, &claims, self.key.encoding_key())
             .map_err(|_| TokenError::Sign)?;
@@ -145,6 +150,11 @@ impl TokenVerifier {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Untrusted);
         }
+        // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not implement,
+        // and we implement none.
+        if header.crit.is_some() {
+            return Err(TokenError::Untrusted);
+        }
         let kid = header.kid.as_deref().ok_or(TokenError::Malformed)?;
         let key = self.keys.get(kid).ok_or(TokenError::Untrusted)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
@@ -159,6 +169,7 @@ impl TokenVerifier {
         let now = epoch(now);
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if claims.iat > now + LEEWAY.num_seconds()
+            || claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY.num_seconds())
             || claims.exp <= now - LEEWAY.num_seconds()
             || lifetime <= 0
             || lifetime > MAX_ACCESS_TTL.num_seconds()
@@ -197,9 +208,41 @@ mod tests {
                 sid: "s".into(),
                 iat,
                 exp,
+                nbf: None,
             };
             let token = jsonwebtoken::encode(&header, &claims, key.encoding_key()).unwrap();
             assert_eq!(verifier.verify(&token, now), Err(TokenError::Claims), "iat {iat}, exp {exp}");
         }
+    }
+
+    /// A token that is otherwise valid but says "not before" a later time, or carries a
+    /// critical header extension, is refused; the same token without either verifies.
+    #[test]
+    fn future_nbf_and_critical_extensions_are_refused() {
+        let (key, _) = SigningKey::generate("k1").unwrap();
+        let verifier = TokenVerifier::new(PublicKeys::new([key.public_key().clone()]).unwrap(), "iss", "aud");
+        let now = from_epoch(1_767_960_000);
+        let claims = |nbf| Claims {
+            iss: "iss".into(),
+            aud: "aud".into(),
+            sub: "usr_1".into(),
+            sid: "s".into(),
+            iat: epoch(now),
+            exp: epoch(now) + 600,
+            nbf,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let sign = |header: &Header, claims: &Claims| {
+            jsonwebtoken::encode(header, claims, key.encoding_key()).unwrap()
+        };
+        assert!(verifier.verify(&sign(&header, &claims(None)), now).is_ok());
+        assert!(verifier.verify(&sign(&header, &claims(Some(epoch(now) - 5))), now).is_ok(), "nbf past");
+        let later = sign(&header, &claims(Some(epoch(now) + 120)));
+        assert_eq!(verifier.verify(&later, now), Err(TokenError::Claims), "nbf in the future");
+        assert!(verifier.verify(&later, now + Duration::seconds(120)).is_ok(), "valid once nbf is reached");
+        let mut critical = header.clone();
+        critical.crit = Some(vec!["exp".into()]);
+        assert_eq!(verifier.verify(&sign(&critical, &claims(None)), now), Err(TokenError::Untrusted));
     }
 }

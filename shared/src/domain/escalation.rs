@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::clock::{Clock, rfc3339};
 use crate::ports::{
     Conversations, CreateConflict, IdempotencyKey, MailRecord, MailStatus, MailTransport, NewTicket,
-    OutgoingMail, Priority, Recipient, StoreError, SupportTicket, SupportTickets, TranscriptLine,
+    OutgoingMail, Priority, Recipient, StoreError, SupportTicket, SupportTickets, TranscriptLine, UserStore,
 };
 
 /// How long an `Idempotency-Key` is remembered.
@@ -161,6 +161,9 @@ pub enum EscalationError {
     /// Numbers kept being taken by concurrent escalations.
     #[error("ticket numbering busy")]
     Busy,
+    /// The user's address is not verified: nothing may be mailed to it.
+    #[error("email unverified")]
+    EmailUnverified,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -276,6 +279,7 @@ impl Mailer {
 /// The escalation use cases.
 #[derive(Clone)]
 pub struct EscalationService {
+    users: Arc<dyn UserStore>,
     conversations: Arc<dyn Conversations>,
     tickets: Arc<dyn SupportTickets>,
     mailer: Mailer,
@@ -311,7 +315,9 @@ fn transcript_of(messages: &[crate::ports::MessageRecord]) -> Vec<TranscriptLine
 
 impl EscalationService {
     /// Wires the use cases.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        users: Arc<dyn UserStore>,
         conversations: Arc<dyn Conversations>,
         tickets: Arc<dyn SupportTickets>,
         mailer: Mailer,
@@ -320,7 +326,7 @@ impl EscalationService {
         policy: EscalationPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { conversations, tickets, mailer, settings, notifier, policy, clock }
+        Self { users, conversations, tickets, mailer, settings, notifier, policy, clock }
     }
 
     /// The caller's ticket, or `NotFound` (also for someone else's).
@@ -354,6 +360,10 @@ impl EscalationService {
         request: EscalationRequest,
     ) -> Result<Escalated, EscalationError> {
         let user = &principal.user().id;
+        // A ticket mails the user: only to an address they proved is theirs.
+        if !principal.current_profile(&*self.users).await?.is_some_and(|p| p.email_verified) {
+            return Err(EscalationError::EmailUnverified);
+        }
         if !plausible_id(&request.conversation_id) {
             return Err(EscalationError::NotFound);
         }

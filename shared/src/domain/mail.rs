@@ -138,7 +138,6 @@ pub fn build_reset(
     link: &str,
     valid_minutes: i64,
 ) -> Result<(String, Vec<u8>), BuildError> {
-    let to: Mailbox = to.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
     let text = format!(
         "Hello,\n\nsomeone (hopefully you) asked to reset the password of the account for this address.\n\n\
          Choose a new password here (the link works once, for {valid_minutes} minutes):\n{link}\n\n\
@@ -152,11 +151,49 @@ pub fn build_reset(
          did not ask for this, ignore this mail: your password stays as it is.</p>\n<p>The support team</p>\n",
         href = html_escape::encode_double_quoted_attribute(link),
     );
+    link_mail(from, to, "Reset your password", text, html)
+}
+
+/// The address-verification mail: a link that proves the user receives mail here.
+pub fn build_verify(
+    from: &Mailbox,
+    to: &str,
+    link: &str,
+    valid_minutes: i64,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let valid_for = if valid_minutes % 60 == 0 {
+        format!("{} hours", valid_minutes / 60)
+    } else {
+        format!("{valid_minutes} minutes")
+    };
+    let text = format!(
+        "Hello,\n\nplease confirm that this is your email address by opening this link (it works once, \
+         for {valid_for}):\n{link}\n\nUntil you do, we cannot send you mail about support \
+         requests. If you did not create an account, ignore this mail.\n\nThe support team\n"
+    );
+    let html = format!(
+        "<p>Hello,</p>\n<p>please <a href=\"{href}\">confirm that this is your email address</a> (the link \
+         works once, for {valid_for}).</p>\n<p>Until you do, we cannot send you mail about support \
+         requests. If you did not create an account, ignore this mail.</p>\n<p>The support team</p>\n",
+        href = html_escape::encode_double_quoted_attribute(link),
+    );
+    link_mail(from, to, "Confirm your email address", text, html)
+}
+
+/// A mail carrying one link, to the user alone: `(envelope recipient, MIME bytes)`.
+fn link_mail(
+    from: &Mailbox,
+    to: &str,
+    subject: &str,
+    text: String,
+    html: String,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let to: Mailbox = to.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
     let envelope_to = to.email.to_string();
     let message = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject("Reset your password")
+        .subject(subject)
         .multipart(text_and_html(text, html))
         .map_err(|e| BuildError(e.to_string()))?;
     Ok((envelope_to, message.formatted()))

@@ -15,6 +15,14 @@ impl UserId {
         Self(format!("usr_{}", uuid::Uuid::new_v4().simple()))
     }
 
+    /// An id presented by a client (inside a mailed token): exactly the shape [`Self::generate`]
+    /// makes, or nothing.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let hex = raw.strip_prefix("usr_")?;
+        let ok = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Self(raw.to_owned()))
+    }
+
     /// An id read back from a store or a verified token.
     pub fn from_trusted(raw: impl Into<String>) -> Self {
         Self(raw.into())
@@ -69,6 +77,8 @@ pub struct UserProfile {
     pub display_name: Option<DisplayName>,
     /// Registration time (whole seconds).
     pub created_at: DateTime<Utc>,
+    /// Whether the user has proved they receive mail at `email` (a verification or reset link).
+    pub email_verified: bool,
 }
 
 /// `user` in API responses.
@@ -78,16 +88,39 @@ pub struct UserView<'a> {
     email: &'a str,
     display_name: Option<&'a str>,
     created_at: String,
+    email_verified: bool,
 }
 
 impl UserProfile {
-    /// The JSON shape `{id, email, display_name, created_at}`.
+    /// The JSON shape `{id, email, display_name, created_at, email_verified}`.
     pub fn view(&self) -> UserView<'_> {
         UserView {
             id: self.id.as_str(),
             email: self.email.as_str(),
             display_name: self.display_name.as_ref().map(DisplayName::as_str),
             created_at: rfc3339(self.created_at),
+            email_verified: self.email_verified,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_generated_ids_parse() {
+        let id = UserId::generate();
+        assert_eq!(UserId::parse(id.as_str()), Some(id.clone()));
+        for bad in [
+            "",
+            "usr_",
+            "usr_nobody",
+            "usr_0123456789ABCDEF0123456789abcdef",
+            "x_0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(UserId::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(UserId::parse(&format!("{}0", id.as_str())), None);
     }
 }

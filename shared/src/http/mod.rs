@@ -42,7 +42,7 @@ where
         "request",
         request_id = %request_id,
         method = %method,
-        path = %req.uri().path(),
+        path = %crate::telemetry::loggable_path(req.uri().path()),
     );
     async move {
         let started = Instant::now();

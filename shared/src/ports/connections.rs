@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::StoreResult;
+use super::{Quota, StoreResult};
 use crate::auth::SessionId;
 use crate::domain::UserId;
 
@@ -22,22 +22,44 @@ pub struct ConnectionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What a new connection must pass, checked in the same write that stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectGate {
+    /// Spend this WebSocket ticket (its id), which must exist and not have expired.
+    pub ticket: Option<String>,
+    /// Count one against this allowance (bearer connects share the ticket-minting quota).
+    pub quota: Option<Quota>,
+    /// The user must have fewer live connections than this.
+    pub max_per_user: u32,
+}
+
+/// What [`Connections::open`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// Stored (and the ticket spent, the quota counted).
+    Stored,
+    /// The ticket was spent, expired or never minted; nothing was written.
+    TicketRefused,
+    /// The quota is used up; nothing was written.
+    OverQuota,
+    /// The user already has `max_per_user` live connections; nothing was written.
+    TooManyConnections,
+}
+
 /// Where connections live. Reads treat expired records as absent.
 #[async_trait]
 pub trait Connections: Send + Sync {
-    /// Stores (or replaces) a connection.
-    async fn put(&self, connection: &ConnectionRecord) -> StoreResult<()>;
-    /// Spends the WebSocket ticket `ticket_id` and stores the connection, both or neither, in
-    /// one write whose condition is that the ticket exists and has not expired at `now`: of
-    /// concurrent callers with one ticket exactly one gets `true`; `false` stores nothing. A
-    /// failure leaves the ticket unspent, so the client can retry with it.
-    async fn put_redeeming(
+    /// Stores a connection if it passes `gate`, all or nothing: of concurrent callers with one
+    /// ticket exactly one is stored, and a user never holds more than `max_per_user` live
+    /// connections however many connect at once. A failure leaves the ticket unspent, so the
+    /// client can retry with it.
+    async fn open(
         &self,
         connection: &ConnectionRecord,
-        ticket_id: &str,
+        gate: &ConnectGate,
         now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Forgets a connection (idempotent).
+    ) -> StoreResult<Opened>;
+    /// Forgets a connection (idempotent), freeing its place in the user's allowance.
     async fn delete(&self, id: &str) -> StoreResult<()>;
     /// Live connections of a user.
     async fn for_user(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>>;

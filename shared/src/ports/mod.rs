@@ -13,18 +13,18 @@ pub mod users;
 pub mod ws_tickets;
 
 pub use assistant::{Answer, Assistant, AssistantError};
-pub use connections::{ConnectionRecord, Connections};
+pub use connections::{ConnectGate, ConnectionRecord, Connections, Opened};
 pub use conversations::{ConversationRecord, Conversations, MessageRecord, Role, Source};
 pub use mail::{MailError, MailTransport, OutgoingMail};
 pub use push::{Push, PushError};
-pub use rate_limits::{Counter, RateLimits};
+pub use rate_limits::{Acquired, Counter, RateLimits};
 pub use sessions::{SessionRecord, SessionStore};
 pub use support_tickets::{
     CreateConflict, DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, NewTicket, Priority, Recipient,
     SupportTicket, SupportTickets, TranscriptLine,
 };
-pub use users::{UserRecord, UserStore};
-pub use ws_tickets::{Admission, Quota, ResetRecord, TicketRecord, WsTickets};
+pub use users::{StoredToken, TokenPurpose, UserRecord, UserStore};
+pub use ws_tickets::{Admission, Quota, TicketRecord, WsTickets};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

@@ -58,4 +58,6 @@ pub trait SessionStore: Send + Sync {
     async fn delete(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// A user's live sessions, oldest first.
     async fn for_user(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<Vec<SessionRecord>>;
+    /// Marks the address verified in the profile snapshot of every live session of the user.
+    async fn mark_email_verified(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -47,26 +47,10 @@ pub trait WsTickets: Send + Sync {
     /// Counts one against `quota` and stores the ticket, both or neither, in one write.
     async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission>;
     /// The ticket if it exists and has not expired at `now`, leaving it in place: it is spent
-    /// only together with storing the connection ([`Connections::put_redeeming`]).
+    /// only together with storing the connection ([`Connections::open`]).
     ///
-    /// [`Connections::put_redeeming`]: super::Connections::put_redeeming
+    /// [`Connections::open`]: super::Connections::open
     async fn peek(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<TicketRecord>>;
-    /// Stores a password-reset token (same table: a hash, a user, an expiry).
-    async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()>;
-    /// Deletes the reset token if it exists and has not expired at `now`, returning it: one
-    /// conditional delete, so it works exactly once.
-    async fn redeem_reset(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<ResetRecord>>;
-    /// Deletes every ticket and reset token of a user (account deletion).
+    /// Deletes every ticket of a user (account deletion).
     async fn delete_for_user(&self, user: &UserId) -> StoreResult<()>;
-}
-
-/// A stored password-reset token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResetRecord {
-    /// Hex SHA-256 of the token.
-    pub id: String,
-    /// Whose password it resets.
-    pub user_id: UserId,
-    /// When it stops being redeemable (also the item's TTL).
-    pub expires_at: DateTime<Utc>,
 }

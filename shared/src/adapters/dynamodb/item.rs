@@ -33,3 +33,16 @@ pub fn get_n(item: &Item, name: &str) -> StoreResult<i64> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a number")))
 }
+
+pub fn b(v: bool) -> AttributeValue {
+    AttributeValue::Bool(v)
+}
+
+/// A boolean attribute; absent reads as `false` (items written before it existed).
+pub fn get_flag(item: &Item, name: &str) -> bool {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
+}
+
+pub fn get_opt_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}

@@ -124,11 +124,16 @@ impl DynamoStore {
 
 /// Whether a transaction was cancelled because its first item's condition failed.
 fn first_condition_failed<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    failed_condition(e) == Some(0)
+}
+
+/// The index of the first item whose condition cancelled a transaction, if that is why.
+fn failed_condition<R>(e: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(ex)) => {
-            ex.cancellation_reasons().first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+            ex.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"))
         }
-        _ => false,
+        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
-use super::item::{Item, get_n, get_opt_s, get_s, n, s};
+use super::item::{Item, b, get_flag, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
@@ -26,6 +26,7 @@ pub(super) fn to_item(r: &SessionRecord) -> Item {
         ("idle_expires_at".to_owned(), n(epoch(r.idle_expires_at))),
         ("expires_at".to_owned(), n(epoch(r.absolute_expires_at))),
         ("last_seen_at".to_owned(), n(epoch(r.last_seen_at))),
+        ("email_verified".to_owned(), b(r.user.email_verified)),
     ]);
     if let Some(name) = &r.user.display_name {
         item.insert("display_name".to_owned(), s(name.as_str()));
@@ -42,10 +43,10 @@ fn from_item(item: &Item) -> StoreResult<SessionRecord> {
         id: SessionId::from_trusted(get_s(item, "pk")?),
         user: UserProfile {
             id: UserId::from_trusted(get_s(item, "user_id")?),
-            email: Email::parse(&email)
-                .map_err(|_| StoreError::Corrupt(format!("session email {email:?}")))?,
+            email: Email::from_trusted(email),
             display_name: get_opt_s(item, "display_name").map(DisplayName::from_trusted),
             created_at: from_epoch(get_n(item, "user_created_at")?),
+            email_verified: get_flag(item, "email_verified"),
         },
         created_at: from_epoch(get_n(item, "created_at")?),
         absolute_expires_at: from_epoch(get_n(item, "absolute_expires_at")?),
@@ -146,5 +147,28 @@ impl SessionStore for DynamoStore {
             .collect();
         sessions.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
         Ok(sessions)
+    }
+
+    async fn mark_email_verified(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<()> {
+        for session in SessionStore::for_user(self, user, now).await? {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.tables.sessions)
+                .key("pk", s(session.id.as_str()))
+                .update_expression("SET email_verified = :t")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":t", b(true))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                // Revoked in the meantime: nothing to mark.
+                Err(e)
+                    if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(())
     }
 }

@@ -1,9 +1,9 @@
 //! WS tickets table: `pk = <ticket hash>`, `user_id`, `session_id`, `expires_at` (TTL). The
 //! per-user minting counter lives in the rate-limits table and is written in the same
-//! transaction as the ticket.
+//! transaction as the ticket (or, for a bearer connect, as the connection).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_s, n, s};
@@ -11,15 +11,10 @@ use super::{DynamoStore, build_err, first_condition_failed, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
-use crate::ports::{Admission, Quota, ResetRecord, StoreResult, TicketRecord, WsTickets};
+use crate::ports::{Admission, Quota, StoreResult, TicketRecord, WsTickets};
 
-/// Index of a user's tickets and reset tokens (account deletion).
+/// Index of a user's tickets (account deletion).
 pub const BY_USER: &str = "by_user";
-
-/// Reset tokens share the table, under their own key prefix.
-fn reset_key(id: &str) -> String {
-    format!("reset#{id}")
-}
 
 fn from_item(item: &Item) -> StoreResult<TicketRecord> {
     Ok(TicketRecord {
@@ -31,33 +26,10 @@ fn from_item(item: &Item) -> StoreResult<TicketRecord> {
 }
 
 impl DynamoStore {
-    /// Deletes the item if it exists and has not expired at `now`, returning it: one
-    /// conditional delete, so of concurrent callers exactly one gets it (reset tokens).
-    async fn take_unexpired(&self, pk: String, now: DateTime<Utc>) -> StoreResult<Option<Item>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.tables.ws_tickets)
-            .key("pk", s(pk))
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
-            .expression_attribute_values(":now", n(epoch(now)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-}
-
-#[async_trait]
-impl WsTickets for DynamoStore {
-    async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission> {
-        let count = Update::builder()
+    /// Counts one against `quota` as a transaction item whose condition fails when it is used
+    /// up (the key names the window, so a new window is a new counter).
+    pub(super) fn quota_update(&self, quota: &Quota) -> StoreResult<Update> {
+        Update::builder()
             .table_name(&self.tables.rate_limits)
             .key("pk", s(&quota.key))
             .update_expression("SET expires_at = :end ADD #c :one")
@@ -67,7 +39,14 @@ impl WsTickets for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(i64::from(quota.limit)))
             .build()
-            .map_err(build_err)?;
+            .map_err(build_err)
+    }
+}
+
+#[async_trait]
+impl WsTickets for DynamoStore {
+    async fn create(&self, ticket: &TicketRecord, quota: &Quota) -> StoreResult<Admission> {
+        let count = self.quota_update(quota)?;
         let put = Put::builder()
             .table_name(&self.tables.ws_tickets)
             .item("pk", s(&ticket.id))
@@ -104,29 +83,6 @@ impl WsTickets for DynamoStore {
         let Some(item) = out.item else { return Ok(None) };
         let ticket = from_item(&item)?;
         Ok((ticket.expires_at > now).then_some(ticket))
-    }
-
-    async fn create_reset(&self, token: &ResetRecord) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.ws_tickets)
-            .item("pk", s(reset_key(&token.id)))
-            .item("user_id", s(token.user_id.as_str()))
-            .item("expires_at", n(epoch(token.expires_at)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn redeem_reset(&self, id: &str, now: DateTime<Utc>) -> StoreResult<Option<ResetRecord>> {
-        let Some(item) = self.take_unexpired(reset_key(id), now).await? else { return Ok(None) };
-        Ok(Some(ResetRecord {
-            id: id.to_owned(),
-            user_id: UserId::from_trusted(get_s(&item, "user_id")?),
-            expires_at: from_epoch(get_n(&item, "expires_at")?),
-        }))
     }
 
     async fn delete_for_user(&self, user: &UserId) -> StoreResult<()> {

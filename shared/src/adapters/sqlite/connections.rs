@@ -6,7 +6,7 @@ use super::{SqliteStore, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::UserId;
-use crate::ports::{ConnectionRecord, Connections, StoreResult};
+use crate::ports::{ConnectGate, ConnectionRecord, Connections, Opened, StoreResult};
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
     Ok(ConnectionRecord {
@@ -52,29 +52,42 @@ impl SqliteStore {
 
 #[async_trait]
 impl Connections for SqliteStore {
-    async fn put(&self, connection: &ConnectionRecord) -> StoreResult<()> {
-        let k = connection.clone();
-        self.run(move |c| insert(c, &k)).await
-    }
-
-    async fn put_redeeming(
+    async fn open(
         &self,
         connection: &ConnectionRecord,
-        ticket_id: &str,
+        gate: &ConnectGate,
         now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let (k, ticket, now) = (connection.clone(), ticket_id.to_owned(), epoch(now));
+    ) -> StoreResult<Opened> {
+        let (k, gate, now) = (connection.clone(), gate.clone(), epoch(now));
         self.run(move |c| {
+            // One transaction (writes are serialized): an early return rolls everything back.
             let tx = c.transaction().map_err(unavailable)?;
-            let spent = tx
-                .execute("DELETE FROM ws_tickets WHERE id = ?1 AND expires_at > ?2", params![ticket, now])
+            if let Some(ticket) = &gate.ticket {
+                let spent = tx
+                    .execute("DELETE FROM ws_tickets WHERE id = ?1 AND expires_at > ?2", params![ticket, now])
+                    .map_err(unavailable)?;
+                if spent == 0 {
+                    return Ok(Opened::TicketRefused);
+                }
+            }
+            if let Some(quota) = &gate.quota
+                && !super::ws_tickets::count_quota(&tx, quota)?
+            {
+                return Ok(Opened::OverQuota);
+            }
+            let live: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM connections WHERE user_id = ?1 AND expires_at > ?2 AND id != ?3",
+                    params![k.user_id.as_str(), now, k.id],
+                    |r| r.get(0),
+                )
                 .map_err(unavailable)?;
-            if spent == 0 {
-                return Ok(false);
+            if live >= i64::from(gate.max_per_user) {
+                return Ok(Opened::TooManyConnections);
             }
             insert(&tx, &k)?;
             tx.commit().map_err(unavailable)?;
-            Ok(true)
+            Ok(Opened::Stored)
         })
         .await
     }

@@ -18,15 +18,29 @@ use rusqlite::Connection;
 use crate::clock::epoch;
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Column additions for databases made by older builds (new tables need none: `SCHEMA` creates
 /// what is missing).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    5,
-    "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
-     ALTER TABLE sessions ADD COLUMN user_agent TEXT;",
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        5,
+        "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE sessions ADD COLUMN user_agent TEXT;",
+    ),
+    // Addresses are verified; mailed tokens live on the account, one per purpose. Accounts
+    // from before start unverified (nobody ever proved those addresses).
+    (
+        6,
+        "ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE users ADD COLUMN verify_digest TEXT;
+         ALTER TABLE users ADD COLUMN verify_expires_at INTEGER;
+         ALTER TABLE users ADD COLUMN reset_digest TEXT;
+         ALTER TABLE users ADD COLUMN reset_expires_at INTEGER;
+         ALTER TABLE sessions ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+         DROP TABLE IF EXISTS reset_tokens;",
+    ),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -34,7 +48,12 @@ CREATE TABLE IF NOT EXISTS users (
     email TEXT NOT NULL UNIQUE,
     display_name TEXT,
     password_hash TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    email_verified INTEGER NOT NULL DEFAULT 0,
+    verify_digest TEXT,
+    verify_expires_at INTEGER,
+    reset_digest TEXT,
+    reset_expires_at INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -46,14 +65,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     absolute_expires_at INTEGER NOT NULL,
     idle_expires_at INTEGER NOT NULL,
     last_seen_at INTEGER NOT NULL DEFAULT 0,
-    user_agent TEXT
+    user_agent TEXT,
+    email_verified INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);
-CREATE TABLE IF NOT EXISTS reset_tokens (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-) STRICT;
 CREATE TABLE IF NOT EXISTS rate_limits (
     key TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -208,7 +223,7 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            for table in ["rate_limits", "ws_tickets", "reset_tokens", "connections", "idempotency_keys"] {
+            for table in ["rate_limits", "ws_tickets", "connections", "idempotency_keys"] {
                 n += tx
                     .execute(&format!("DELETE FROM {table} WHERE expires_at <= ?1"), [now])
                     .map_err(unavailable)?;

@@ -6,36 +6,34 @@ use super::{SqliteStore, conflict_or_unavailable, unavailable};
 use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
+use crate::ports::{SessionRecord, SessionStore, StoreResult};
 
 const COLUMNS: &str = "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, \
-                       idle_expires_at, last_seen_at, user_agent";
+                       idle_expires_at, last_seen_at, user_agent, email_verified";
 
-fn session_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<SessionRecord>> {
-    let email: String = row.get(2)?;
-    let Ok(email) = Email::parse(&email) else {
-        return Ok(Err(StoreError::Corrupt(format!("session email {email:?}"))));
-    };
-    Ok(Ok(SessionRecord {
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let email = Email::from_trusted(row.get::<_, String>(2)?);
+    Ok(SessionRecord {
         id: SessionId::from_trusted(row.get::<_, String>(0)?),
         user: UserProfile {
             id: UserId::from_trusted(row.get::<_, String>(1)?),
             email,
             display_name: row.get::<_, Option<String>>(3)?.map(DisplayName::from_trusted),
             created_at: from_epoch(row.get(4)?),
+            email_verified: row.get(10)?,
         },
         created_at: from_epoch(row.get(5)?),
         absolute_expires_at: from_epoch(row.get(6)?),
         idle_expires_at: from_epoch(row.get(7)?),
         last_seen_at: from_epoch(row.get(8)?),
         user_agent: row.get(9)?,
-    }))
+    })
 }
 
 /// Inserts a session row (also inside the registration transaction).
 pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> {
     c.execute(
-        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT INTO sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         params![
             s.id.as_str(),
             s.user.id.as_str(),
@@ -46,7 +44,8 @@ pub(super) fn insert(c: &Connection, s: &SessionRecord) -> rusqlite::Result<()> 
             epoch(s.absolute_expires_at),
             epoch(s.idle_expires_at),
             epoch(s.last_seen_at),
-            s.user_agent
+            s.user_agent,
+            s.user.email_verified
         ],
     )
     .map(|_| ())
@@ -70,8 +69,7 @@ impl SessionStore for SqliteStore {
                 session_from_row,
             )
             .optional()
-            .map_err(unavailable)?
-            .transpose()
+            .map_err(unavailable)
         })
         .await
     }
@@ -93,8 +91,7 @@ impl SessionStore for SqliteStore {
                 session_from_row,
             )
             .optional()
-            .map_err(unavailable)?
-            .transpose()
+            .map_err(unavailable)
         })
         .await
     }
@@ -126,7 +123,21 @@ impl SessionStore for SqliteStore {
                 ))
                 .map_err(unavailable)?;
             let rows = stmt.query_map(params![user, now_s], session_from_row).map_err(unavailable)?;
-            rows.map(|r| r.map_err(unavailable)?).collect()
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn mark_email_verified(&self, user: &UserId, now: DateTime<Utc>) -> StoreResult<()> {
+        let (user, now_s) = (user.as_str().to_owned(), epoch(now));
+        self.run(move |c| {
+            c.execute(
+                "UPDATE sessions SET email_verified = 1
+                 WHERE user_id = ?1 AND absolute_expires_at > ?2 AND idle_expires_at > ?2",
+                params![user, now_s],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }

@@ -7,4 +7,4 @@ pub mod tickets;
 
 pub use events::ServerEvent;
 pub use notifier::{Delivery, Notifier};
-pub use tickets::{MintError, MintedTicket, TicketMinter, TicketPolicy};
+pub use tickets::{MintError, MintedTicket, TicketMinter, TicketPolicy, minting_quota};

@@ -100,13 +100,13 @@ impl Notifier {
                 }
                 Err(PushError::Failed(why)) => {
                     delivery.failed += 1;
-                    tracing::warn!(connection_id = %target.id, error = %why, "push failed");
+                    tracing::warn!(connection = %crate::telemetry::fingerprint(&target.id), error = %why, "push failed");
                 }
             }
             if (close || gone)
                 && let Err(e) = self.connections.delete(&target.id).await
             {
-                tracing::warn!(connection_id = %target.id, error = %e, "forgetting a connection failed");
+                tracing::warn!(connection = %crate::telemetry::fingerprint(&target.id), error = %e, "forgetting a connection failed");
             }
         }
         (delivery, gone_ids)

@@ -7,8 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::Principal;
 use crate::auth::secret::Secret;
-use crate::auth::throttle::seconds_until;
+use crate::auth::throttle::{counter_key, seconds_until};
 use crate::clock::{Clock, epoch, from_epoch};
+use crate::domain::UserId;
 use crate::ports::{Admission, Quota, StoreError, TicketRecord, WsTickets};
 
 /// Ticket lifetime and minting allowance.
@@ -51,6 +52,19 @@ pub enum MintError {
     Store(#[from] StoreError),
 }
 
+/// The per-user allowance of tickets (and bearer connects) in the clock minute of `now`. The
+/// counter key hashes the user id, so the rate-limit table holds no identities (and nothing is
+/// left of a deleted account); windows are aligned to the clock minute, so the key needs no read
+/// first.
+pub fn minting_quota(user: &UserId, per_minute: u32, now: DateTime<Utc>) -> Quota {
+    let window_start = epoch(now) - epoch(now).rem_euclid(60);
+    Quota {
+        key: format!("{}#{window_start}", counter_key("ws-ticket", user.as_str())),
+        limit: per_minute,
+        window_end: from_epoch(window_start + 60),
+    }
+}
+
 /// Mints tickets for authenticated principals.
 #[derive(Clone)]
 pub struct TicketMinter {
@@ -68,18 +82,7 @@ impl TicketMinter {
     /// Mints one ticket for the principal's user and session (one store write).
     pub async fn mint(&self, principal: &Principal) -> Result<MintedTicket, MintError> {
         let now = self.clock.now();
-        // The counter key hashes the user id, so the rate-limit table holds no identities (and
-        // nothing is left of a deleted account). Windows are aligned to the clock minute, so
-        // the key needs no read first.
-        let user =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, principal.user().id.as_str().as_bytes());
-        let user = hex::encode(&user.as_ref()[..16]);
-        let window_start = epoch(now) - epoch(now).rem_euclid(60);
-        let quota = Quota {
-            key: format!("ws-ticket#{user}#{window_start}"),
-            limit: self.policy.per_minute,
-            window_end: from_epoch(window_start + 60),
-        };
+        let quota = minting_quota(&principal.user().id, self.policy.per_minute, now);
         let ticket = Secret::generate();
         let expires_at = now + self.policy.ttl;
         let record = TicketRecord {
