@@ -45,7 +45,7 @@ async fn sign_in(gw: &TestGateway, email: &str, password: &str) -> u16 {
 }
 
 async fn sessions(gw: &TestGateway, account: &Account) -> Vec<Value> {
-    let r = gw.http.get(gw.at("/api/auth/sessions")).bearer_auth(&account.access_token).send().await.unwrap();
+    let r = gw.get_as(account, "/api/auth/sessions").await;
     assert_eq!(r.status(), 200);
     r.json::<Value>().await.unwrap()["sessions"].as_array().unwrap().clone()
 }
@@ -168,11 +168,8 @@ async fn changing_the_password_ends_every_other_session() {
     let mut current_socket = socket(&gw, &current).await;
     let change =
         |password: &str| json!({ "current_password": password, "new_password": "a changed password" });
-    let post = |body: Value| {
-        gw.http.post(gw.at("/api/auth/password/change")).bearer_auth(&current.access_token).json(&body).send()
-    };
 
-    let r = post(change("not the password")).await.unwrap();
+    let r = gw.post_as(&current, "/api/auth/password/change", &change("not the password")).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["field"], "current_password");
@@ -188,7 +185,7 @@ async fn changing_the_password_ends_every_other_session() {
         .unwrap();
     assert_eq!(r.status(), 401, "a tampered token changes nothing");
 
-    assert_eq!(post(change(PASSWORD)).await.unwrap().status(), 204);
+    assert_eq!(gw.post_as(&current, "/api/auth/password/change", &change(PASSWORD)).await.status(), 204);
     assert_revoked(&mut other_socket).await;
     assert_eq!(gw.me(&format!("Bearer {}", other.access_token)).await.status(), 401);
     assert_eq!(gw.post_cookie("/api/auth/refresh", &other.cookie).await.status(), 401);
@@ -267,27 +264,8 @@ async fn deleting_an_account_leaves_only_the_detached_support_ticket() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("gone@example.com").await;
     let stays = gw.register("stays@example.com").await;
-    let chat: Value = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&ada.access_token)
-        .json(&json!({ "content": "My invoice is wrong" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let conversation = chat["conversation_id"].as_str().unwrap();
-    let escalated = gw
-        .http
-        .post(gw.at("/api/escalations"))
-        .bearer_auth(&ada.access_token)
-        .header("idempotency-key", "delete-me-1")
-        .json(&json!({ "conversation_id": conversation }))
-        .send()
-        .await
-        .unwrap();
+    let conversation = gw.start_conversation(&ada, "My invoice is wrong").await;
+    let escalated = gw.escalate(&ada, &json!({ "conversation_id": conversation }), Some("delete-me-1")).await;
     assert_eq!(escalated.status(), 201);
     let ticket: Value = escalated.json().await.unwrap();
     let number = ticket["ticket"]["number"].as_str().unwrap().to_owned();
@@ -326,7 +304,7 @@ async fn deleting_an_account_leaves_only_the_detached_support_ticket() {
     }
     let detached: Vec<&String> = rows.iter().filter(|r| r.contains(&number)).collect();
     assert!(!detached.is_empty(), "the support ticket is kept");
-    assert!(detached.iter().any(|r| r.contains(shared::ports::DETACHED_OWNER)));
+    assert!(detached.iter().any(|r| r.contains(shared::domain::DETACHED_OWNER)));
     assert!(rows.iter().any(|r| r.contains(&stays.user_id)), "other accounts are untouched");
     futures::SinkExt::send(
         &mut other_socket,

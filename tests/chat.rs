@@ -18,11 +18,7 @@ async fn say(
     if let Some(id) = conversation {
         body["conversation_id"] = id.into();
     }
-    gw.http.post(gw.at("/api/chat/messages")).bearer_auth(&who.access_token).json(&body).send().await.unwrap()
-}
-
-async fn get(gw: &TestGateway, who: &Account, path_and_query: &str) -> reqwest::Response {
-    gw.http.get(gw.at(path_and_query)).bearer_auth(&who.access_token).send().await.unwrap()
+    gw.post_as(who, "/api/chat/messages", &body).await
 }
 
 async fn code(response: reqwest::Response) -> (u16, String) {
@@ -72,7 +68,7 @@ async fn a_conversation_keeps_its_order_across_pages_and_belongs_to_its_owner() 
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = get(&gw, &ada, &path).await.json().await.unwrap();
+        let page: Value = gw.get_json(&ada, &path).await;
         pages += 1;
         for m in page["messages"].as_array().unwrap() {
             contents
@@ -95,21 +91,17 @@ async fn a_conversation_keeps_its_order_across_pages_and_belongs_to_its_owner() 
     );
 
     // Someone else gets 404 for reading it and for writing to it, exactly as for a missing one.
-    let foreign_read = get(&gw, &eve, &format!("/api/chat/messages?conversation_id={conversation}")).await;
+    let foreign_read = gw.get_as(&eve, &format!("/api/chat/messages?conversation_id={conversation}")).await;
     assert_eq!(code(foreign_read).await, (404, "not_found".to_owned()));
     assert_eq!(
         code(say(&gw, &eve, Some(&conversation), "let me in").await).await,
         (404, "not_found".to_owned())
     );
-    let missing = get(&gw, &ada, "/api/chat/messages?conversation_id=conv_doesnotexist").await;
+    let missing = gw.get_as(&ada, "/api/chat/messages?conversation_id=conv_doesnotexist").await;
     assert_eq!(code(missing).await, (404, "not_found".to_owned()));
-    let list: Value = get(&gw, &eve, "/api/chat/conversations").await.json().await.unwrap();
+    let list: Value = gw.get_json(&eve, "/api/chat/conversations").await;
     assert_eq!(list["conversations"], json!([]), "not listed for anyone else");
-    let page: Value = get(&gw, &ada, &format!("/api/chat/messages?conversation_id={conversation}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = gw.get_json(&ada, &format!("/api/chat/messages?conversation_id={conversation}")).await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 8, "the refused write added nothing");
 }
 
@@ -123,7 +115,7 @@ async fn conversations_are_listed_newest_first_with_titles_from_the_first_messag
         ids.push(r["conversation_id"].as_str().unwrap().to_owned());
         // Timestamps are whole seconds; ties are ordered by id, so the test only needs distinct ids.
     }
-    let all: Value = get(&gw, &ada, "/api/chat/conversations?limit=100").await.json().await.unwrap();
+    let all: Value = gw.get_json(&ada, "/api/chat/conversations?limit=100").await;
     let listed: Vec<&str> =
         all["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(listed.len(), 3);
@@ -143,10 +135,9 @@ async fn conversations_are_listed_newest_first_with_titles_from_the_first_messag
     assert!(titles.contains(&"Billing question"));
     assert_eq!(all["conversations"][0]["open_ticket"], Value::Null);
 
-    let first: Value = get(&gw, &ada, "/api/chat/conversations?limit=2").await.json().await.unwrap();
+    let first: Value = gw.get_json(&ada, "/api/chat/conversations?limit=2").await;
     let next = first["next_cursor"].as_str().unwrap();
-    let rest: Value =
-        get(&gw, &ada, &format!("/api/chat/conversations?limit=2&cursor={next}")).await.json().await.unwrap();
+    let rest: Value = gw.get_json(&ada, &format!("/api/chat/conversations?limit=2&cursor={next}")).await;
     let paged: Vec<&str> = first["conversations"]
         .as_array()
         .unwrap()
@@ -167,14 +158,7 @@ async fn bad_input_is_a_400_and_writes_nothing() {
         code(say(&gw, &ada, None, &"x".repeat(4001)).await).await,
         (400, "validation_failed".to_owned())
     );
-    let wrong_type = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&ada.access_token)
-        .json(&json!({"content": 5}))
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = gw.post_as(&ada, "/api/chat/messages", &json!({"content": 5})).await;
     assert_eq!(code(wrong_type).await, (400, "validation_failed".to_owned()));
     for query in [
         "",
@@ -183,14 +167,14 @@ async fn bad_input_is_a_400_and_writes_nothing() {
         "?conversation_id=conv_x&limit=abc",
         "?conversation_id=conv_x&cursor=nope",
     ] {
-        let r = get(&gw, &ada, &format!("/api/chat/messages{query}")).await;
+        let r = gw.get_as(&ada, &format!("/api/chat/messages{query}")).await;
         assert_eq!(code(r).await, (400, "validation_failed".to_owned()), "{query}");
     }
     assert_eq!(
-        code(get(&gw, &ada, "/api/chat/conversations?cursor=nope").await).await,
+        code(gw.get_as(&ada, "/api/chat/conversations?cursor=nope").await).await,
         (400, "validation_failed".to_owned())
     );
-    let list: Value = get(&gw, &ada, "/api/chat/conversations").await.json().await.unwrap();
+    let list: Value = gw.get_json(&ada, "/api/chat/conversations").await;
     assert_eq!(list["conversations"], json!([]), "no conversation was created");
     assert!(say(&gw, &ada, None, &"x".repeat(4000)).await.status() == 201, "4000 characters are fine");
 
@@ -226,7 +210,7 @@ async fn the_owners_sockets_hear_started_then_completed_and_nobody_else_does() {
 
 #[tokio::test]
 async fn a_failed_push_never_fails_the_message() {
-    use shared::ports::ConnectionRecord;
+    use shared::domain::ConnectionRecord;
     let gw = TestGateway::start().await;
     let ada = gw.register("gone-chat@example.com").await;
     let store = gw.stores().connections;
@@ -234,7 +218,7 @@ async fn a_failed_push_never_fails_the_message() {
     let stale = ConnectionRecord {
         id: "StaleChat0000A=".into(),
         user_id: shared::domain::UserId::from_trusted(ada.user_id.clone()),
-        session_id: shared::auth::SessionId::from_trusted("f".repeat(64)),
+        session_id: shared::domain::SessionId::from_trusted("f".repeat(64)),
         connected_at: now,
         expires_at: now + chrono::Duration::hours(1),
     };

@@ -5,32 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use e2e::gateway::{Account, Mode, TestGateway};
+use e2e::gateway::{Mode, TestGateway};
 use serde_json::{Value, json};
-use shared::ports::{MailError, MailTransport, OutgoingMail};
-
-async fn chat(gw: &TestGateway, who: &Account, content: &str) -> String {
-    let r: Value = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&who.access_token)
-        .json(&json!({ "content": content }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["conversation_id"].as_str().unwrap().to_owned()
-}
-
-async fn escalate(gw: &TestGateway, who: &Account, body: Value, key: Option<&str>) -> reqwest::Response {
-    let mut req = gw.http.post(gw.at("/api/escalations")).bearer_auth(&who.access_token).json(&body);
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    req.send().await.unwrap()
-}
+use shared::ports::{MailError, MailTransport, OutgoingMail, Stores, SupportTickets};
 
 /// The header block of a MIME message, unfolded.
 fn headers(eml: &str) -> Vec<String> {
@@ -42,11 +19,11 @@ fn headers(eml: &str) -> Vec<String> {
 async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("ada-esc@example.com").await;
-    let conversation = chat(&gw, &ada, "My invoice shows the wrong amount").await;
+    let conversation = gw.start_conversation(&ada, "My invoice shows the wrong amount").await;
     let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
 
     let response =
-        escalate(&gw, &ada, json!({"conversation_id": conversation, "priority": "high"}), None).await;
+        gw.escalate(&ada, &json!({"conversation_id": conversation, "priority": "high"}), None).await;
     assert_eq!(response.status(), 201);
     let ticket: Value = response.json::<Value>().await.unwrap()["ticket"].clone();
     let today = chrono::Utc::now().format("%Y%m%d").to_string();
@@ -89,39 +66,12 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
 
     // The ticket, with its transcript, for its owner; the event on the owner's socket.
     let id = ticket["id"].as_str().unwrap();
-    let full: Value = gw
-        .http
-        .get(gw.at(&format!("/api/escalations/{id}")))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let full: Value = gw.get_json(&ada, &format!("/api/escalations/{id}")).await;
     assert_eq!(full["ticket"]["transcript"].as_array().unwrap().len(), 2);
     assert_eq!(full["ticket"]["transcript"][0]["role"], "user");
-    let list: Value = gw
-        .http
-        .get(gw.at("/api/escalations"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = gw.get_json(&ada, "/api/escalations").await;
     assert_eq!(list["tickets"][0]["id"], id);
-    let conversations: Value = gw
-        .http
-        .get(gw.at("/api/chat/conversations"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conversations: Value = gw.get_json(&ada, "/api/chat/conversations").await;
     assert_eq!(conversations["conversations"][0]["open_ticket"], id);
     use futures::StreamExt;
     let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
@@ -138,33 +88,31 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
 async fn no_duplicates_by_key_or_by_conversation() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("dup-esc@example.com").await;
-    let first = chat(&gw, &ada, "Where are my invoices?").await;
-    let second = chat(&gw, &ada, "Cookies keep disappearing").await;
+    let first = gw.start_conversation(&ada, "Where are my invoices?").await;
+    let second = gw.start_conversation(&ada, "Cookies keep disappearing").await;
 
-    let a = escalate(&gw, &ada, json!({"conversation_id": first}), Some("retry-1")).await;
+    let a = gw.escalate(&ada, &json!({"conversation_id": first}), Some("retry-1")).await;
     assert_eq!(a.status(), 201);
     let a: Value = a.json().await.unwrap();
     // The same key again (even naming another conversation) is the same ticket.
-    let again = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-1")).await;
+    let again = gw.escalate(&ada, &json!({"conversation_id": second}), Some("retry-1")).await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
     // A second escalation of the same conversation, without a key, is the same ticket.
-    let double = escalate(&gw, &ada, json!({"conversation_id": first}), None).await;
+    let double = gw.escalate(&ada, &json!({"conversation_id": first}), None).await;
     assert_eq!(double.status(), 200);
     assert_eq!(double.json::<Value>().await.unwrap()["ticket"]["id"], a["ticket"]["id"]);
     assert_eq!(gw.ticket_mails().await.len(), 2, "no mail for the repeats");
 
-    let b = escalate(&gw, &ada, json!({"conversation_id": second}), Some("retry-2")).await;
+    let b = gw.escalate(&ada, &json!({"conversation_id": second}), Some("retry-2")).await;
     assert_eq!(b.status(), 201);
     let today = chrono::Utc::now().format("%Y%m%d").to_string();
     assert_eq!(b.json::<Value>().await.unwrap()["ticket"]["number"], format!("AB-{today}-0002"));
 
     // Concurrent double escalation of one conversation: one ticket.
-    let third = chat(&gw, &ada, "Two factor codes").await;
-    let (x, y) = tokio::join!(
-        escalate(&gw, &ada, json!({"conversation_id": third}), None),
-        escalate(&gw, &ada, json!({"conversation_id": third}), None)
-    );
+    let third = gw.start_conversation(&ada, "Two factor codes").await;
+    let body = json!({"conversation_id": third});
+    let (x, y) = tokio::join!(gw.escalate(&ada, &body, None), gw.escalate(&ada, &body, None));
     let mut statuses = [x.status().as_u16(), y.status().as_u16()];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 201]);
@@ -178,13 +126,13 @@ async fn twenty_users_escalating_at_once_get_twenty_numbers() {
     let mut users = Vec::new();
     for i in 0..20 {
         let who = gw.register_verified(&format!("many{i}@example.com")).await;
-        let conversation = chat(&gw, &who, "Please help").await;
+        let conversation = gw.start_conversation(&who, "Please help").await;
         users.push((who, conversation));
     }
     let escalations = users.into_iter().map(|(who, conversation)| {
         let gw = Arc::clone(&gw);
         tokio::spawn(async move {
-            let r = escalate(&gw, &who, json!({"conversation_id": conversation}), None).await;
+            let r = gw.escalate(&who, &json!({"conversation_id": conversation}), None).await;
             assert_eq!(r.status(), 201);
             r.json::<Value>().await.unwrap()["ticket"]["number"].as_str().unwrap().to_owned()
         })
@@ -202,47 +150,26 @@ async fn other_users_get_404_and_bad_input_gets_400() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("own-esc@example.com").await;
     let eve = gw.register_verified("eve-esc@example.com").await;
-    let conversation = chat(&gw, &ada, "Help with billing").await;
+    let conversation = gw.start_conversation(&ada, "Help with billing").await;
     let code = |r: reqwest::Response| async move {
         let status = r.status().as_u16();
         (status, r.json::<Value>().await.unwrap()["code"].as_str().unwrap_or("").to_owned())
     };
     assert_eq!(
-        code(escalate(&gw, &eve, json!({"conversation_id": conversation}), None).await).await,
+        code(gw.escalate(&eve, &json!({"conversation_id": conversation}), None).await).await,
         (404, "not_found".into())
     );
     let ticket: Value =
-        escalate(&gw, &ada, json!({"conversation_id": conversation}), None).await.json().await.unwrap();
+        gw.escalate(&ada, &json!({"conversation_id": conversation}), None).await.json().await.unwrap();
     let id = ticket["ticket"]["id"].as_str().unwrap();
-    let foreign = gw
-        .http
-        .get(gw.at(&format!("/api/escalations/{id}")))
-        .bearer_auth(&eve.access_token)
-        .send()
-        .await
-        .unwrap();
+    let foreign = gw.get_as(&eve, &format!("/api/escalations/{id}")).await;
     assert_eq!(code(foreign).await, (404, "not_found".into()));
-    let listed: Value = gw
-        .http
-        .get(gw.at("/api/escalations"))
-        .bearer_auth(&eve.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = gw.get_json(&eve, "/api/escalations").await;
     assert_eq!(listed["tickets"], json!([]));
-    let missing = gw
-        .http
-        .get(gw.at("/api/escalations/tkt_nothing"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap();
+    let missing = gw.get_as(&ada, "/api/escalations/tkt_nothing").await;
     assert_eq!(code(missing).await, (404, "not_found".into()));
 
-    let other = chat(&gw, &ada, "Another question").await;
+    let other = gw.start_conversation(&ada, "Another question").await;
     for body in [
         json!({}),
         json!({"conversation_id": other, "priority": "whenever"}),
@@ -251,13 +178,13 @@ async fn other_users_get_404_and_bad_input_gets_400() {
         json!({"conversation_id": 12}),
     ] {
         assert_eq!(
-            code(escalate(&gw, &ada, body.clone(), None).await).await,
+            code(gw.escalate(&ada, &body, None).await).await,
             (400, "validation_failed".into()),
             "{body}"
         );
     }
     assert_eq!(
-        code(escalate(&gw, &ada, json!({"conversation_id": other}), Some("has space")).await).await,
+        code(gw.escalate(&ada, &json!({"conversation_id": other}), Some("has space")).await).await,
         (400, "validation_failed".into())
     );
     let anonymous = gw
@@ -275,13 +202,13 @@ async fn other_users_get_404_and_bad_input_gets_400() {
 async fn a_subject_with_crlf_adds_no_header_to_any_mail() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("inject-esc@example.com").await;
-    let conversation = chat(&gw, &ada, "Hello\r\nBcc: y@evil.example").await;
+    let conversation = gw.start_conversation(&ada, "Hello\r\nBcc: y@evil.example").await;
     let body = json!({
         "conversation_id": conversation,
         "subject": "Help\r\nBcc: x@evil.example\r\nX-Injected: yes",
         "description": "line one\r\nBcc: z@evil.example\n<script>alert(1)</script>",
     });
-    assert_eq!(escalate(&gw, &ada, body, None).await.status(), 201);
+    assert_eq!(gw.escalate(&ada, &body, None).await.status(), 201);
     let mails = gw.ticket_mails().await;
     assert_eq!(mails.len(), 2);
     for mail in &mails {
@@ -321,8 +248,8 @@ mod failing_transport {
     use e2e::world::{World, body, post};
     use shared::adapters::sqlite::SqliteStore;
     use shared::clock::ManualClock;
+    use shared::domain::{MailStatus, Recipient};
     use shared::http::HttpFunction;
-    use shared::ports::{MailStatus, Recipient, Stores, SupportTickets};
 
     struct Setup {
         world: World,

@@ -12,10 +12,8 @@ use local_gateway::apigw;
 use login::Login;
 use serde_json::Value;
 use shared::adapters::sqlite::SqliteStore;
-use shared::auth::SigningKey;
 use shared::clock::ManualClock;
-use shared::config::{HttpConfig, LoginConfig, WsConfig};
-use shared::ports::Stores;
+use shared::ports::{Conversations, Stores};
 use ws_connect::WsConnect;
 use ws_ticket::WsTicket;
 
@@ -141,7 +139,6 @@ struct Functions {
 }
 
 fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
-    let (key, _) = SigningKey::generate("events-1").unwrap();
     let settings = |var: &str| match var {
         "ALLOWED_ORIGINS" => Some("https://app.example.com".to_owned()),
         "WEBSOCKET_URL" => Some("wss://ws123.execute-api.us-east-1.amazonaws.com/prod".to_owned()),
@@ -151,48 +148,16 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
         "EMAIL_VERIFY_URL" => Some("https://app.example.com/verify-email".to_owned()),
         _ => None,
     };
-    let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
-    let config = LoginConfig::with_key(&settings, key).unwrap();
     let store = Arc::new(SqliteStore::open(&dir.join("app.db")).unwrap());
-    let stores = Stores::single(store.clone());
-    let escalation_config = shared::config::EscalationConfig::from_source(&settings).unwrap();
     let outbox = Arc::new(shared::adapters::outbox::Outbox::new(dir.join("outbox")));
+    let w = e2e::wiring(settings, Stores::single(store.clone()), outbox, clock);
     Functions {
-        escalation: Arc::new(escalation::Escalation::new(
-            http.clone(),
-            escalation_config.clone(),
-            &stores,
-            outbox.clone(),
-            e2e::no_sockets(),
-            clock.clone(),
-        )),
-        mail_retry: mail_retry::MailRetry::new(
-            &escalation_config,
-            &stores,
-            outbox.clone(),
-            e2e::no_sockets(),
-            clock.clone(),
-        ),
-        login: Arc::new(Login::new(config, http.clone(), &stores, e2e::no_sockets(), outbox, clock.clone())),
-        ws_ticket: Arc::new(WsTicket::new(
-            http.clone(),
-            WsConfig::from_source(&settings).unwrap(),
-            &stores,
-            clock.clone(),
-        )),
-        ws_connect: Arc::new(WsConnect::new(
-            http.clone(),
-            shared::config::ConnectPolicy::from_source(&settings).unwrap(),
-            &stores,
-            clock.clone(),
-        )),
-        chat: Arc::new(chat::Chat::new(
-            http,
-            &stores,
-            Arc::new(chat::knowledge_base().unwrap()),
-            e2e::no_sockets(),
-            clock,
-        )),
+        login: Arc::new(Login::build(&w).unwrap()),
+        chat: Arc::new(chat::Chat::build(&w).unwrap()),
+        escalation: Arc::new(escalation::Escalation::build(&w).unwrap()),
+        mail_retry: mail_retry::MailRetry::build(&w).unwrap(),
+        ws_ticket: Arc::new(WsTicket::build(&w).unwrap()),
+        ws_connect: Arc::new(WsConnect::build(&w).unwrap()),
         store,
     }
 }
@@ -422,7 +387,7 @@ fn new_link_token(outbox: &Path, prefix: &str, seen: &mut std::collections::Hash
 
 /// Another user's conversation, which the `*-foreign-conversation.json` events name.
 async fn seed_foreign_conversation(functions: &Functions) {
-    use shared::ports::{ConversationRecord, Conversations};
+    use shared::domain::ConversationRecord;
     let now = Utc::now();
     let foreign = ConversationRecord {
         id: "conv_foreign0000000000000000000".into(),

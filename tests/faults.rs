@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use e2e::faults::{Fault, FaultProxy, WRITES};
-use e2e::gateway::{Account, Mode, TestGateway};
+use e2e::gateway::{Mode, TestGateway};
 use serde_json::{Value, json};
 use shared::config::Tables;
 
@@ -54,16 +54,6 @@ async fn start(settings: &[(&str, &str)]) -> (FaultProxy, TestGateway) {
     (proxy, gw)
 }
 
-async fn chat(gw: &TestGateway, account: &Account, body: &Value) -> reqwest::Response {
-    gw.http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&account.access_token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_throttled_mint_spends_no_quota_and_stores_no_ticket() {
     // One ticket a minute: if the failed mint had used the slot, the healed one would get 429.
@@ -92,40 +82,23 @@ async fn a_throttled_mint_spends_no_quota_and_stores_no_ticket() {
 async fn a_failed_escalation_consumes_no_ticket_number() {
     let (proxy, gw) = start(&[]).await;
     let ada = gw.register_verified("escalate-fault@example.com").await;
-    let answered: Value =
-        chat(&gw, &ada, &json!({"content": "My invoice is wrong"})).await.json().await.unwrap();
-    let conversation = answered["conversation_id"].as_str().unwrap().to_owned();
-    let escalate = || {
-        gw.http
-            .post(gw.at("/api/escalations"))
-            .bearer_auth(&ada.access_token)
-            .header("idempotency-key", "fault-1")
-            .json(&json!({"conversation_id": conversation, "subject": "Wrong invoice"}))
-            .send()
-    };
+    let conversation = gw.start_conversation(&ada, "My invoice is wrong").await;
+    let body = json!({"conversation_id": conversation, "subject": "Wrong invoice"});
+    let escalate = || gw.escalate(&ada, &body, Some("fault-1"));
     let before = snapshot(&gw).await;
 
     proxy.fail(WRITES, &tables(&gw).support_tickets, Fault::Unavailable);
-    assert_unavailable(escalate().await.unwrap()).await;
+    assert_unavailable(escalate().await).await;
     assert_eq!(snapshot(&gw).await, before, "no ticket, no number, no mail, no key");
     assert!(gw.ticket_mails().await.is_empty(), "no mail about a ticket that does not exist");
 
     proxy.heal();
-    let created = escalate().await.unwrap();
+    let created = escalate().await;
     assert_eq!(created.status(), 201);
     let ticket: Value = created.json().await.unwrap();
     let number = ticket["ticket"]["number"].as_str().unwrap();
     assert!(number.ends_with("-0001"), "the failed attempt used no number: {number}");
-    let list: Value = gw
-        .http
-        .get(gw.at("/api/escalations"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = gw.get_json(&ada, "/api/escalations").await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 1);
 }
 
@@ -137,12 +110,13 @@ async fn a_timed_out_chat_message_leaves_no_half_conversation() {
 
     proxy.fail(WRITES, &tables(&gw).conversations, Fault::Timeout);
     let started = std::time::Instant::now();
-    assert_unavailable(chat(&gw, &ada, &json!({"content": "How do I reset my password?"})).await).await;
+    let question = json!({"content": "How do I reset my password?"});
+    assert_unavailable(gw.post_as(&ada, "/api/chat/messages", &question).await).await;
     eprintln!("gave up after {:?}", started.elapsed());
     assert_eq!(snapshot(&gw).await, before, "no conversation, no question without its answer");
 
     proxy.heal();
-    let answered = chat(&gw, &ada, &json!({"content": "How do I reset my password?"})).await;
+    let answered = gw.post_as(&ada, "/api/chat/messages", &question).await;
     assert_eq!(answered.status(), 201);
 }
 
@@ -174,7 +148,7 @@ async fn a_failed_session_write_at_login_creates_nothing() {
     // The request is counted against its source address before any work, as every limit is;
     // apart from that counter nothing may change.
     let unchanged = |rows: Vec<String>| -> Vec<String> {
-        let address = shared::auth::throttle::counter_key("login-addr", "127.0.0.1");
+        let address = shared::auth::limits::counter_key("login-addr", "127.0.0.1");
         rows.into_iter().filter(|r| !r.contains(&address)).collect()
     };
     let before = unchanged(snapshot(&gw).await);

@@ -26,31 +26,14 @@ async fn sign_in_chat_connect_escalate_and_sign_out() {
     let me = gw.login("journey@example.com").await;
     let mut socket = gw.connect_ticket(&gw.mint(&me).await).await.expect("socket");
 
-    let chat: Value = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&me.access_token)
-        .json(&json!({"content": "I was charged twice on my invoice"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let conversation = chat["conversation_id"].as_str().unwrap();
+    let conversation = gw.start_conversation(&me, "I was charged twice on my invoice").await;
     assert_eq!(next_event(&mut socket).await.unwrap()["type"], "assistant.started");
     let completed = next_event(&mut socket).await.unwrap();
     assert_eq!(completed["type"], "assistant.completed");
     assert_eq!(completed["reply"]["sources"][0]["id"], "billing-and-invoices");
 
-    let response = gw
-        .http
-        .post(gw.at("/api/escalations"))
-        .bearer_auth(&me.access_token)
-        .json(&json!({"conversation_id": conversation, "priority": "urgent"}))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        gw.escalate(&me, &json!({"conversation_id": conversation, "priority": "urgent"}), None).await;
     assert_eq!(response.status(), 201);
     let ticket = response.json::<Value>().await.unwrap()["ticket"].clone();
     assert_eq!(ticket["mail"], json!({"support": "sent", "user": "sent"}));

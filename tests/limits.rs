@@ -67,9 +67,7 @@ async fn a_stolen_token_cannot_race_password_change_guesses() {
     assert!(count(&outcomes, 400) <= 5, "{outcomes:?}");
     assert_eq!(count(&outcomes, 400) + count(&outcomes, 429), 50, "{outcomes:?}");
     let right = json!({ "current_password": PASSWORD, "new_password": "the attacker's password" });
-    let attempt =
-        gw.http.post(gw.at("/api/auth/password/change")).bearer_auth(&victim.access_token).json(&right);
-    let (status, code, _) = outcome(attempt.send().await.unwrap()).await;
+    let (status, code, _) = outcome(gw.post_as(&victim, "/api/auth/password/change", &right).await).await;
     assert_eq!((status, code.as_str()), (429, "too_many_attempts"), "even the right password waits");
     assert_eq!(
         gw.post_json(
@@ -276,16 +274,7 @@ async fn a_sign_in_beyond_max_sessions_per_user_ends_the_oldest() {
     for live in [&second, &third, &fourth] {
         assert_eq!(gw.me(&format!("Bearer {}", live.access_token)).await.status(), 200);
     }
-    let listed: Value = gw
-        .http
-        .get(gw.at("/api/auth/sessions"))
-        .bearer_auth(&fourth.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = gw.get_json(&fourth, "/api/auth/sessions").await;
     assert_eq!(listed["sessions"].as_array().unwrap().len(), 3);
 }
 

@@ -1,5 +1,5 @@
 //! Store round trips per request, counted by wrapping the real SQLite adapter: every port call
-//! is one DynamoDB request in Lambda. The budgets are DESIGN.md §7's.
+//! is one DynamoDB request in Lambda. BENCHMARKS.md lists the counts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::{Body, Request};
 use shared::adapters::sqlite::SqliteStore;
-use shared::auth::{SessionId, SigningKey};
-use shared::config::{HttpConfig, LoginConfig, WsConfig};
-use shared::domain::{Email, UserId};
+use shared::domain::{
+    ConnectionRecord, ConversationRecord, Cursor, Email, MailRecord, MessageRecord, NewTicket, Recipient,
+    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId, UserRecord,
+};
 use shared::http::HttpFunction;
 use shared::ports::*;
 
@@ -197,7 +198,7 @@ impl Conversations for Counting {
     async fn list(
         &self,
         u: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationRecord>> {
         self.tick();
@@ -231,12 +232,7 @@ impl SupportTickets for Counting {
         self.tick();
         self.inner.by_key(user, key, now).await
     }
-    async fn list(
-        &self,
-        u: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
-        limit: u32,
-    ) -> StoreResult<Vec<SupportTicket>> {
+    async fn list(&self, u: &UserId, before: Option<Cursor>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
         self.tick();
         SupportTickets::list(&self.inner, u, before, limit).await
     }
@@ -293,7 +289,6 @@ async fn every_request_stays_within_its_round_trip_budget() {
     let store =
         Arc::new(Counting { inner: SqliteStore::open(&dir.path().join("app.db")).unwrap(), calls: 0.into() });
     let stores = Stores::single(store.clone());
-    let (key, _) = SigningKey::generate("rt").unwrap();
     let settings = |var: &str| match var {
         "WEBSOCKET_URL" => Some("wss://ws.example/prod".to_owned()),
         "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
@@ -302,44 +297,13 @@ async fn every_request_stays_within_its_round_trip_budget() {
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         _ => None,
     };
-    let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
-    let clock: Arc<dyn shared::Clock> = Arc::new(shared::SystemClock);
     let outbox = Arc::new(shared::adapters::outbox::Outbox::new(dir.path().join("outbox")));
-    let login = login::Login::new(
-        LoginConfig::with_key(&settings, key).unwrap(),
-        http.clone(),
-        &stores,
-        e2e::no_sockets(),
-        outbox.clone(),
-        clock.clone(),
-    );
-    let ws_ticket = ws_ticket::WsTicket::new(
-        http.clone(),
-        WsConfig::from_source(&settings).unwrap(),
-        &stores,
-        clock.clone(),
-    );
-    let ws_connect = ws_connect::WsConnect::new(
-        http.clone(),
-        shared::config::ConnectPolicy::from_source(&settings).unwrap(),
-        &stores,
-        clock.clone(),
-    );
-    let chat = chat::Chat::new(
-        http.clone(),
-        &stores,
-        Arc::new(chat::knowledge_base().unwrap()),
-        e2e::no_sockets(),
-        clock.clone(),
-    );
-    let escalation = escalation::Escalation::new(
-        http,
-        shared::config::EscalationConfig::from_source(&settings).unwrap(),
-        &stores,
-        outbox,
-        e2e::no_sockets(),
-        clock,
-    );
+    let w = e2e::wiring(settings, stores, outbox, Arc::new(shared::SystemClock));
+    let login = login::Login::build(&w).unwrap();
+    let ws_ticket = ws_ticket::WsTicket::build(&w).unwrap();
+    let ws_connect = ws_connect::WsConnect::build(&w).unwrap();
+    let chat = chat::Chat::build(&w).unwrap();
+    let escalation = escalation::Escalation::build(&w).unwrap();
     let json = [("content-type", "application/json")];
     let credentials = r#"{"email":"rt@example.com","password":"correct horse battery"}"#;
     let mut measured = Vec::new();

@@ -8,44 +8,15 @@ use serde_json::{Value, json};
 async fn every_listed_route_is_served() {
     let gw = TestGateway::start().await;
     let ada = gw.register_verified("routes@example.com").await;
-    let chat: Value = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&ada.access_token)
-        .json(&json!({"content": "hello"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let conversation = chat["conversation_id"].as_str().unwrap();
-    let ticket: Value = gw
-        .http
-        .post(gw.at("/api/escalations"))
-        .bearer_auth(&ada.access_token)
-        .json(&json!({"conversation_id": conversation}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conversation = gw.start_conversation(&ada, "hello").await;
+    let ticket: Value =
+        gw.escalate(&ada, &json!({"conversation_id": conversation}), None).await.json().await.unwrap();
     let ticket_id = ticket["ticket"]["id"].as_str().unwrap();
 
-    let sessions: Value = gw
-        .http
-        .get(gw.at("/api/auth/sessions"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = gw.get_json(&ada, "/api/auth/sessions").await;
     let session_id = sessions["sessions"][0]["id"].as_str().unwrap();
 
-    let routes = [login::ROUTES, ws_ticket::ROUTES, chat::ROUTES, escalation::ROUTES].concat();
+    let routes = e2e::all_routes();
     assert_eq!(routes.len(), 20);
     for (method, path) in routes {
         let id = if path.starts_with("/api/auth/sessions/") { session_id } else { ticket_id };
@@ -63,7 +34,7 @@ async fn every_listed_route_is_served() {
     for path in
         ["/api/auth/nope", "/api/chat/nope", "/api/websocket/nope", "/api/escalations/a/b", "/api/nope"]
     {
-        let status = gw.http.get(gw.at(path)).bearer_auth(&ada.access_token).send().await.unwrap().status();
+        let status = gw.get_as(&ada, path).await.status();
         assert_eq!(status, 404, "{path}");
     }
 }

@@ -9,8 +9,9 @@ use e2e::world::{World, body, post};
 use serde_json::{Value, json};
 use shared::adapters::ses::Ses;
 use shared::clock::ManualClock;
+use shared::domain::MailStatus;
 use shared::http::HttpFunction;
-use shared::ports::{MailStatus, MailTransport, OutgoingMail, Stores, SupportTickets};
+use shared::ports::{MailTransport, OutgoingMail, Stores, SupportTickets};
 
 fn unique_domain() -> String {
     format!("t{}.example", uuid::Uuid::new_v4().simple())

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use shared::auth::{SessionId, SessionPolicy};
-use shared::domain::{DisplayName, Email, UserId, UserProfile};
+use shared::auth::SessionPolicy;
+use shared::domain::{
+    ConnectionRecord, ConversationRecord, Cursor, DETACHED_OWNER, DisplayName, Email, IdempotencyKey,
+    MailRecord, MailStatus, MessageRecord, NewTicket, Priority, Recipient, Role, SessionId, Source,
+    StoredToken, SupportTicket, TicketRecord, TokenPurpose, TranscriptLine, UserId, UserProfile, UserRecord,
+};
 use shared::ports::{
-    Acquired, Admission, ConnectGate, ConnectionRecord, Connections, ConversationRecord, Conversations,
-    CreateConflict, DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, MessageRecord, NewTicket, Opened,
-    Priority, Quota, RateLimits, Recipient, Role, SessionStore, Source, StoreError, StoredToken,
-    SupportTicket, SupportTickets, TicketRecord, TokenPurpose, TranscriptLine, UserRecord, UserStore,
-    WsTickets,
+    Acquired, Admission, ConnectGate, Connections, Conversations, CreateConflict, Opened, Quota, RateLimits,
+    SessionStore, StoreError, SupportTickets, UserStore, WsTickets,
 };
 
 trait Store:
@@ -673,7 +674,7 @@ async fn conversations_list_newest_first_per_user(store: Arc<impl Store>) {
     assert_eq!(ids(first.clone()), ["c5", "c2"]);
     let last = first.last().unwrap();
     let rest =
-        Conversations::list(&*store, &user, Some((last.updated_at, last.id.clone())), 10).await.unwrap();
+        Conversations::list(&*store, &user, Some(Cursor::new(last.updated_at, &last.id)), 10).await.unwrap();
     assert_eq!(ids(rest), ["c3", "c1"]);
     assert!(
         Conversations::list(&*store, &UserId::from_trusted("nobody"), None, 10).await.unwrap().is_empty()
@@ -794,7 +795,7 @@ async fn tickets_are_written_whole_or_not_at_all(store: Arc<impl Store>) {
         "same second: by id, descending"
     );
     let page = SupportTickets::list(&*store, &user, None, 1).await.unwrap();
-    let rest = SupportTickets::list(&*store, &user, Some((page[0].created_at, page[0].id.clone())), 10)
+    let rest = SupportTickets::list(&*store, &user, Some(Cursor::new(page[0].created_at, &page[0].id)), 10)
         .await
         .unwrap();
     assert_eq!(ids(rest), newest_first[1..]);

@@ -8,9 +8,9 @@ use chrono::Utc;
 use lambda_http::{Body, Request};
 use login::Login;
 use shared::adapters::dynamodb::DynamoStore;
-use shared::auth::{SessionId, SigningKey};
+use shared::auth::SigningKey;
 use shared::config::{HttpConfig, LoginConfig, Tables};
-use shared::domain::UserId;
+use shared::domain::{SessionId, UserId};
 use shared::http::HttpFunction;
 use shared::ports::Stores;
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use shared::adapters::dynamodb::schema;
 use shared::config::Tables;
+use shared::http::Routed;
+use shared::http::router::covers;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -25,18 +27,33 @@ fn template() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A function's HTTP routes: (method, path).
-type Routes = &'static [(&'static str, &'static str)];
+/// A function: logical id, binary (crate), its route table, the API paths it declares.
+struct Function {
+    id: &'static str,
+    binary: &'static str,
+    routes: Vec<(&'static str, &'static str)>,
+    api_paths: &'static [&'static str],
+}
 
-/// Function logical id, binary (crate), HTTP routes it serves.
-const FUNCTIONS: &[(&str, &str, Routes)] = &[
-    ("LoginFunction", "login", login::ROUTES),
-    ("WsTicketFunction", "ws-ticket", ws_ticket::ROUTES),
-    ("WsConnectFunction", "ws-connect", &[]),
-    ("ChatFunction", "chat", chat::ROUTES),
-    ("EscalationFunction", "escalation", escalation::ROUTES),
-    ("MailRetryFunction", "mail-retry", &[]),
-];
+fn http<F: Routed>(id: &'static str, binary: &'static str) -> Function {
+    Function { id, binary, routes: e2e::routes::<F>(), api_paths: F::API_PATHS }
+}
+
+fn event(id: &'static str, binary: &'static str) -> Function {
+    Function { id, binary, routes: Vec::new(), api_paths: &[] }
+}
+
+/// Every function, from the code.
+fn functions() -> Vec<Function> {
+    vec![
+        http::<login::Login>("LoginFunction", "login"),
+        http::<ws_ticket::WsTicket>("WsTicketFunction", "ws-ticket"),
+        event("WsConnectFunction", "ws-connect"),
+        http::<chat::Chat>("ChatFunction", "chat"),
+        http::<escalation::Escalation>("EscalationFunction", "escalation"),
+        event("MailRetryFunction", "mail-retry"),
+    ]
+}
 
 /// Table logical id → the `Tables` field its name goes to, by environment variable.
 const TABLES: &[(&str, &str)] = &[
@@ -191,10 +208,10 @@ fn every_function_is_built_from_a_binary_of_this_workspace() {
         .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function")
         .map(|(id, _)| id.as_str())
         .collect();
-    let ours: BTreeSet<&str> = FUNCTIONS.iter().map(|(id, _, _)| *id).collect();
+    let ours: BTreeSet<&str> = functions().iter().map(|f| f.id).collect();
     assert_eq!(declared, ours, "the template's functions are exactly the workspace's");
-    for (id, binary, _) in FUNCTIONS {
-        let function = &resources(&t)[*id];
+    for Function { id, binary, .. } in functions() {
+        let function = &resources(&t)[id];
         assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
         assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], *binary, "{id}");
         let props = &function["Properties"];
@@ -204,14 +221,6 @@ fn every_function_is_built_from_a_binary_of_this_workspace() {
         let manifest =
             std::fs::read_to_string(root().join("functions").join(binary).join("Cargo.toml")).unwrap();
         assert!(manifest.contains(&format!("[[bin]]\nname = \"{binary}\"")), "{binary} is a binary target");
-    }
-}
-
-/// Whether a template path (`/api/auth/{proxy+}` or exact) covers a served path.
-fn covers(template_path: &str, served: &str) -> bool {
-    match template_path.strip_suffix("{proxy+}") {
-        Some(prefix) => served.starts_with(prefix) && served.len() > prefix.len(),
-        None => template_path == served,
     }
 }
 
@@ -232,18 +241,24 @@ fn every_http_route_is_routed_to_the_function_that_serves_it() {
             routed.entry(function.to_owned()).or_default().push(path.clone());
         }
     }
-    for (id, _, served) in FUNCTIONS {
-        let template_paths = routed.remove(*id).unwrap_or_default();
-        for (method, path) in *served {
+    for f in functions() {
+        let mut template_paths = routed.remove(f.id).unwrap_or_default();
+        template_paths.sort();
+        let mut declared = f.api_paths.to_vec();
+        declared.sort_unstable();
+        assert_eq!(template_paths, declared, "{}: the template routes the paths the function declares", f.id);
+        for (method, path) in &f.routes {
             assert!(
-                template_paths.iter().any(|tp| covers(tp, path)),
-                "{method} {path} is not routed to {id}"
+                declared.iter().any(|p| covers(p, path)),
+                "{method} {path} is not under {}'s API paths",
+                f.id
             );
         }
-        for tp in &template_paths {
+        for p in &declared {
             assert!(
-                served.iter().any(|(_, path)| covers(tp, path)),
-                "{tp} is routed to {id}, which serves nothing there"
+                f.routes.iter().any(|(_, path)| covers(p, path)),
+                "{p} is routed to {}, which serves nothing there",
+                f.id
             );
         }
     }
@@ -253,7 +268,7 @@ fn every_http_route_is_routed_to_the_function_that_serves_it() {
 #[test]
 fn every_function_gets_every_table_and_only_login_gets_the_signing_key() {
     let t = template();
-    for (id, _, _) in FUNCTIONS {
+    for id in functions().iter().map(|f| &f.id) {
         let env = &resources(&t)[*id]["Properties"]["Environment"]["Variables"];
         for (table, var) in TABLES {
             assert_eq!(env[*var]["Ref"], *table, "{id}: {var}");
@@ -294,7 +309,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
 fn tunable_settings_reach_exactly_the_functions_that_read_them() {
     let t = template();
     let parameters = t["Parameters"].as_object().unwrap();
-    for (id, _, _) in FUNCTIONS {
+    for id in functions().iter().map(|f| &f.id) {
         let env = &resources(&t)[*id]["Properties"]["Environment"]["Variables"];
         for (function, var, parameter) in SETTINGS {
             if function == id {
@@ -364,15 +379,15 @@ fn the_auth_routes_are_throttled_and_logins_are_capped() {
     let test = &t["Conditions"][condition]["Fn::Not"][0]["Fn::Equals"];
     assert_eq!(test[0]["Ref"], "LoginReservedConcurrency", "{condition}");
     assert_eq!(test[1], "0", "{condition}");
-    for (id, _, _) in FUNCTIONS.iter().filter(|(id, _, _)| *id != "LoginFunction") {
-        assert!(r[*id]["Properties"].get("ReservedConcurrentExecutions").is_none(), "{id}");
+    for id in functions().iter().map(|f| f.id).filter(|id| *id != "LoginFunction") {
+        assert!(r[id]["Properties"].get("ReservedConcurrentExecutions").is_none(), "{id}");
     }
 }
 
 #[test]
 fn each_role_allows_exactly_what_its_function_does() {
     let t = template();
-    for (id, _, _) in FUNCTIONS {
+    for id in functions().iter().map(|f| &f.id) {
         let role = &resources(&t)[&format!("{id}Role")];
         let mut granted = BTreeSet::new();
         for policy in role["Properties"]["Policies"].as_array().unwrap() {

@@ -37,24 +37,8 @@ async fn resend(gw: &TestGateway, account: &Account) -> reqwest::Response {
 
 /// Opens a conversation and asks for a person.
 async fn escalate(gw: &TestGateway, account: &Account) -> reqwest::Response {
-    let chat: Value = gw
-        .http
-        .post(gw.at("/api/chat/messages"))
-        .bearer_auth(&account.access_token)
-        .json(&json!({ "content": "My card was charged twice" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    gw.http
-        .post(gw.at("/api/escalations"))
-        .bearer_auth(&account.access_token)
-        .json(&json!({ "conversation_id": chat["conversation_id"], "subject": "Charged twice" }))
-        .send()
-        .await
-        .unwrap()
+    let conversation = gw.start_conversation(account, "My card was charged twice").await;
+    gw.escalate(account, &json!({ "conversation_id": conversation, "subject": "Charged twice" }), None).await
 }
 
 async fn sign_in(gw: &TestGateway, email: &str, password: &str) -> reqwest::Response {
@@ -83,16 +67,7 @@ async fn registration_mails_a_link_and_nothing_else_until_it_is_opened() {
     let refused = escalate(&gw, &ada).await;
     problem(refused, 403, "email_unverified").await;
     assert!(gw.ticket_mails().await.is_empty(), "no ticket mail to an unverified address");
-    let tickets: Value = gw
-        .http
-        .get(gw.at("/api/escalations"))
-        .bearer_auth(&ada.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tickets: Value = gw.get_json(&ada, "/api/escalations").await;
     assert_eq!(tickets["tickets"], json!([]), "no ticket opened");
 
     // Tokens that were never issued for this user change nothing.

@@ -9,10 +9,9 @@ use e2e::tokens;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use shared::adapters::apigw::ApiGatewayPush;
-use shared::auth::SessionId;
-use shared::domain::UserId;
-use shared::domain::ws::{Delivery, Notifier, ServerEvent};
-use shared::ports::{ConnectGate, ConnectionRecord, Connections, Opened, Push};
+use shared::domain::{ConnectionRecord, ServerEvent, SessionId, UserId};
+use shared::ports::{ConnectGate, Connections, Opened, Push, Stores, UserStore};
+use shared::services::{Delivery, Notifier};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn ping(socket: &mut Socket) -> Option<String> {
@@ -37,9 +36,8 @@ async fn minting_follows_the_contract() {
 
     let anonymous = gw.http.post(gw.at("/api/websocket/ticket")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
-    let wrong_method =
-        gw.http.get(gw.at("/api/websocket/ticket")).bearer_auth(&account.access_token).send().await;
-    assert_eq!(wrong_method.unwrap().status(), 405);
+    let wrong_method = gw.get_as(&account, "/api/websocket/ticket").await;
+    assert_eq!(wrong_method.status(), 405);
 }
 
 #[tokio::test]
@@ -298,8 +296,8 @@ async fn a_gone_connection_is_forgotten_not_the_live_one_management_api() {
 async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
     use shared::auth::{SessionPolicy, SigningKey};
     use shared::config::HttpConfig;
-    use shared::domain::ws::{TicketMinter, TicketPolicy};
-    use shared::ports::{Stores, UserRecord, UserStore};
+    use shared::domain::UserRecord;
+    use shared::services::{TicketMinter, TicketPolicy};
 
     let store = Arc::new(e2e::moto::fresh_store().await);
     let stores = Stores::single(store.clone());

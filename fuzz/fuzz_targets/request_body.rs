@@ -16,15 +16,13 @@ use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
 use login::{ChangeBody, ForgotBody, LoginBody, PasswordBody, RegisterBody, ResetBody};
 use serde::de::DeserializeOwned;
-use shared::domain::chat::{Content, MAX_CONTENT_CHARS};
-use shared::domain::escalation::{
-    MAX_DESCRIPTION_CHARS, MAX_SUBJECT_CHARS, parse_description, parse_subject,
+use shared::domain::{
+    Content, DisplayName, Email, MAX_CONTENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_SUBJECT_CHARS, Password,
+    Priority, parse_description, parse_subject,
 };
-use shared::domain::{DisplayName, Email, Password};
 use shared::error::ApiError;
 use shared::http::HttpFunction;
 use shared::http::request::MAX_BODY_BYTES;
-use shared::ports::Priority;
 use support_fuzz::{Unstructured, check_response, fixture};
 
 #[derive(Clone, Copy, Debug)]

@@ -13,8 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use shared::auth::secret::{MailToken, Secret};
-use shared::auth::{AccountError, AuthError, SessionToken};
+use shared::auth::{AuthError, SessionToken};
 use shared::domain::Password;
+use shared::services::AccountError;
 use support_fuzz::{Call, Unstructured, fixture, is_sha256_hex, sha256_hex};
 
 fn issued_shape(s: &str) -> bool {

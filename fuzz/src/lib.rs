@@ -13,20 +13,22 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lambda_http::{Body, Response};
 use shared::Clock;
-use shared::auth::{Authenticator, SessionId, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier};
+use shared::auth::{Authenticator, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier};
 use shared::clock::from_epoch;
 use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
-use shared::domain::escalation::EscalationPolicy;
 use shared::domain::mail::MailSettings;
-use shared::domain::{Email, UserId, UserProfile};
+use shared::domain::{
+    ConnectionRecord, ConversationRecord, Cursor, Email, MailRecord, MessageRecord, NewTicket, Recipient,
+    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId, UserProfile,
+    UserRecord,
+};
 use shared::http::{CookieSettings, Cors};
 use shared::ports::{
-    Acquired, Admission, Answer, Assistant, AssistantError, ConnectGate, ConnectionRecord, Connections,
-    ConversationRecord, Conversations, CreateConflict, MailError, MailRecord, MailTransport, MessageRecord,
-    NewTicket, Opened, OutgoingMail, Push, PushError, Quota, RateLimits, Recipient, SessionRecord,
-    SessionStore, StoreError, StoreResult, StoredToken, Stores, SupportTicket, SupportTickets, TicketRecord,
-    TokenPurpose, UserRecord, UserStore, WsTickets,
+    Acquired, Admission, Answer, Assistant, AssistantError, ConnectGate, Connections, Conversations,
+    CreateConflict, MailError, MailTransport, Opened, OutgoingMail, Push, PushError, Quota, RateLimits,
+    SessionStore, StoreError, StoreResult, Stores, SupportTickets, UserStore, WsTickets,
 };
+use shared::services::EscalationPolicy;
 
 pub use libfuzzer_sys::arbitrary::{self, Unstructured};
 
@@ -76,11 +78,11 @@ pub enum Call {
     /// `conversations.messages(id, after, limit)`.
     Messages(String, u32, u32),
     /// `conversations.list(before, limit)`.
-    ConversationList(Option<(DateTime<Utc>, String)>, u32),
+    ConversationList(Option<Cursor>, u32),
     /// `tickets.get(id)`.
     TicketGet(String),
     /// `tickets.list(before, limit)`.
-    TicketList(Option<(DateTime<Utc>, String)>, u32),
+    TicketList(Option<Cursor>, u32),
 }
 
 /// Every port, answering as described in the crate docs, recording [`Call`]s.
@@ -235,7 +237,7 @@ impl Conversations for Stub {
     async fn list(
         &self,
         _: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationRecord>> {
         self.record(Call::ConversationList(before, limit));
@@ -258,12 +260,7 @@ impl SupportTickets for Stub {
     async fn by_key(&self, _: &UserId, _: &str, _: DateTime<Utc>) -> StoreResult<Option<String>> {
         unavailable()
     }
-    async fn list(
-        &self,
-        _: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
-        limit: u32,
-    ) -> StoreResult<Vec<SupportTicket>> {
+    async fn list(&self, _: &UserId, before: Option<Cursor>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
         self.record(Call::TicketList(before, limit));
         unavailable()
     }

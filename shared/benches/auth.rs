@@ -7,8 +7,8 @@ use std::hint::black_box;
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::auth::password::PasswordHasher;
-use shared::auth::{PublicKeys, SessionId, SessionToken, SigningKey, TokenIssuer, TokenVerifier};
-use shared::domain::{Password, UserId};
+use shared::auth::{PublicKeys, SessionToken, SigningKey, TokenIssuer, TokenVerifier};
+use shared::domain::{Password, SessionId, UserId};
 
 fn tokens(c: &mut Criterion) {
     let (key, _) = SigningKey::generate("bench").unwrap();

@@ -16,17 +16,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::secret::Secret;
-use shared::auth::{
-    Authenticator, PublicKeys, SessionId, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier,
-};
+use shared::auth::{Authenticator, PublicKeys, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier};
 use shared::domain::mail::{MailSettings, build};
-use shared::domain::ws::{TicketMinter, TicketPolicy};
-use shared::domain::{Email, UserId, UserProfile};
-use shared::ports::{
-    Admission, ConnectGate, ConnectionRecord, Connections, MailStatus, Opened, Priority, Quota, Recipient,
-    SessionRecord, SessionStore, StoreResult, Stores, SupportTicket, TicketRecord, TranscriptLine,
-    UserRecord, WsTickets,
+use shared::domain::{
+    ConnectionRecord, Email, MailStatus, Priority, Recipient, SessionId, SessionRecord, SupportTicket,
+    TicketRecord, TranscriptLine, UserId, UserProfile, UserRecord,
 };
+use shared::ports::{
+    Admission, ConnectGate, Connections, Opened, Quota, SessionStore, StoreResult, Stores, WsTickets,
+};
+use shared::services::{TicketMinter, TicketPolicy};
 
 /// Sessions and tickets in a map: the store without its cost (only what the benches call).
 #[derive(Default)]

@@ -8,81 +8,20 @@ use chrono::Duration;
 
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
-use crate::auth::{AccountPolicy, Allowance, SessionPolicy, TokenIssuer, TokenVerifier};
-use crate::domain::escalation::EscalationPolicy;
+use crate::auth::{Allowance, SessionPolicy, TokenIssuer, TokenVerifier};
 use crate::domain::mail::MailSettings;
-use crate::domain::ws::TicketPolicy;
 use crate::http::cookies::parse_same_site;
 use crate::http::{CookieSettings, Cors};
+use crate::services::{AccountPolicy, EscalationPolicy, TicketPolicy};
 
-/// A configuration problem, naming the variable.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {var}: {message}")]
-pub struct ConfigError {
-    /// The environment variable.
-    pub var: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var, message: message.into() }
-}
-
-/// Where values come from: the process environment, or a map in tests and the local gateway.
-pub trait Source {
-    /// The value of `var`, if set and not empty.
-    fn get(&self, var: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Source for ProcessEnv {
-    fn get(&self, var: &str) -> Option<String> {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Source for F {
-    fn get(&self, var: &str) -> Option<String> {
-        self(var).filter(|v| !v.trim().is_empty())
-    }
-}
-
-fn required(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
-    src.get(var).ok_or_else(|| err(var, "is required"))
-}
-
-fn seconds(src: &dyn Source, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    match src.get(var) {
-        None => Ok(default),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n > 0 => Ok(Duration::seconds(n)),
-            _ => Err(err(var, format!("{v:?} is not a positive number of seconds"))),
-        },
-    }
-}
-
-fn mailbox(src: &dyn Source, var: &'static str) -> Result<lettre::message::Mailbox, ConfigError> {
-    required(src, var)?.parse().map_err(|e| err(var, format!("is not an email address: {e}")))
-}
-
-fn positive(src: &dyn Source, var: &'static str, default: u32) -> Result<u32, ConfigError> {
-    match src.get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| err(var, format!("{v:?} is not a positive integer"))),
-    }
-}
+#[cfg(feature = "dynamodb")]
+pub use crate::adapters::dynamodb::Tables;
+pub use crate::env::{ConfigError, ProcessEnv, Source};
+use crate::env::{err, mailbox, positive, required, seconds};
 
 /// Issuer and audience every token names.
 #[derive(Debug, Clone)]
-pub struct TokenNames {
+pub(crate) struct TokenNames {
     /// `iss`.
     pub issuer: String,
     /// `aud`.
@@ -175,7 +114,7 @@ fn page_url(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> 
 
 impl LoginConfig {
     /// Reads the signing key (`AUTH_SIGNING_KEY`, PKCS#8 PEM, and `AUTH_SIGNING_KEY_ID`; both
-    /// required) and the rest with [`Self::with_key`].
+    /// required; the local gateway passes its key file's) and the rest with [`Self::with_key`].
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let pem = required(src, "AUTH_SIGNING_KEY")?;
         let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
@@ -183,7 +122,7 @@ impl LoginConfig {
         Self::with_key(src, key)
     }
 
-    /// The same with a key obtained elsewhere (the local gateway's key file). Required:
+    /// The same with a key obtained elsewhere (tests). Required:
     /// `EMAIL_VERIFY_URL` and `PASSWORD_RESET_URL` (the web client's pages the mails link to),
     /// `MAIL_FROM`. Optional (defaults in [`AccountPolicy::new`]): `ACCESS_TOKEN_TTL_SECONDS`
     /// (900, at most 900), `SESSION_ABSOLUTE_TTL_SECONDS`, `SESSION_IDLE_TTL_SECONDS`,
@@ -217,7 +156,7 @@ impl LoginConfig {
             },
             logins_per_address: per("LOGINS_PER_ADDRESS", d.logins_per_address)?,
             registrations_per_address: per("REGISTRATIONS_PER_ADDRESS", d.registrations_per_address)?,
-            reset: crate::auth::MailedLink {
+            reset: crate::services::MailedLink {
                 ttl: seconds(src, "PASSWORD_RESET_TTL_SECONDS", d.reset.ttl)?,
                 ..d.reset.clone()
             },
@@ -251,7 +190,7 @@ impl WsConfig {
 
 /// `WS_TICKET_TTL_SECONDS` (300, at most 900) and `WS_TICKETS_PER_MINUTE` (20; bearer connects
 /// count against it too).
-pub fn ticket_policy(src: &dyn Source) -> Result<TicketPolicy, ConfigError> {
+fn ticket_policy(src: &dyn Source) -> Result<TicketPolicy, ConfigError> {
     let defaults = TicketPolicy::default();
     let per_minute = positive(src, "WS_TICKETS_PER_MINUTE", defaults.per_minute)?;
     let ttl = seconds(src, "WS_TICKET_TTL_SECONDS", defaults.ttl)?;
@@ -331,65 +270,6 @@ impl EscalationConfig {
         let retry_base = seconds(src, "MAIL_RETRY_BASE_SECONDS", defaults.retry_base)?;
         Ok(Self { mail, policy: EscalationPolicy { prefix, max_attempts, retry_base } })
     }
-}
-
-/// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`,
-/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`, `SUPPORT_TICKETS_TABLE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tables {
-    /// Accounts and email claims.
-    pub users: String,
-    /// Sessions.
-    pub sessions: String,
-    /// Throttle and rate-limit counters.
-    pub rate_limits: String,
-    /// WebSocket tickets.
-    pub ws_tickets: String,
-    /// Open WebSocket connections (indexes `by_user`, `by_session`).
-    pub connections: String,
-    /// Conversations and their messages (index `by_user`).
-    pub conversations: String,
-    /// Support tickets, their mails, day counters and idempotency keys (indexes `by_user`,
-    /// `by_due`).
-    pub support_tickets: String,
-}
-
-impl Tables {
-    /// Reads every name; each is required.
-    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        Ok(Self {
-            users: required(src, "USERS_TABLE")?,
-            sessions: required(src, "SESSIONS_TABLE")?,
-            rate_limits: required(src, "RATE_LIMITS_TABLE")?,
-            ws_tickets: required(src, "WS_TICKETS_TABLE")?,
-            connections: required(src, "CONNECTIONS_TABLE")?,
-            conversations: required(src, "CONVERSATIONS_TABLE")?,
-            support_tickets: required(src, "SUPPORT_TICKETS_TABLE")?,
-        })
-    }
-
-    /// `<prefix>-users`, `<prefix>-sessions`, ... (tests, scripts, local tables).
-    pub fn with_prefix(prefix: &str) -> Self {
-        Self {
-            users: format!("{prefix}-users"),
-            sessions: format!("{prefix}-sessions"),
-            rate_limits: format!("{prefix}-rate-limits"),
-            ws_tickets: format!("{prefix}-ws-tickets"),
-            connections: format!("{prefix}-connections"),
-            conversations: format!("{prefix}-conversations"),
-            support_tickets: format!("{prefix}-support-tickets"),
-        }
-    }
-}
-
-/// Unwraps a start-up result or stops the process with the message (Lambda shows it as an
-/// init error); a function never runs half-configured.
-pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "refusing to start");
-        eprintln!("refusing to start: {e}");
-        std::process::exit(1)
-    })
 }
 
 #[cfg(test)]

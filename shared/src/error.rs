@@ -64,7 +64,7 @@ pub enum ApiError {
     NotFound,
     /// Known route, wrong method.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// Registration with an email that already has an account.
     #[error("email taken")]
     EmailTaken,
@@ -291,7 +291,7 @@ impl ApiError {
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        match self {
+        match &self {
             Self::Unauthenticated(Challenge::InvalidToken) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -302,7 +302,9 @@ impl ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="api""#));
             }
             Self::MethodNotAllowed(allow) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    headers.insert(header::ALLOW, allow);
+                }
             }
             _ => {}
         }
@@ -347,18 +349,18 @@ impl From<AuthError> for ApiError {
     }
 }
 
-impl From<crate::domain::ws::MintError> for ApiError {
-    fn from(e: crate::domain::ws::MintError) -> Self {
+impl From<crate::services::MintError> for ApiError {
+    fn from(e: crate::services::MintError) -> Self {
         match e {
-            crate::domain::ws::MintError::RateLimited { retry_after } => Self::RateLimited { retry_after },
-            crate::domain::ws::MintError::Store(e) => e.into(),
+            crate::services::MintError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            crate::services::MintError::Store(e) => e.into(),
         }
     }
 }
 
-impl From<crate::domain::chat::ChatError> for ApiError {
-    fn from(e: crate::domain::chat::ChatError) -> Self {
-        use crate::domain::chat::ChatError as C;
+impl From<crate::services::ChatError> for ApiError {
+    fn from(e: crate::services::ChatError) -> Self {
+        use crate::services::ChatError as C;
         match e {
             C::NotFound => Self::NotFound,
             C::Busy => Self::Unavailable,
@@ -371,9 +373,9 @@ impl From<crate::domain::chat::ChatError> for ApiError {
     }
 }
 
-impl From<crate::domain::escalation::EscalationError> for ApiError {
-    fn from(e: crate::domain::escalation::EscalationError) -> Self {
-        use crate::domain::escalation::EscalationError as E;
+impl From<crate::services::EscalationError> for ApiError {
+    fn from(e: crate::services::EscalationError) -> Self {
+        use crate::services::EscalationError as E;
         match e {
             E::NotFound => Self::NotFound,
             E::Busy => Self::Unavailable,
@@ -387,9 +389,9 @@ impl From<crate::domain::escalation::EscalationError> for ApiError {
     }
 }
 
-impl From<crate::auth::AccountError> for ApiError {
-    fn from(e: crate::auth::AccountError) -> Self {
-        use crate::auth::AccountError as A;
+impl From<crate::services::AccountError> for ApiError {
+    fn from(e: crate::services::AccountError) -> Self {
+        use crate::services::AccountError as A;
         match e {
             A::EmailTaken => Self::EmailTaken,
             A::InvalidCredentials => Self::InvalidCredentials,

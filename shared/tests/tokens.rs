@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use shared::auth::token::{Claims, LEEWAY, TokenError};
-use shared::auth::{PublicKeys, SessionId, SigningKey, TokenIssuer, TokenVerifier};
-use shared::domain::UserId;
+use shared::auth::{PublicKeys, SigningKey, TokenIssuer, TokenVerifier};
+use shared::domain::{SessionId, UserId};
 
 fn t0() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 9, 12, 0, 0).unwrap()

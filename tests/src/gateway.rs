@@ -352,6 +352,39 @@ impl TestGateway {
         self.http.post(self.at(path)).header("cookie", cookie).send().await.expect("request")
     }
 
+    /// POSTs JSON with this account's bearer token.
+    pub async fn post_as(&self, who: &Account, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.at(path)).bearer_auth(&who.access_token).json(body).send().await.expect("request")
+    }
+
+    /// GETs with this account's bearer token.
+    pub async fn get_as(&self, who: &Account, path: &str) -> reqwest::Response {
+        self.http.get(self.at(path)).bearer_auth(&who.access_token).send().await.expect("request")
+    }
+
+    /// The JSON body of [`Self::get_as`], whatever the status.
+    pub async fn get_json(&self, who: &Account, path: &str) -> Value {
+        self.get_as(who, path).await.json().await.expect("json")
+    }
+
+    /// Asks `content` in a new conversation (`POST /api/chat/messages`); returns its id.
+    pub async fn start_conversation(&self, who: &Account, content: &str) -> String {
+        let question = serde_json::json!({ "content": content });
+        let body: Value =
+            self.post_as(who, "/api/chat/messages", &question).await.json().await.expect("json");
+        body["conversation_id"].as_str().expect("conversation_id").to_owned()
+    }
+
+    /// `POST /api/escalations` with this body and, if given, this `Idempotency-Key`.
+    pub async fn escalate(&self, who: &Account, body: &Value, key: Option<&str>) -> reqwest::Response {
+        let mut request =
+            self.http.post(self.at("/api/escalations")).bearer_auth(&who.access_token).json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("request")
+    }
+
     /// Registers `email` with [`PASSWORD`] and returns the signed-in account.
     pub async fn register(&self, email: &str) -> Account {
         let response = self

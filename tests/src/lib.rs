@@ -9,9 +9,51 @@ pub mod world;
 
 use std::sync::Arc;
 
+use shared::Clock;
+use shared::auth::{PublicKeys, SigningKey};
+use shared::http::Routed;
+use shared::ports::{MailTransport, Stores};
+use shared::runtime::Wiring;
+
 /// A push transport with no sockets behind it (every push finds its connection gone).
 pub fn no_sockets() -> Arc<dyn shared::ports::Push> {
     Arc::new(local_gateway::sockets::LocalPush(local_gateway::sockets::Sockets::default()))
+}
+
+/// The wiring in-process functions are built from, as the local gateway builds it: `settings`
+/// under a fresh signing key (its PEM for `login`, its public key for everyone), the stores,
+/// pushes that find no socket, mail to `mail`, and the clock.
+pub fn wiring(
+    settings: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    stores: Stores,
+    mail: Arc<dyn MailTransport>,
+    clock: Arc<dyn Clock>,
+) -> Wiring {
+    let (key, pem) = SigningKey::generate("test-1").expect("key");
+    let jwks = PublicKeys::new([key.public_key().clone()]).expect("keys").to_jwks();
+    let settings = move |var: &str| match var {
+        "AUTH_SIGNING_KEY" => Some(pem.clone()),
+        "AUTH_SIGNING_KEY_ID" => Some("test-1".to_owned()),
+        "AUTH_PUBLIC_KEYS" => Some(jwks.clone()),
+        _ => settings(var),
+    };
+    Wiring::new(Arc::new(settings), stores, clock).with_push(no_sockets()).with_mail(mail)
+}
+
+/// A function's route table as (method, path template).
+pub fn routes<F: Routed>() -> Vec<(&'static str, &'static str)> {
+    F::ROUTES.iter().map(|r| (r.method.as_str(), r.path)).collect()
+}
+
+/// Every HTTP function's routes.
+pub fn all_routes() -> Vec<(&'static str, &'static str)> {
+    [
+        routes::<login::Login>(),
+        routes::<ws_ticket::WsTicket>(),
+        routes::<chat::Chat>(),
+        routes::<escalation::Escalation>(),
+    ]
+    .concat()
 }
 
 /// A MIME mail's text with quoted-printable undone (as `lettre` writes it).

@@ -8,8 +8,6 @@ use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::Clock;
-use shared::auth::SigningKey;
-use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
 use shared::http::HttpFunction;
 use shared::ports::{MailError, MailTransport, OutgoingMail, Stores};
 
@@ -68,36 +66,12 @@ impl World {
     ) -> Self {
         let mailroom = Arc::new(Mailroom { inner: transport, verifications: Mutex::default() });
         let transport: Arc<dyn MailTransport> = mailroom.clone();
-        let settings = settings(from);
-        let (key, _) = SigningKey::generate("world").expect("key");
-        let http = HttpConfig::from_source(&settings, Some(&key)).expect("http config");
-        let config = EscalationConfig::from_source(&settings).expect("escalation config");
-        let login_config = LoginConfig::with_key(&settings, key).expect("login config");
+        let w = crate::wiring(settings(from), stores.clone(), transport, clock);
         Self {
-            login: login::Login::new(
-                login_config,
-                http.clone(),
-                stores,
-                crate::no_sockets(),
-                transport.clone(),
-                clock.clone(),
-            ),
-            chat: chat::Chat::new(
-                http.clone(),
-                stores,
-                Arc::new(chat::knowledge_base().expect("articles")),
-                crate::no_sockets(),
-                clock.clone(),
-            ),
-            escalation: escalation::Escalation::new(
-                http,
-                config.clone(),
-                stores,
-                transport.clone(),
-                crate::no_sockets(),
-                clock.clone(),
-            ),
-            retry: mail_retry::MailRetry::new(&config, stores, transport, crate::no_sockets(), clock),
+            login: login::Login::build(&w).expect("login"),
+            chat: chat::Chat::build(&w).expect("chat"),
+            escalation: escalation::Escalation::build(&w).expect("escalation"),
+            retry: mail_retry::MailRetry::build(&w).expect("mail-retry"),
             mailroom,
         }
     }

@@ -1,36 +1,29 @@
-//! The `chat` function: `POST /api/chat/messages`, `GET /api/chat/messages`,
-//! `GET /api/chat/conversations`.
+//! The `chat` function: post a message and get the assistant's reply, read a conversation's
+//! messages, list the user's conversations. Its routes are [`Chat::ROUTES`].
 
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
 use shared::adapters::knowledge_base::{KnowledgeBase, KnowledgeBaseError};
 use shared::auth::Authenticator;
 use shared::config::HttpConfig;
-use shared::domain::chat::{
-    ChatService, Content, ConversationView, MessageView, parse_conversation_cursor, parse_limit,
-    parse_message_cursor, plausible_id,
+use shared::domain::{
+    Content, ConversationView, Cursor, MessageView, parse_limit, parse_message_cursor, plausible_id,
 };
-use shared::domain::ws::Notifier;
 use shared::error::ApiError;
-use shared::http::{HttpFunction, Validator, json, json_body, serve};
+use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body};
 use shared::ports::{Assistant, Push, Stores};
+use shared::runtime::Wiring;
+use shared::services::{CONVERSATIONS, ChatService, Notifier};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/articles.rs"));
 }
 
 pub use embedded::ARTICLES;
-
-/// Path prefix this function serves (the local gateway routes it here).
-pub const PREFIX: &str = "/api/chat/";
-
-/// Every route this function serves (`template.yaml` must route each one here).
-pub const ROUTES: &[(&str, &str)] =
-    &[("POST", "/api/chat/messages"), ("GET", "/api/chat/messages"), ("GET", "/api/chat/conversations")];
 
 /// Indexes the embedded articles (done once, at cold start).
 pub fn knowledge_base() -> Result<KnowledgeBase, KnowledgeBaseError> {
@@ -75,14 +68,31 @@ struct ConversationsView {
     next_cursor: Option<String>,
 }
 
-#[async_trait::async_trait]
-impl HttpFunction for Chat {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
+impl Routed for Chat {
+    const API_PATHS: &'static [&'static str] = &["/api/chat/{proxy+}"];
+    const ROUTES: &'static [Route<Self>] = &[
+        Route::new(Method::POST, "/api/chat/messages", |f, req, _| Box::pin(f.post(req))),
+        Route::new(Method::GET, "/api/chat/messages", |f, req, _| Box::pin(f.messages(req))),
+        Route::new(Method::GET, "/api/chat/conversations", |f, req, _| Box::pin(f.conversations(req))),
+    ];
+
+    fn cors(&self) -> &Cors {
+        &self.http.cors
     }
 }
 
 impl Chat {
+    /// Builds the function from the wiring: settings, stores, push, and the knowledge base
+    /// indexed from the embedded articles.
+    pub fn build(w: &Wiring) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let started = std::time::Instant::now();
+        let knowledge_base = knowledge_base()?;
+        let (articles, passages) = knowledge_base.size();
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(articles, passages, micros, "knowledge base indexed");
+        Ok(Self::new(w.http(None)?, w.stores(), Arc::new(knowledge_base), w.push()?, w.clock()))
+    }
+
     /// Wires the handler.
     pub fn new(
         http: HttpConfig,
@@ -97,19 +107,7 @@ impl Chat {
         Self { auth, chat, http }
     }
 
-    async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
-        let (get, post) = (req.method() == Method::GET, req.method() == Method::POST);
-        match req.uri().path() {
-            "/api/chat/messages" if post => self.post(&req).await,
-            "/api/chat/messages" if get => self.messages(&req).await,
-            "/api/chat/messages" => Err(ApiError::MethodNotAllowed("GET, POST, OPTIONS")),
-            "/api/chat/conversations" if get => self.conversations(&req).await,
-            "/api/chat/conversations" => Err(ApiError::MethodNotAllowed("GET, OPTIONS")),
-            _ => Err(ApiError::NotFound),
-        }
-    }
-
-    async fn post(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn post(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let body: PostBody = json_body(req)?;
         let mut v = Validator::default();
@@ -127,7 +125,7 @@ impl Chat {
         )
     }
 
-    async fn messages(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn messages(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let query = req.query_string_parameters();
         let mut v = Validator::default();
@@ -154,12 +152,12 @@ impl Chat {
         )
     }
 
-    async fn conversations(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn conversations(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let query = req.query_string_parameters();
         let mut v = Validator::default();
         let limit = v.check("limit", parse_limit(query.first("limit")));
-        let before = v.check("cursor", parse_conversation_cursor(query.first("cursor")));
+        let before = v.check("cursor", Cursor::parse(CONVERSATIONS, query.first("cursor")));
         let (Some(limit), Some(before)) = (limit, before) else {
             return Err(v.into_error());
         };

@@ -1,29 +1,22 @@
-//! The `escalation` function: `POST /api/escalations`, `GET /api/escalations/{id}`,
-//! `GET /api/escalations`.
+//! The `escalation` function: open a support ticket for a conversation (mailing the support
+//! team and the user), read one, list the user's. Its routes are [`Escalation::ROUTES`].
 
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
 use shared::auth::Authenticator;
 use shared::config::{EscalationConfig, HttpConfig};
-use shared::domain::chat::{parse_limit, parse_position_cursor, position_cursor};
-use shared::domain::escalation::{
-    EscalationRequest, EscalationService, Mailer, TicketView, parse_description, parse_key, parse_subject,
+use shared::domain::{
+    Cursor, EscalationRequest, Priority, TicketView, parse_description, parse_key, parse_limit, parse_subject,
 };
-use shared::domain::ws::Notifier;
-use shared::error::ApiError;
-use shared::http::{HttpFunction, Validator, json, json_body, serve};
-use shared::ports::{MailTransport, Priority, Push, Stores};
-
-/// Path prefix this function serves (the local gateway routes it here).
-pub const PREFIX: &str = "/api/escalations";
-
-/// Every route this function serves (`template.yaml` must route each one here).
-pub const ROUTES: &[(&str, &str)] =
-    &[("POST", "/api/escalations"), ("GET", "/api/escalations"), ("GET", "/api/escalations/{id}")];
+use shared::env::ConfigError;
+use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body};
+use shared::ports::{MailTransport, Push, Stores};
+use shared::runtime::Wiring;
+use shared::services::{EscalationService, Mailer, Notifier, TICKETS};
 
 /// The `escalation` function's handler.
 #[derive(Clone)]
@@ -61,14 +54,26 @@ struct ListBody {
     next_cursor: Option<String>,
 }
 
-#[async_trait::async_trait]
-impl HttpFunction for Escalation {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
+impl Routed for Escalation {
+    const API_PATHS: &'static [&'static str] = &["/api/escalations", "/api/escalations/{proxy+}"];
+    const ROUTES: &'static [Route<Self>] = &[
+        Route::new(Method::POST, "/api/escalations", |f, req, _| Box::pin(f.escalate(req))),
+        Route::new(Method::GET, "/api/escalations", |f, req, _| Box::pin(f.list(req))),
+        Route::new(Method::GET, "/api/escalations/{id}", |f, req, id| Box::pin(f.get(req, id))),
+    ];
+
+    fn cors(&self) -> &Cors {
+        &self.http.cors
     }
 }
 
 impl Escalation {
+    /// Builds the function from the wiring: settings, stores, mail and push.
+    pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
+        let config = EscalationConfig::from_source(w.settings())?;
+        Ok(Self::new(w.http(None)?, config, w.stores(), w.mail()?, w.push()?, w.clock()))
+    }
+
     /// Wires the handler: the mail transport is SES in Lambda, the outbox folder locally.
     pub fn new(
         http: HttpConfig,
@@ -87,36 +92,11 @@ impl Escalation {
             config.policy.clone(),
             clock.clone(),
         );
-        let service = EscalationService::new(
-            stores.users.clone(),
-            stores.conversations.clone(),
-            stores.tickets.clone(),
-            mailer,
-            config.mail,
-            notifier,
-            config.policy,
-            clock,
-        );
+        let service = EscalationService::new(stores, mailer, config.mail, notifier, config.policy, clock);
         Self { auth, service, http }
     }
 
-    async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
-        let path = req.uri().path().trim_end_matches('/').to_owned();
-        let (get, post) = (req.method() == Method::GET, req.method() == Method::POST);
-        match path.strip_prefix(PREFIX) {
-            Some("") if post => self.escalate(&req).await,
-            Some("") if get => self.list(&req).await,
-            Some("") => Err(ApiError::MethodNotAllowed("GET, POST, OPTIONS")),
-            Some(rest) => match rest.strip_prefix('/') {
-                Some(id) if !id.contains('/') && get => self.get(&req, id).await,
-                Some(id) if !id.contains('/') => Err(ApiError::MethodNotAllowed("GET, OPTIONS")),
-                _ => Err(ApiError::NotFound),
-            },
-            None => Err(ApiError::NotFound),
-        }
-    }
-
-    async fn escalate(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn escalate(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let body: EscalateBody = json_body(req)?;
         let mut v = Validator::default();
@@ -149,29 +129,28 @@ impl Escalation {
         json(status, &TicketBody { ticket: TicketView::summary(&outcome.ticket) })
     }
 
-    async fn get(&self, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn get(&self, req: &Request, id: &str) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let ticket = self.service.ticket(&principal, id).await?;
         json(StatusCode::OK, &TicketBody { ticket: TicketView::full(&ticket) })
     }
 
-    async fn list(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn list(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let query = req.query_string_parameters();
         let mut v = Validator::default();
         let limit = v.check("limit", parse_limit(query.first("limit")));
-        let before = v.check("cursor", parse_position_cursor("t", query.first("cursor")));
+        let before = v.check("cursor", Cursor::parse(TICKETS, query.first("cursor")));
         let (Some(limit), Some(before)) = (limit, before) else {
             return Err(v.into_error());
         };
-        let mut tickets = self.service.list(&principal, before, limit + 1).await?;
-        let next_cursor = (tickets.len() > limit as usize).then(|| {
-            tickets.truncate(limit as usize);
-            tickets.last().map(|t| position_cursor("t", t.created_at, &t.id)).unwrap_or_default()
-        });
+        let page = self.service.list(&principal, before, limit).await?;
         json(
             StatusCode::OK,
-            &ListBody { tickets: tickets.iter().map(TicketView::summary).collect(), next_cursor },
+            &ListBody {
+                tickets: page.items.iter().map(TicketView::summary).collect(),
+                next_cursor: page.next_cursor,
+            },
         )
     }
 }

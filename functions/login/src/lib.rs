@@ -1,6 +1,7 @@
 //! The `login` function: sign-up, sign-in, refresh, sign-out and `me`; address verification;
-//! password reset and change; the sessions list; account deletion. Handlers parse, authenticate, call the account
-//! use cases and shape the response.
+//! password reset and change; the sessions list; account deletion. Handlers parse,
+//! authenticate, call the account use cases and shape the response. Its routes are
+//! [`Login::ROUTES`].
 
 use std::sync::Arc;
 
@@ -8,34 +9,18 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
-use shared::auth::{AccountError, Accounts, Authenticator, SignedIn};
+use shared::auth::Authenticator;
 use shared::clock::rfc3339;
 use shared::config::{HttpConfig, LoginConfig};
-use shared::domain::ws::Notifier;
 use shared::domain::{DisplayName, Email, Password};
+use shared::env::ConfigError;
 use shared::error::{ApiError, Challenge};
-use shared::http::{HttpFunction, Validator, json, json_body, no_content, serve, source_ip, user_agent};
+use shared::http::{
+    Answer, Cors, Route, Routed, Validator, json, json_body, no_content, source_ip, user_agent,
+};
 use shared::ports::{MailTransport, Push, Stores};
-
-/// Path prefix this function serves (the local gateway routes it here).
-pub const PREFIX: &str = "/api/auth/";
-
-/// Every route this function serves (`template.yaml` must route each one here).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/auth/register"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/refresh"),
-    ("POST", "/api/auth/logout"),
-    ("GET", "/api/auth/me"),
-    ("POST", "/api/auth/email/verify"),
-    ("POST", "/api/auth/email/verification"),
-    ("POST", "/api/auth/password/forgot"),
-    ("POST", "/api/auth/password/reset"),
-    ("POST", "/api/auth/password/change"),
-    ("GET", "/api/auth/sessions"),
-    ("DELETE", "/api/auth/sessions/{id}"),
-    ("DELETE", "/api/auth/account"),
-];
+use shared::runtime::Wiring;
+use shared::services::{AccountError, Accounts, Notifier, SignedIn};
 
 /// The `forgot` answer, identical whether or not the account exists.
 const FORGOT_ACCEPTED: &str = r#"{"status":"accepted","detail":"If an account exists for this address, a reset link is on its way. It works once, for a limited time."}"#;
@@ -158,14 +143,42 @@ struct MeView<'a> {
     session: MeSession,
 }
 
-#[async_trait::async_trait]
-impl HttpFunction for Login {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
+impl Routed for Login {
+    const API_PATHS: &'static [&'static str] = &["/api/auth/{proxy+}"];
+    const ROUTES: &'static [Route<Self>] = &[
+        Route::new(Method::POST, "/api/auth/register", |f, req, _| Box::pin(f.register(req))),
+        Route::new(Method::POST, "/api/auth/login", |f, req, _| Box::pin(f.login(req))),
+        Route::new(Method::POST, "/api/auth/refresh", |f, req, _| Box::pin(f.refresh(req))),
+        Route::new(Method::POST, "/api/auth/logout", |f, req, _| Box::pin(f.logout(req))),
+        Route::new(Method::GET, "/api/auth/me", |f, req, _| Box::pin(f.me(req))),
+        Route::new(Method::POST, "/api/auth/email/verify", |f, req, _| Box::pin(f.verify_email(req))),
+        Route::new(Method::POST, "/api/auth/email/verification", |f, req, _| {
+            Box::pin(f.resend_verification(req))
+        }),
+        Route::new(Method::POST, "/api/auth/password/forgot", |f, req, _| Box::pin(f.forgot(req))),
+        Route::new(Method::POST, "/api/auth/password/reset", |f, req, _| Box::pin(f.reset(req))),
+        Route::new(Method::POST, "/api/auth/password/change", |f, req, _| Box::pin(f.change(req))),
+        Route::new(Method::GET, "/api/auth/sessions", |f, req, _| Box::pin(f.sessions(req))),
+        Route::new(Method::DELETE, "/api/auth/sessions/{id}", |f, req, id| {
+            Box::pin(f.revoke_session(req, id))
+        }),
+        Route::new(Method::DELETE, "/api/auth/account", |f, req, _| Box::pin(f.delete_account(req))),
+    ];
+
+    fn cors(&self) -> &Cors {
+        &self.http.cors
     }
 }
 
 impl Login {
+    /// Builds the function from the wiring: the signing key and account rules from the
+    /// settings, the stores, push (ending a session closes its sockets), mail and the clock.
+    pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
+        let config = LoginConfig::from_source(w.settings())?;
+        let http = w.http(Some(config.issuer.key()))?;
+        Ok(Self::new(config, http, w.stores(), w.push()?, w.mail()?, w.clock()))
+    }
+
     /// Wires the handler: the signer and policies, the HTTP settings, the stores, the push
     /// transport (ending a session closes its sockets), the mail transport (reset mail) and
     /// the clock.
@@ -188,47 +201,7 @@ impl Login {
         &self.accounts
     }
 
-    async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
-        let post = req.method() == Method::POST;
-        let get = req.method() == Method::GET;
-        let delete = req.method() == Method::DELETE;
-        let path = req.uri().path();
-        if let Some(id) = path.strip_prefix("/api/auth/sessions/") {
-            return if delete {
-                self.revoke_session(&req, id).await
-            } else {
-                Err(ApiError::MethodNotAllowed("DELETE, OPTIONS"))
-            };
-        }
-        match path {
-            "/api/auth/register" if post => self.register(&req).await,
-            "/api/auth/login" if post => self.login(&req).await,
-            "/api/auth/refresh" if post => self.refresh(&req).await,
-            "/api/auth/logout" if post => self.logout(&req).await,
-            "/api/auth/me" if get => self.me(&req).await,
-            "/api/auth/email/verify" if post => self.verify_email(&req).await,
-            "/api/auth/email/verification" if post => self.resend_verification(&req).await,
-            "/api/auth/password/forgot" if post => self.forgot(&req).await,
-            "/api/auth/password/reset" if post => self.reset(&req).await,
-            "/api/auth/password/change" if post => self.change(&req).await,
-            "/api/auth/sessions" if get => self.sessions(&req).await,
-            "/api/auth/account" if delete => self.delete_account(&req).await,
-            "/api/auth/register"
-            | "/api/auth/login"
-            | "/api/auth/refresh"
-            | "/api/auth/logout"
-            | "/api/auth/email/verify"
-            | "/api/auth/email/verification"
-            | "/api/auth/password/forgot"
-            | "/api/auth/password/reset"
-            | "/api/auth/password/change" => Err(ApiError::MethodNotAllowed("POST, OPTIONS")),
-            "/api/auth/me" | "/api/auth/sessions" => Err(ApiError::MethodNotAllowed("GET, OPTIONS")),
-            "/api/auth/account" => Err(ApiError::MethodNotAllowed("DELETE, OPTIONS")),
-            _ => Err(ApiError::NotFound),
-        }
-    }
-
-    async fn register(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn register(&self, req: &Request) -> Answer {
         let body: RegisterBody = json_body(req)?;
         let mut v = Validator::default();
         let email = v.check("email", Email::parse(&body.email));
@@ -247,7 +220,7 @@ impl Login {
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
 
-    async fn login(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn login(&self, req: &Request) -> Answer {
         let body: LoginBody = json_body(req)?;
         let mut v = Validator::default();
         let email = v.check("email", Email::parse(&body.email));
@@ -260,7 +233,7 @@ impl Login {
         self.signed_in(StatusCode::OK, &signed_in)
     }
 
-    fn signed_in(&self, status: StatusCode, s: &SignedIn) -> Result<Response<Body>, ApiError> {
+    fn signed_in(&self, status: StatusCode, s: &SignedIn) -> Answer {
         let view = SignedInView {
             user: s.user.view(),
             token: TokenView {
@@ -275,7 +248,7 @@ impl Login {
         Ok(response)
     }
 
-    async fn refresh(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn refresh(&self, req: &Request) -> Answer {
         self.http.cors.check_origin(req.headers())?;
         let cookie = self.http.cookie.read(req.headers());
         match self.accounts.refresh(cookie.as_deref()).await {
@@ -294,7 +267,7 @@ impl Login {
         }
     }
 
-    async fn logout(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn logout(&self, req: &Request) -> Answer {
         if req.headers().contains_key(header::AUTHORIZATION) {
             let principal = self.auth.authenticate(req.headers()).await?;
             self.accounts.logout(principal.session_id()).await?;
@@ -314,7 +287,7 @@ impl Login {
         Ok(self.clearing_cookie(no_content()))
     }
 
-    async fn forgot(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn forgot(&self, req: &Request) -> Answer {
         let body: ForgotBody = json_body(req)?;
         let mut v = Validator::default();
         let Some(email) = v.check("email", Email::parse(&body.email)) else {
@@ -327,19 +300,19 @@ impl Login {
         Ok(response)
     }
 
-    async fn verify_email(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn verify_email(&self, req: &Request) -> Answer {
         let body: VerifyBody = json_body(req)?;
         self.accounts.verify_email(&body.token).await?;
         Ok(no_content())
     }
 
-    async fn resend_verification(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn resend_verification(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         self.accounts.resend_verification(&principal).await?;
         Ok(no_content())
     }
 
-    async fn reset(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn reset(&self, req: &Request) -> Answer {
         let body: ResetBody = json_body(req)?;
         let mut v = Validator::default();
         let Some(password) = v.check("new_password", Password::parse(body.new_password)) else {
@@ -349,7 +322,7 @@ impl Login {
         Ok(no_content())
     }
 
-    async fn change(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn change(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let body: ChangeBody = json_body(req)?;
         let mut v = Validator::default();
@@ -362,7 +335,7 @@ impl Login {
         Ok(no_content())
     }
 
-    async fn sessions(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn sessions(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let sessions = self.accounts.sessions(&principal).await?;
         let sessions = sessions
@@ -378,7 +351,7 @@ impl Login {
         json(StatusCode::OK, &SessionsView { sessions })
     }
 
-    async fn revoke_session(&self, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn revoke_session(&self, req: &Request, id: &str) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::NotFound);
@@ -387,7 +360,7 @@ impl Login {
         Ok(no_content())
     }
 
-    async fn delete_account(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn delete_account(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let body: PasswordBody = json_body(req)?;
         let mut v = Validator::default();
@@ -398,7 +371,7 @@ impl Login {
         Ok(self.clearing_cookie(no_content()))
     }
 
-    async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn me(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let user = self.accounts.profile(&principal).await?;
         json(

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use shared::Clock;
 use shared::config::EscalationConfig;
-use shared::domain::escalation::{Mailer, RetryRun};
-use shared::domain::ws::Notifier;
+use shared::env::ConfigError;
 use shared::ports::{MailTransport, Push, StoreError, Stores};
+use shared::runtime::{EventFunction, Wiring};
+use shared::services::{Mailer, Notifier, RetryRun};
 
 /// Mails tried per run (a run must finish well within the function's timeout).
 pub const BATCH: u32 = 25;
@@ -20,6 +21,13 @@ pub struct MailRetry {
 }
 
 impl MailRetry {
+    /// Builds the worker from the wiring: the mail settings and retry policy, stores, mail,
+    /// push and the clock.
+    pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
+        let config = EscalationConfig::from_source(w.settings())?;
+        Ok(Self::new(&config, w.stores(), w.mail()?, w.push()?, w.clock()))
+    }
+
     /// Wires the worker.
     pub fn new(
         config: &EscalationConfig,
@@ -51,5 +59,16 @@ impl MailRetry {
             "mail retry run"
         );
         Ok(run)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventFunction for MailRetry {
+    type Event = serde_json::Value;
+    type Output = RetryRun;
+    type Error = StoreError;
+
+    async fn invoke(&self, event: Self::Event) -> Result<Self::Output, Self::Error> {
+        self.handle(event).await
     }
 }

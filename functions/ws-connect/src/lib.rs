@@ -15,13 +15,16 @@ use chrono::Duration;
 use http::header::ORIGIN;
 use serde::Deserialize;
 use shared::Clock;
-use shared::auth::throttle::seconds_until;
-use shared::auth::{AuthError, Authenticator, Principal};
+use shared::auth::limits::seconds_until;
+use shared::auth::{AuthError, Authenticator};
 use shared::config::{ConnectPolicy, HttpConfig};
-use shared::domain::ws::{ServerEvent, minting_quota};
+use shared::domain::{ConnectionRecord, Principal, ServerEvent};
+use shared::env::ConfigError;
 use shared::error::ApiError;
 use shared::http::Cors;
-use shared::ports::{ConnectGate, ConnectionRecord, Connections, Opened, Stores};
+use shared::ports::{ConnectGate, Connections, Opened, Stores};
+use shared::runtime::{EventFunction, Wiring};
+use shared::services::minting_quota;
 use tracing::Instrument;
 
 /// API Gateway closes WebSocket connections after two hours; records expire with them.
@@ -43,6 +46,12 @@ struct Frame {
 }
 
 impl WsConnect {
+    /// Builds the function from the wiring: settings (origins, keys, the connection policy),
+    /// stores and the clock.
+    pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
+        Ok(Self::new(w.http(None)?, ConnectPolicy::from_source(w.settings())?, w.stores(), w.clock()))
+    }
+
     /// Wires the handler.
     pub fn new(http: HttpConfig, policy: ConnectPolicy, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
@@ -132,6 +141,17 @@ impl WsConnect {
             tracing::warn!(error = %e, "forgetting a closed connection failed");
         }
         response(200, None)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventFunction for WsConnect {
+    type Event = ApiGatewayWebsocketProxyRequest;
+    type Output = ApiGatewayProxyResponse;
+    type Error = std::convert::Infallible;
+
+    async fn invoke(&self, event: Self::Event) -> Result<Self::Output, Self::Error> {
+        Ok(self.handle(event).await)
     }
 }
 

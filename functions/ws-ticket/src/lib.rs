@@ -1,25 +1,21 @@
 //! The `ws-ticket` function: `POST /api/websocket/ticket` mints a ticket for `?ticket=` on the
-//! WebSocket URL (browsers cannot send `Authorization` when opening a socket).
+//! WebSocket URL (browsers cannot send `Authorization` when opening a socket). Its routes are
+//! [`WsTicket::ROUTES`].
 
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Serialize;
 use shared::Clock;
 use shared::auth::Authenticator;
 use shared::clock::rfc3339;
 use shared::config::{HttpConfig, WsConfig};
-use shared::domain::ws::TicketMinter;
-use shared::error::ApiError;
-use shared::http::{HttpFunction, json, serve};
+use shared::env::ConfigError;
+use shared::http::{Answer, Cors, Route, Routed, json};
 use shared::ports::Stores;
-
-/// Path prefix this function serves (the local gateway routes it here).
-pub const PREFIX: &str = "/api/websocket/";
-
-/// Every route this function serves (`template.yaml` must route each one here).
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/websocket/ticket")];
+use shared::runtime::Wiring;
+use shared::services::TicketMinter;
 
 /// The `ws-ticket` function's handler.
 #[derive(Clone)]
@@ -38,14 +34,23 @@ struct TicketView<'a> {
     url: &'a str,
 }
 
-#[async_trait::async_trait]
-impl HttpFunction for WsTicket {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, &self.http.cors, |req| self.route(req)).await
+impl Routed for WsTicket {
+    const API_PATHS: &'static [&'static str] = &["/api/websocket/{proxy+}"];
+    const ROUTES: &'static [Route<Self>] =
+        &[Route::new(Method::POST, "/api/websocket/ticket", |f, req, _| Box::pin(f.mint(req)))];
+
+    fn cors(&self) -> &Cors {
+        &self.http.cors
     }
 }
 
 impl WsTicket {
+    /// Builds the function from the wiring: settings (the WebSocket URL, the ticket policy),
+    /// stores and the clock.
+    pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
+        Ok(Self::new(w.http(None)?, WsConfig::from_source(w.settings())?, w.stores(), w.clock()))
+    }
+
     /// Wires the handler.
     pub fn new(http: HttpConfig, ws: WsConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
@@ -53,15 +58,7 @@ impl WsTicket {
         Self { auth, minter, http, url: ws.url }
     }
 
-    async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
-        match req.uri().path() {
-            "/api/websocket/ticket" if req.method() == Method::POST => self.mint(&req).await,
-            "/api/websocket/ticket" => Err(ApiError::MethodNotAllowed("POST, OPTIONS")),
-            _ => Err(ApiError::NotFound),
-        }
-    }
-
-    async fn mint(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn mint(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let minted = self.minter.mint(&principal).await?;
         json(

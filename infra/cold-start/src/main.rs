@@ -24,8 +24,8 @@ use runtime::RuntimeApi;
 use shared::adapters::dynamodb::{DynamoStore, schema};
 use shared::auth::{PublicKeys, SessionPolicy, SigningKey, TokenIssuer};
 use shared::config::Tables;
-use shared::domain::{Email, UserId, UserProfile};
-use shared::ports::{Conversations, UserRecord, UserStore, WsTickets};
+use shared::domain::{Email, UserId, UserProfile, UserRecord};
+use shared::ports::{Conversations, UserStore, WsTickets};
 use tokio::process::{Child, Command};
 
 /// Command line.

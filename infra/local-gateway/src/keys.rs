@@ -13,15 +13,17 @@ pub const KEY_FILE: &str = "signing-key.pem";
 /// Key id of the gateway's key (one key per data dir).
 pub const KEY_ID: &str = "local-1";
 
-/// Loads `<data_dir>/signing-key.pem`, creating it first if absent.
-pub fn load_or_create(data_dir: &Path) -> Result<SigningKey> {
+/// The PEM text of `<data_dir>/signing-key.pem` (checked to be a valid key), creating the file
+/// first if absent. The functions read it as `AUTH_SIGNING_KEY`, as in Lambda.
+pub fn load_or_create(data_dir: &Path) -> Result<String> {
     let path = data_dir.join(KEY_FILE);
     if path.exists() {
         let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return SigningKey::from_pem(KEY_ID, &pem)
-            .with_context(|| format!("{} is not a valid key", path.display()));
+        SigningKey::from_pem(KEY_ID, &pem)
+            .with_context(|| format!("{} is not a valid key", path.display()))?;
+        return Ok(pem);
     }
-    let (key, pem) = SigningKey::generate(KEY_ID)?;
+    let (_, pem) = SigningKey::generate(KEY_ID)?;
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -30,5 +32,5 @@ pub fn load_or_create(data_dir: &Path) -> Result<SigningKey> {
     file.write_all(pem.as_bytes())?;
     file.sync_all()?;
     tracing::info!(path = %path.display(), "generated a new signing key");
-    Ok(key)
+    Ok(pem)
 }

@@ -5,6 +5,7 @@
 pub mod apigw;
 pub mod keys;
 pub mod server;
+mod settings;
 pub mod sockets;
 pub mod web;
 pub mod websocket;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use axum::Router;
 use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, FromRef, State};
@@ -31,12 +32,15 @@ use shared::adapters::dynamodb::{DynamoStore, schema};
 use shared::adapters::outbox::Outbox;
 use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
-use shared::auth::PublicKeys;
-use shared::config::{ConnectPolicy, EscalationConfig, HttpConfig, LoginConfig, Source, Tables, WsConfig};
+use shared::auth::SigningKey;
+use shared::config::{EscalationConfig, Source, Tables};
+use shared::env;
 use shared::error::ApiError;
 use shared::http::HttpFunction;
 use shared::http::request::MAX_BODY_BYTES;
-use shared::ports::{MailTransport, Push, Stores};
+use shared::http::router::covers;
+use shared::ports::Stores;
+use shared::runtime::Wiring;
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,16 +48,17 @@ use tokio::task::JoinHandle;
 use ws_connect::WsConnect;
 use ws_ticket::WsTicket;
 
+use crate::settings::{Overlay, default_origins};
 use crate::sockets::{LocalPush, Management, Sockets};
 use crate::websocket::WsState;
 
 /// How long a client may take to send its headers, or its body, unless `READ_TIMEOUT_SECONDS`
 /// says otherwise; a slower one is dropped.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_READ_TIMEOUT: chrono::Duration = chrono::Duration::seconds(10);
 /// How often expired sessions and counters are deleted (DynamoDB's TTL, locally).
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// How often queued mails are retried unless `MAIL_RETRY_INTERVAL_SECONDS` says otherwise.
-const DEFAULT_RETRY_EVERY: Duration = Duration::from_secs(30);
+const DEFAULT_RETRY_EVERY: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Where the functions keep their state.
 pub enum Backend {
@@ -88,10 +93,11 @@ pub struct GatewayConfig {
     pub backend: Backend,
 }
 
-/// A function mounted under a path prefix, with the route key the SAM template gives it.
+/// A function mounted at one of its API Gateway paths, with the route key API Gateway would
+/// put in the event.
 struct Mount {
-    prefix: &'static str,
-    route_key: &'static str,
+    api_path: &'static str,
+    route_key: String,
     function: Arc<dyn HttpFunction>,
 }
 
@@ -132,100 +138,38 @@ pub struct Gateway {
     retrier: JoinHandle<()>,
 }
 
-/// Settings layered over the caller's: the gateway decides keys and origins itself.
-struct Overlay {
-    base: Arc<dyn Source + Send + Sync>,
-    public_keys: String,
-    origins: String,
-    websocket_url: String,
-    reset_url: String,
-    verify_url: String,
-}
-
-impl Source for Overlay {
-    fn get(&self, var: &str) -> Option<String> {
-        match var {
-            "AUTH_PUBLIC_KEYS" => Some(self.public_keys.clone()),
-            "ALLOWED_ORIGINS" => Some(self.origins.clone()),
-            "WEBSOCKET_URL" => Some(self.websocket_url.clone()),
-            // Local mail goes to the outbox folder; these only label it.
-            "MAIL_FROM" => self.base.get(var).or_else(|| Some("Support <support@localhost>".into())),
-            "SUPPORT_EMAIL" => self.base.get(var).or_else(|| Some("support@localhost".into())),
-            "PASSWORD_RESET_URL" => self.base.get(var).or_else(|| Some(self.reset_url.clone())),
-            "EMAIL_VERIFY_URL" => self.base.get(var).or_else(|| Some(self.verify_url.clone())),
-            "AUTH_SIGNING_KEY" | "AUTH_SIGNING_KEY_ID" => None,
-            _ => self.base.get(var),
-        }
-    }
-}
-
 impl Gateway {
     /// Opens the data dir (creating the key and database on first start), binds, and serves.
     pub async fn start(config: GatewayConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-        let key = keys::load_or_create(&config.data_dir)?;
+        let pem = keys::load_or_create(&config.data_dir)?;
+        let key = SigningKey::from_pem(keys::KEY_ID, &pem)?;
 
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         let origins =
             if config.allowed_origins.is_empty() { default_origins(addr) } else { config.allowed_origins };
-        let source = Overlay {
-            base: config.settings,
-            public_keys: PublicKeys::new([key.public_key().clone()])?.to_jwks(),
-            origins: origins.join(","),
-            websocket_url: format!("ws://{addr}/ws"),
-            reset_url: format!("http://{addr}/reset-password"),
-            verify_url: format!("http://{addr}/verify-email"),
-        };
-        let http = HttpConfig::from_source(&source, Some(&key))?;
-        let ws_config = WsConfig::from_source(&source)?;
-        let escalation_config = EscalationConfig::from_source(&source)?;
-        let retry_every = seconds_setting(&source, "MAIL_RETRY_INTERVAL_SECONDS", DEFAULT_RETRY_EVERY)?;
-        let read_timeout = seconds_setting(&source, "READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT)?;
-        let connect_policy = ConnectPolicy::from_source(&source)?;
-        let login_config = LoginConfig::with_key(&source, key)?;
+        let source = Arc::new(Overlay::new(config.settings, pem, &key, addr, &origins)?);
+        let retry_every =
+            env::seconds(&*source, "MAIL_RETRY_INTERVAL_SECONDS", DEFAULT_RETRY_EVERY)?.to_std()?;
+        let read_timeout = env::seconds(&*source, "READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT)?.to_std()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sockets = Sockets::default();
-        let wiring = wire(config.backend, &config.data_dir, addr, &sockets, &escalation_config).await?;
-        let (stores, push, transport) = (wiring.stores, wiring.push, wiring.transport);
-        let login = Arc::new(Login::new(
-            login_config,
-            http.clone(),
-            &stores,
-            push.clone(),
-            transport.clone(),
-            clock.clone(),
-        ));
-        let ws_ticket = Arc::new(WsTicket::new(http.clone(), ws_config, &stores, clock.clone()));
-        let ws_connect = Arc::new(WsConnect::new(http.clone(), connect_policy, &stores, clock.clone()));
-        let knowledge_base = Arc::new(chat::knowledge_base()?);
-        let chat = Arc::new(Chat::new(http.clone(), &stores, knowledge_base, push.clone(), clock.clone()));
-        let escalation = Arc::new(Escalation::new(
-            http,
-            escalation_config.clone(),
-            &stores,
-            transport.clone(),
-            push.clone(),
-            clock.clone(),
-        ));
-        let mail_retry = MailRetry::new(&escalation_config, &stores, transport, push.clone(), clock.clone());
+        let (wiring, sqlite) =
+            wire(config.backend, &config.data_dir, addr, &sockets, source, clock.clone()).await?;
 
-        let mounts = vec![
-            Mount { prefix: login::PREFIX, route_key: "ANY /api/auth/{proxy+}", function: login.clone() },
-            Mount {
-                prefix: ws_ticket::PREFIX,
-                route_key: "ANY /api/websocket/{proxy+}",
-                function: ws_ticket,
-            },
-            Mount { prefix: chat::PREFIX, route_key: "ANY /api/chat/{proxy+}", function: chat },
-            Mount {
-                prefix: escalation::PREFIX,
-                route_key: "ANY /api/escalations/{proxy+}",
-                function: escalation,
-            },
+        // The same function values Lambda runs, built once from the same wiring.
+        let login = Arc::new(Login::build(&wiring)?);
+        let http_functions: [Arc<dyn HttpFunction>; 4] = [
+            login.clone(),
+            Arc::new(WsTicket::build(&wiring)?),
+            Arc::new(Chat::build(&wiring).map_err(|e| anyhow!(e))?),
+            Arc::new(Escalation::build(&wiring)?),
         ];
+        let ws_connect = Arc::new(WsConnect::build(&wiring)?);
+        let mail_retry = MailRetry::build(&wiring)?;
         let ws = WsState {
             handler: Arc::new(move |event| {
                 let f = Arc::clone(&ws_connect);
@@ -233,48 +177,16 @@ impl Gateway {
             }),
             sockets: sockets.clone(),
         };
-        let app = Router::new()
-            .route("/", get(web::index))
-            .route("/reset-password", get(web::index))
-            .route("/verify-email", get(web::index))
-            .route("/app.js", get(web::script))
-            .route("/app.css", get(web::style))
-            .route("/health", get(health))
-            .route("/ws", get(websocket::upgrade))
-            .route("/@connections/{id}", post(sockets::post).delete(sockets::delete).get(sockets::get))
-            .fallback(dispatch)
-            .with_state(AppState {
-                mounts: Arc::new(mounts),
-                management: Management { sockets: sockets.clone(), host: addr.to_string() },
-                ws,
-                read_timeout,
-            });
-
+        let app = app(AppState {
+            mounts: Arc::new(mounts(http_functions)),
+            management: Management { sockets: sockets.clone(), host: addr.to_string() },
+            ws,
+            read_timeout,
+        });
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(server::serve(listener, app, read_timeout, rx));
-        // DynamoDB's TTL, locally (DynamoDB itself needs no sweeping).
-        let sqlite = wiring.sqlite;
-        let sweeper = tokio::spawn(async move {
-            let Some(store) = sqlite else { return };
-            let mut every = tokio::time::interval(SWEEP_EVERY);
-            loop {
-                every.tick().await;
-                if let Err(e) = store.sweep_expired(clock.now()).await {
-                    tracing::warn!(error = %e, "expiry sweep failed");
-                }
-            }
-        });
-        // The mail-retry function's schedule, locally.
-        let retrier = tokio::spawn(async move {
-            let mut every = tokio::time::interval(retry_every);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                if let Err(e) = mail_retry.handle(serde_json::Value::Null).await {
-                    tracing::warn!(error = %e, "mail retry run failed");
-                }
-            }
-        });
+        let sweeper = tokio::spawn(sweep(sqlite, clock));
+        let retrier = tokio::spawn(retry_mail(mail_retry, retry_every));
         tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
         Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper, retrier })
     }
@@ -319,17 +231,54 @@ impl Drop for Gateway {
     }
 }
 
-/// A whole number of seconds from the settings, or `default`.
-fn seconds_setting(source: &dyn Source, var: &str, default: Duration) -> Result<Duration> {
-    match source.get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Duration::from_secs)
-            .with_context(|| format!("{var}: {v:?} is not a positive number of seconds")),
+/// Each function at each of its API paths, with the route key API Gateway would put in the event.
+fn mounts(functions: impl IntoIterator<Item = Arc<dyn HttpFunction>>) -> Vec<Mount> {
+    let mut mounts = Vec::new();
+    for function in functions {
+        for api_path in function.api_paths() {
+            mounts.push(Mount { api_path, route_key: format!("ANY {api_path}"), function: function.clone() });
+        }
+    }
+    mounts
+}
+
+/// The gateway's own routes (web client, health, WebSocket upgrade, `@connections`); anything
+/// else goes to the functions.
+fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(web::index))
+        .route("/reset-password", get(web::index))
+        .route("/verify-email", get(web::index))
+        .route("/app.js", get(web::script))
+        .route("/app.css", get(web::style))
+        .route("/health", get(health))
+        .route("/ws", get(websocket::upgrade))
+        .route("/@connections/{id}", post(sockets::post).delete(sockets::delete).get(sockets::get))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+/// DynamoDB's TTL, locally: deletes expired rows now and then (DynamoDB needs no sweeping).
+async fn sweep(store: Option<Arc<SqliteStore>>, clock: Arc<dyn Clock>) {
+    let Some(store) = store else { return };
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = store.sweep_expired(clock.now()).await {
+            tracing::warn!(error = %e, "expiry sweep failed");
+        }
+    }
+}
+
+/// The mail-retry function's schedule, locally.
+async fn retry_mail(function: MailRetry, every: Duration) {
+    let mut every = tokio::time::interval(every);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = function.handle(serde_json::Value::Null).await {
+            tracing::warn!(error = %e, "mail retry run failed");
+        }
     }
 }
 
@@ -337,53 +286,44 @@ async fn health() -> AxumResponse {
     ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 
-/// The stores, push and mail transport of a backend.
-struct Wiring {
-    stores: Stores,
-    push: Arc<dyn Push>,
-    transport: Arc<dyn MailTransport>,
-    sqlite: Option<Arc<SqliteStore>>,
-}
-
+/// The functions' wiring over a backend, and the SQLite store when it is one (to sweep).
 async fn wire(
     backend: Backend,
     data_dir: &std::path::Path,
     addr: SocketAddr,
     sockets: &Sockets,
-    escalation: &EscalationConfig,
-) -> Result<Wiring> {
+    settings: Arc<dyn Source + Send + Sync>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Wiring, Option<Arc<SqliteStore>>)> {
     match backend {
         Backend::Sqlite => {
             let db = data_dir.join("app.db");
             let store =
                 Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
-            Ok(Wiring {
-                stores: Stores::single(store.clone()),
-                push: Arc::new(LocalPush(sockets.clone())),
-                transport: Arc::new(Outbox::new(data_dir.join("outbox"))),
-                sqlite: Some(store),
-            })
+            let wiring = Wiring::new(settings, Stores::single(store.clone()), clock)
+                .with_push(Arc::new(LocalPush(sockets.clone())))
+                .with_mail(Arc::new(Outbox::new(data_dir.join("outbox"))));
+            Ok((wiring, Some(store)))
         }
         Backend::Aws(aws) => {
             let store = Arc::new(DynamoStore::from_sdk(&aws.sdk, aws.tables.clone()));
             if aws.create_tables {
                 schema::create_tables(store.client(), &aws.tables).await.context("creating tables")?;
                 if aws.sdk.endpoint_url().is_some_and(is_loopback_url) {
-                    let identity = escalation.mail.from.email.domain().to_owned();
+                    let identity =
+                        EscalationConfig::from_source(&*settings)?.mail.from.email.domain().to_owned();
                     Ses::create_identity(&aws.sdk, &identity)
                         .await
                         .context("creating the SES sender identity")?;
                 }
             }
             store.warm().await;
-            Ok(Wiring {
-                stores: Stores::single(store),
+            let wiring = Wiring::new(settings, Stores::single(store), clock)
                 // Real PostToConnection/DeleteConnection calls, delivered by this gateway's
                 // own @connections routes.
-                push: Arc::new(ApiGatewayPush::from_sdk(&aws.sdk, &format!("http://{addr}"))),
-                transport: Arc::new(Ses::from_sdk(&aws.sdk)),
-                sqlite: None,
-            })
+                .with_push(Arc::new(ApiGatewayPush::from_sdk(&aws.sdk, &format!("http://{addr}"))))
+                .with_mail(Arc::new(Ses::from_sdk(&aws.sdk)));
+            Ok((wiring, None))
         }
     }
 }
@@ -394,22 +334,13 @@ fn is_loopback_url(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The gateway's own origin (and its `localhost` spelling on loopback).
-fn default_origins(addr: SocketAddr) -> Vec<String> {
-    let mut origins = vec![format!("http://{addr}")];
-    if addr.ip().is_loopback() {
-        origins.push(format!("http://localhost:{}", addr.port()));
-    }
-    origins
-}
-
 async fn dispatch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: HttpRequest<AxumBody>,
 ) -> AxumResponse {
     let path = req.uri().path().to_owned();
-    let Some(mount) = state.mounts.iter().find(|m| path.starts_with(m.prefix)) else {
+    let Some(mount) = state.mounts.iter().find(|m| covers(m.api_path, &path)) else {
         return problem(ApiError::NotFound);
     };
     let (parts, body) = req.into_parts();
@@ -428,7 +359,7 @@ async fn dispatch(
         };
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let caller = apigw::Caller { source_ip: peer.ip().to_string(), host };
-    let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, mount.route_key, &caller);
+    let event = apigw::event(&parts.method, &parts.uri, &parts.headers, &body, &mount.route_key, &caller);
     let result = apigw::invoke(mount.function.as_ref(), event).await.and_then(|v| apigw::http_response(&v));
     match result {
         Ok(response) => response.map(AxumBody::from).into_response(),

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
 use rust_stemmers::{Algorithm, Stemmer};
 
-use crate::ports::{Answer, Assistant, AssistantError, MessageRecord, Source};
+use crate::domain::{MessageRecord, Source};
+use crate::ports::{Answer, Assistant, AssistantError};
 
 /// An article fits a question when it contains this share of the question's terms, or when it
 /// scores this high: short questions fit by coverage (their BM25 scores stay low), long rambling

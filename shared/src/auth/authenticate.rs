@@ -9,50 +9,13 @@ use http::header::AUTHORIZATION;
 
 use super::AuthError;
 use super::secret::Secret;
-use super::session::SessionId;
 use super::token::TokenVerifier;
 use crate::clock::Clock;
-use crate::domain::{UserId, UserProfile};
+use crate::domain::{Principal, SessionId, UserId, UserProfile};
 use crate::ports::{SessionStore, StoreResult, Stores, UserStore, WsTickets};
 
 /// Authorization values longer than this are refused without being parsed.
 pub const MAX_AUTHORIZATION_LEN: usize = 4096;
-
-/// An authenticated caller: who they are and through which live session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    user: UserProfile,
-    session_id: SessionId,
-    session_expires_at: DateTime<Utc>,
-}
-
-impl Principal {
-    /// The user's profile (as of the session's creation).
-    pub fn user(&self) -> &UserProfile {
-        &self.user
-    }
-
-    /// The session the request runs under.
-    pub fn session_id(&self) -> &SessionId {
-        &self.session_id
-    }
-
-    /// When that session stops being usable unless refreshed.
-    pub fn session_expires_at(&self) -> DateTime<Utc> {
-        self.session_expires_at
-    }
-
-    /// The user's profile as of now (`None` if the account is gone). The session keeps a
-    /// snapshot taken at sign-in; a verified address never becomes unverified, so a snapshot
-    /// that says "verified" is current, and one that says "unverified" is checked against the
-    /// account, so a verification made since (perhaps on another device) counts at once.
-    pub async fn current_profile(&self, users: &dyn UserStore) -> StoreResult<Option<UserProfile>> {
-        if self.user.email_verified {
-            return Ok(Some(self.user.clone()));
-        }
-        Ok(users.get(&self.user.id).await?.map(|u| u.profile))
-    }
-}
 
 /// Authenticates requests for every protected route and the WebSocket `$connect`.
 #[derive(Clone)]
@@ -80,7 +43,7 @@ impl Authenticator {
     /// Checks a WebSocket ticket (one consistent read that also checks expiry) and that its
     /// session is still live (one read), without spending it; returns who it is for (from the
     /// stored record only) and the ticket's id, to spend it in the same write that stores the
-    /// connection (`Connections::put_redeeming`), so a failure in between leaves it usable.
+    /// connection (`Connections::open`), so a failure in between leaves it usable.
     pub async fn check_ticket(&self, raw: &str) -> Result<(Principal, String), AuthError> {
         let ticket = Secret::parse(raw).ok_or(AuthError::InvalidToken)?;
         let now = self.clock.now();
@@ -101,9 +64,25 @@ impl Authenticator {
             .await?
             .filter(|s| &s.user.id == user)
             .ok_or(AuthError::SessionNotLive)?;
-        Ok(Principal { session_expires_at: session.expires_at(), session_id: session.id, user: session.user })
+        let expires_at = session.expires_at();
+        Ok(Principal::new(session.user, session.id, expires_at))
     }
 }
+
+/// The principal's profile as of now (`None` if the account is gone). The session keeps a
+/// snapshot taken at sign-in; a verified address never becomes unverified, so a snapshot that
+/// says "verified" is current, and one that says "unverified" is checked against the account, so
+/// a verification made since (perhaps on another device) counts at once.
+pub async fn current_profile(
+    principal: &Principal,
+    users: &dyn UserStore,
+) -> StoreResult<Option<UserProfile>> {
+    if principal.user().email_verified {
+        return Ok(Some(principal.user().clone()));
+    }
+    Ok(users.get(&principal.user().id).await?.map(|u| u.profile))
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();

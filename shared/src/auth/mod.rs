@@ -1,22 +1,20 @@
-//! The auth core: passwords, access tokens, sessions, throttling and the one `authenticate`.
+//! The auth mechanics: password hashing, bearer secrets and mailed tokens, session tokens,
+//! signing keys and access tokens, allowances counted before the work, and the one
+//! `authenticate`. The account use cases built on them are in [`crate::services::accounts`].
 
-pub mod accounts;
 pub mod authenticate;
 pub mod keys;
-pub mod lifecycle;
+pub mod limits;
 pub mod password;
 pub mod secret;
 pub mod session;
-pub mod throttle;
 pub mod token;
 
-pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SignedIn};
-pub use authenticate::{Authenticator, Principal};
+pub use authenticate::Authenticator;
 pub use keys::{KeyError, PublicKeys, SigningKey};
-pub use lifecycle::SessionView;
+pub use limits::{Allowance, LoginThrottle};
 pub use password::PasswordHasher;
-pub use session::{SessionId, SessionPolicy, SessionToken};
-pub use throttle::{Allowance, LoginThrottle};
+pub use session::{SessionPolicy, SessionToken};
 pub use token::{TokenIssuer, TokenVerifier};
 
 use crate::ports::StoreError;

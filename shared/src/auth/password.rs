@@ -27,7 +27,7 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$6X3NnZ1lZVbm8o0e7VOSbbK3mrdSVt4tZ7a6f4f0lBU";
 
 /// Hashes that may wait per core (beyond the one each core is running).
-pub const QUEUE_PER_CORE: usize = 2;
+pub(crate) const QUEUE_PER_CORE: usize = 2;
 
 /// Why hashing failed (never a wrong password: that is [`Verdict::Mismatch`]).
 #[derive(Debug, thiserror::Error)]

@@ -1,41 +1,11 @@
-//! Session tokens (the cookie) and session ids (what is stored and put in `sid`).
+//! Session tokens (the cookie; its SHA-256 is the stored session id) and session lifetimes.
 
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::secret::Secret;
-use crate::domain::UserProfile;
-use crate::ports::SessionRecord;
-
-/// The session id: hex SHA-256 of the session token.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// The id shown to the user in the sessions list: a hash of the sid, short and useless as a
-    /// credential or to look the session up without the user's other sessions.
-    pub fn public_id(&self) -> String {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes());
-        hex::encode(&digest.as_ref()[..8])
-    }
-
-    /// An id from a verified token or a store.
-    pub fn from_trusted(raw: impl Into<String>) -> Self {
-        Self(raw.into())
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::domain::{SessionId, SessionRecord, UserProfile};
 
 /// The raw session token that lives only in the client's cookie.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,7 +35,7 @@ impl SessionToken {
 
     /// The id under which the session is stored.
     pub fn id(&self) -> SessionId {
-        SessionId(self.0.digest())
+        SessionId::from_trusted(self.0.digest())
     }
 }
 

@@ -5,9 +5,8 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{PublicKeys, SigningKey};
-use super::session::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
+use crate::domain::{SessionId, UserId};
 
 /// Longest access-token lifetime the verifier accepts (and the issuer may be configured with).
 pub const MAX_ACCESS_TTL: Duration = Duration::minutes(15);

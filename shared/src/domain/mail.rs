@@ -6,7 +6,7 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::ports::{Priority, Recipient, SupportTicket};
+use crate::domain::{Priority, Recipient, SupportTicket};
 
 /// Addresses the mails use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +205,7 @@ mod tests {
 
     use super::*;
     use crate::domain::UserId;
-    use crate::ports::{MailStatus, TranscriptLine};
+    use crate::domain::{MailStatus, TranscriptLine};
 
     fn ticket(subject: &str) -> SupportTicket {
         SupportTicket {

@@ -1,13 +1,32 @@
-//! Validated domain types: parse, don't validate. A value of these types is known to be valid.
+//! The domain: who is who, what is stored, and the values the API validates, with no I/O.
+//! Parse, don't validate: a value of these types is known to be valid. Everything else in the
+//! crate builds on this module; it imports nothing of the crate but `clock`.
 
-pub mod chat;
+mod account;
+mod conversation;
 mod email;
-pub mod escalation;
+mod events;
+mod identity;
 pub mod mail;
+mod paging;
 mod password;
-mod user;
-pub mod ws;
+mod socket;
+mod ticket;
+mod views;
 
+pub use account::{SessionRecord, StoredToken, TokenPurpose, UserRecord};
+pub use conversation::{Content, ConversationRecord, MAX_CONTENT_CHARS, MessageRecord, Role, Source};
 pub use email::Email;
+pub use events::ServerEvent;
+pub use identity::{DisplayName, Principal, SessionId, UserId, UserProfile, UserView};
+pub use paging::{
+    Cursor, DEFAULT_PAGE, MAX_PAGE, Page, message_cursor, parse_limit, parse_message_cursor, plausible_id,
+};
 pub use password::Password;
-pub use user::{DisplayName, UserId, UserProfile, UserView};
+pub use socket::{ConnectionRecord, TicketRecord};
+pub use ticket::{
+    DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME, MAX_DESCRIPTION_CHARS,
+    MAX_SUBJECT_CHARS, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, TranscriptLine,
+    parse_description, parse_key, parse_subject, ticket_number,
+};
+pub use views::{ConversationView, MailView, MessageView, TicketView};

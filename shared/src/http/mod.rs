@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod cors;
 pub mod request;
 pub mod response;
+pub mod router;
 
 use std::future::Future;
 use std::time::Instant;
@@ -17,6 +18,7 @@ pub use cookies::CookieSettings;
 pub use cors::Cors;
 pub use request::{Validator, json_body, request_id, source_ip, user_agent};
 pub use response::{json, no_content};
+pub use router::{Answer, Pending, Route, Routed, dispatch};
 
 use crate::error::{ApiError, ProblemCode};
 
@@ -25,6 +27,9 @@ use crate::error::{ApiError, ProblemCode};
 pub trait HttpFunction: Send + Sync {
     /// Serves one request; every failure is already a problem+json response.
     async fn handle(&self, req: Request) -> Response<Body>;
+
+    /// The API Gateway paths routed to the function ([`Routed::API_PATHS`]).
+    fn api_paths(&self) -> &'static [&'static str];
 }
 
 /// Runs one request through `route` and finishes the response the same way for every function:

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::conversations::{MessageRecord, Source};
+use crate::domain::{MessageRecord, Source};
 
 /// An answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,26 +1,10 @@
-//! Open WebSocket connections, findable by id, by user and by session.
+//! Where open WebSocket connections live, findable by id, by user and by session.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Quota, StoreResult};
-use crate::auth::SessionId;
-use crate::domain::UserId;
-
-/// A stored connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionRecord {
-    /// API Gateway connection id.
-    pub id: String,
-    /// Who is connected.
-    pub user_id: UserId,
-    /// Through which session (logout closes these).
-    pub session_id: SessionId,
-    /// When the socket was accepted.
-    pub connected_at: DateTime<Utc>,
-    /// API Gateway closes sockets after 2 hours; the record expires with it (TTL).
-    pub expires_at: DateTime<Utc>,
-}
+use crate::domain::{ConnectionRecord, SessionId, UserId};
 
 /// What a new connection must pass, checked in the same write that stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]

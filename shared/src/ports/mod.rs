@@ -1,5 +1,5 @@
-//! Store ports: the small traits handlers and the auth core depend on. Adapters live in
-//! [`crate::adapters`]; a handler never knows which one it has.
+//! Ports: the small traits the services and the auth core depend on, speaking domain types.
+//! Adapters live in [`crate::adapters`]; a service never knows which one it has.
 
 pub mod assistant;
 pub mod connections;
@@ -13,18 +13,15 @@ pub mod users;
 pub mod ws_tickets;
 
 pub use assistant::{Answer, Assistant, AssistantError};
-pub use connections::{ConnectGate, ConnectionRecord, Connections, Opened};
-pub use conversations::{ConversationRecord, Conversations, MessageRecord, Role, Source};
+pub use connections::{ConnectGate, Connections, Opened};
+pub use conversations::Conversations;
 pub use mail::{MailError, MailTransport, OutgoingMail};
 pub use push::{Push, PushError};
 pub use rate_limits::{Acquired, Counter, RateLimits};
-pub use sessions::{SessionRecord, SessionStore};
-pub use support_tickets::{
-    CreateConflict, DETACHED_OWNER, IdempotencyKey, MailRecord, MailStatus, NewTicket, Priority, Recipient,
-    SupportTicket, SupportTickets, TranscriptLine,
-};
-pub use users::{StoredToken, TokenPurpose, UserRecord, UserStore};
-pub use ws_tickets::{Admission, Quota, TicketRecord, WsTickets};
+pub use sessions::SessionStore;
+pub use support_tickets::{CreateConflict, SupportTickets};
+pub use users::UserStore;
+pub use ws_tickets::{Admission, Quota, WsTickets};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,43 +1,10 @@
-//! Sessions: keyed by the SHA-256 of the cookie token, with absolute and idle expiry.
+//! Where sessions live: keyed by the SHA-256 of the cookie token, with absolute and idle expiry.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
-use crate::auth::SessionId;
-use crate::domain::{UserId, UserProfile};
-
-/// A stored session. It carries a snapshot of the user's profile so that `authenticate`
-/// and `GET /api/auth/me` cost one store round trip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    /// SHA-256 (hex) of the cookie token; also the `sid` claim.
-    pub id: SessionId,
-    /// Whose session it is.
-    pub user: UserProfile,
-    /// When it was created (at login or registration).
-    pub created_at: DateTime<Utc>,
-    /// Hard end, never extended (also the item's TTL).
-    pub absolute_expires_at: DateTime<Utc>,
-    /// End unless refreshed before; refresh pushes it forward.
-    pub idle_expires_at: DateTime<Utc>,
-    /// When it was last used to sign in or refresh.
-    pub last_seen_at: DateTime<Utc>,
-    /// The browser or client it was opened from, as it said (for the sessions list).
-    pub user_agent: Option<String>,
-}
-
-impl SessionRecord {
-    /// When the session stops being usable: the earlier of its two limits.
-    pub fn expires_at(&self) -> DateTime<Utc> {
-        self.absolute_expires_at.min(self.idle_expires_at)
-    }
-
-    /// Whether the session may be used at `now`.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        now < self.expires_at()
-    }
-}
+use crate::domain::{SessionId, SessionRecord, UserId};
 
 /// Where sessions live. Every read treats a session that is not live as absent.
 #[async_trait]

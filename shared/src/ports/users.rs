@@ -1,67 +1,10 @@
-//! Accounts: one record per user, unique by email, with its mailed tokens.
+//! Where accounts live: one record per user, unique by email, with its mailed tokens.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SessionRecord, StoreResult};
-use crate::domain::{Email, UserId, UserProfile};
-
-/// What a mailed token is for. A user has at most one live token per purpose: issuing one
-/// replaces the last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPurpose {
-    /// Proves the user receives mail at the account's address.
-    VerifyEmail,
-    /// Sets a new password.
-    ResetPassword,
-}
-
-/// A mailed token as the account keeps it: the SHA-256 of its secret and when it stops working.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredToken {
-    /// Hex SHA-256 of the token's secret.
-    pub digest: String,
-    /// When it stops being redeemable.
-    pub expires_at: DateTime<Utc>,
-}
-
-impl StoredToken {
-    /// A token no presented value redeems: it replaces one whose mail could not be sent.
-    pub fn withdrawn() -> Self {
-        Self { digest: String::new(), expires_at: DateTime::<Utc>::UNIX_EPOCH }
-    }
-
-    /// Whether a presented token with this digest redeems it at `now` (constant-time compare).
-    pub fn admits(&self, digest: &str, now: DateTime<Utc>) -> bool {
-        let same =
-            aws_lc_rs::constant_time::verify_slices_are_equal(self.digest.as_bytes(), digest.as_bytes())
-                .is_ok();
-        same && !digest.is_empty() && now < self.expires_at
-    }
-}
-
-/// A stored account: the public profile, the password's PHC string and the live mailed tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    /// What the API shows.
-    pub profile: UserProfile,
-    /// argon2id PHC string; never leaves the auth core.
-    pub password_hash: String,
-    /// The address-verification token, if one is outstanding.
-    pub verify_token: Option<StoredToken>,
-    /// The password-reset token, if one is outstanding.
-    pub reset_token: Option<StoredToken>,
-}
-
-impl UserRecord {
-    /// The outstanding token for `purpose`.
-    pub fn token(&self, purpose: TokenPurpose) -> Option<&StoredToken> {
-        match purpose {
-            TokenPurpose::VerifyEmail => self.verify_token.as_ref(),
-            TokenPurpose::ResetPassword => self.reset_token.as_ref(),
-        }
-    }
-}
+use super::StoreResult;
+use crate::domain::{Email, SessionRecord, StoredToken, TokenPurpose, UserId, UserRecord};
 
 /// Where accounts live. Every write that depends on a token or a password hash is conditional
 /// on the stored value, so a token works once and concurrent changes cannot undo each other.

@@ -1,24 +1,11 @@
-//! WebSocket tickets: single use, short lived, stored only as the SHA-256 of the ticket.
+//! Where WebSocket tickets live: single use, short lived, stored only as the SHA-256 of the
+//! ticket, minted within a per-user quota.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
-use crate::auth::SessionId;
-use crate::domain::UserId;
-
-/// A stored ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketRecord {
-    /// Hex SHA-256 of the ticket.
-    pub id: String,
-    /// Who minted it.
-    pub user_id: UserId,
-    /// Through which session.
-    pub session_id: SessionId,
-    /// When it stops being redeemable (also the item's TTL).
-    pub expires_at: DateTime<Utc>,
-}
+use crate::domain::{TicketRecord, UserId};
 
 /// A per-user allowance counted in fixed windows: at most `limit` in the window ending at
 /// `window_end`, under the counter `key`.

@@ -16,16 +16,15 @@ use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, build_err, failed_condition, unavailable};
-use crate::auth::SessionId;
-use crate::auth::throttle::counter_key;
+use crate::auth::limits::counter_key;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{ConnectGate, ConnectionRecord, Connections, Opened, StoreError, StoreResult};
+use crate::domain::{ConnectionRecord, SessionId, UserId};
+use crate::ports::{ConnectGate, Connections, Opened, StoreError, StoreResult};
 
 /// Index on `user_id`.
-pub const BY_USER: &str = "by_user";
+pub(crate) const BY_USER: &str = "by_user";
 /// Index on `session_id`.
-pub const BY_SESSION: &str = "by_session";
+pub(crate) const BY_SESSION: &str = "by_session";
 
 /// Claims of a free slot that may lose a race before the connect gives up (only reached when
 /// many connects of one user race for its last free slots).

@@ -6,24 +6,19 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, build_err, unavailable};
+use super::{DynamoStore, build_err, position, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{ConversationRecord, Conversations, MessageRecord, Role, StoreError, StoreResult};
+use crate::domain::{ConversationRecord, Cursor, MessageRecord, Role, UserId};
+use crate::ports::{Conversations, StoreError, StoreResult};
 
 /// Index listing a user's conversations by activity.
-pub const BY_USER: &str = "by_user";
+pub(crate) const BY_USER: &str = "by_user";
 const META: &str = "META";
 
 fn message_key(seq: u32) -> String {
     format!("MSG#{seq:010}")
-}
-
-fn activity(updated_at: DateTime<Utc>, id: &str) -> String {
-    format!("{:020}#{id}", epoch(updated_at).max(0))
 }
 
 fn conversation_item(k: &ConversationRecord) -> Item {
@@ -35,7 +30,7 @@ fn conversation_item(k: &ConversationRecord) -> Item {
         ("created_at".to_owned(), n(epoch(k.created_at))),
         ("updated_at".to_owned(), n(epoch(k.updated_at))),
         ("message_count".to_owned(), n(i64::from(k.message_count))),
-        ("activity".to_owned(), s(activity(k.updated_at, &k.id))),
+        ("activity".to_owned(), s(position(k.updated_at, &k.id))),
     ]);
     if let Some(ticket) = &k.open_ticket {
         item.insert("open_ticket".to_owned(), s(ticket));
@@ -128,7 +123,7 @@ impl Conversations for DynamoStore {
                 .condition_expression("message_count = :expected")
                 .expression_attribute_values(":u", n(epoch(k.updated_at)))
                 .expression_attribute_values(":c", n(i64::from(k.message_count)))
-                .expression_attribute_values(":a", s(activity(k.updated_at, &k.id)))
+                .expression_attribute_values(":a", s(position(k.updated_at, &k.id)))
                 .expression_attribute_values(":expected", n(i64::from(expected_count)))
                 .build()
                 .map_err(build_err)?;
@@ -230,24 +225,11 @@ impl Conversations for DynamoStore {
     async fn list(
         &self,
         user: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationRecord>> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.conversations)
-            .index_name(BY_USER)
-            .expression_attribute_values(":u", s(user.as_str()))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
-        query = match before {
-            Some((at, id)) => query
-                .key_condition_expression("user_id = :u AND activity < :before")
-                .expression_attribute_values(":before", s(activity(at, &id))),
-            None => query.key_condition_expression("user_id = :u"),
-        };
-        let out = query.send().await.map_err(unavailable)?;
-        out.items().iter().map(conversation).collect()
+        let items =
+            self.newest_first(&self.tables.conversations, BY_USER, "activity", user, before, limit).await?;
+        items.iter().map(conversation).collect()
     }
 }

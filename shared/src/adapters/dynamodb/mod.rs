@@ -8,6 +8,7 @@ mod rate_limits;
 pub mod schema;
 pub mod sessions;
 pub mod support_tickets;
+mod tables;
 mod users;
 pub mod ws_tickets;
 
@@ -18,9 +19,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 
-use crate::config::Tables;
-use crate::ports::StoreError;
-use crate::ports::StoreResult;
+use crate::domain::{Cursor, UserId};
+use crate::ports::{StoreError, StoreResult};
+
+pub use tables::Tables;
 
 /// The DynamoDB store; implements every store port over the configured tables.
 #[derive(Clone, Debug)]
@@ -99,11 +101,49 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// One page of a user's items of a newest-first list: the table's index `index` (partition
+    /// `user_id`, sort key `sort` = [`position`]), descending, after `before`; every list port
+    /// method is this query.
+    async fn newest_first(
+        &self,
+        table: &str,
+        index: &str,
+        sort: &str,
+        user: &UserId,
+        before: Option<Cursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<item::Item>> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .expression_attribute_names("#sort", sort)
+            .expression_attribute_values(":u", item::s(user.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        query = match before {
+            Some(Cursor { at, id }) => query
+                .key_condition_expression("user_id = :u AND #sort < :before")
+                .expression_attribute_values(":before", item::s(position(at, &id))),
+            // The sort key is only named when it is compared.
+            None => query.key_condition_expression("user_id = :u").set_expression_attribute_names(None),
+        };
+        let out = query.send().await.map_err(unavailable)?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// Deletes one item by its key attributes.
     async fn delete_key(&self, table: &str, key: item::Item) -> StoreResult<()> {
         self.client.delete_item().table_name(table).set_key(Some(key)).send().await.map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// An item's place in a newest-first index: its time (zero-padded epoch seconds, so text order
+/// is time order) and its id.
+pub(super) fn position(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{:020}#{id}", crate::clock::epoch(at).max(0))
 }
 
 /// A request that could not be built: a bug in this adapter, never the caller's input.

@@ -7,10 +7,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
+use super::Tables;
 use super::connections::{BY_SESSION, BY_USER};
 use super::{build_err, unavailable};
 use super::{conversations, sessions, support_tickets, ws_tickets};
-use crate::config::Tables;
 use crate::ports::StoreResult;
 
 /// One table: partition key `pk` and optional sort key `sk` (strings), on-demand, optional TTL on

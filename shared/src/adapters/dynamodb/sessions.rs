@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 
 use super::item::{Item, b, get_flag, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, unavailable};
-use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{SessionRecord, SessionStore, StoreError, StoreResult};
+use crate::domain::{DisplayName, Email, SessionId, SessionRecord, UserId, UserProfile};
+use crate::ports::{SessionStore, StoreError, StoreResult};
 
 /// Index of a user's sessions (eventually consistent).
-pub const BY_USER: &str = "by_user";
+pub(crate) const BY_USER: &str = "by_user";
 
 pub(super) fn to_item(r: &SessionRecord) -> Item {
     let mut item = Item::from([

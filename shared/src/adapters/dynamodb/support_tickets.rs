@@ -13,18 +13,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, build_err, unavailable};
+use super::{DynamoStore, build_err, position, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{
-    CreateConflict, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError,
-    StoreResult, SupportTicket, SupportTickets,
+use crate::domain::{
+    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, UserId,
 };
+use crate::ports::{CreateConflict, StoreError, StoreResult, SupportTickets};
 
 /// Index of a user's tickets, newest first.
-pub const BY_USER: &str = "by_user";
+pub(crate) const BY_USER: &str = "by_user";
 /// Sparse index of queued mails by due time.
-pub const BY_DUE: &str = "by_due";
+pub(crate) const BY_DUE: &str = "by_due";
 const QUEUED: &str = "queued";
 
 fn ticket_key(id: &str) -> String {
@@ -40,10 +39,6 @@ fn idem_key(user: &UserId, key: &str) -> String {
     let digest =
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{}\n{key}", user.as_str()).as_bytes());
     format!("IDEM#{}", hex::encode(digest))
-}
-
-fn position(at: DateTime<Utc>, id: &str) -> String {
-    format!("{:020}#{id}", epoch(at).max(0))
 }
 
 fn due(m: &MailRecord) -> String {
@@ -271,25 +266,13 @@ impl SupportTickets for DynamoStore {
     async fn list(
         &self,
         user: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<SupportTicket>> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.support_tickets)
-            .index_name(BY_USER)
-            .expression_attribute_values(":u", s(user.as_str()))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
-        query = match before {
-            Some((at, id)) => query
-                .key_condition_expression("user_id = :u AND created_key < :before")
-                .expression_attribute_values(":before", s(position(at, &id))),
-            None => query.key_condition_expression("user_id = :u"),
-        };
-        let out = query.send().await.map_err(unavailable)?;
-        out.items().iter().map(ticket).collect()
+        let items = self
+            .newest_first(&self.tables.support_tickets, BY_USER, "created_key", user, before, limit)
+            .await?;
+        items.iter().map(ticket).collect()
     }
 
     async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {

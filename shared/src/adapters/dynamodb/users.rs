@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use super::item::{Item, b, get_flag, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, build_err, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{
-    SessionRecord, StoreError, StoreResult, StoredToken, TokenPurpose, UserRecord, UserStore,
+use crate::domain::{
+    DisplayName, Email, SessionRecord, StoredToken, TokenPurpose, UserId, UserProfile, UserRecord,
 };
+use crate::ports::{StoreError, StoreResult, UserStore};
 
 fn user_key(id: &UserId) -> String {
     format!("USER#{}", id.as_str())

@@ -8,13 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_n, get_s, n, s};
 use super::{DynamoStore, build_err, first_condition_failed, unavailable};
-use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{Admission, Quota, StoreResult, TicketRecord, WsTickets};
+use crate::domain::{SessionId, TicketRecord, UserId};
+use crate::ports::{Admission, Quota, StoreResult, WsTickets};
 
 /// Index of a user's tickets (account deletion).
-pub const BY_USER: &str = "by_user";
+pub(crate) const BY_USER: &str = "by_user";
 
 fn from_item(item: &Item) -> StoreResult<TicketRecord> {
     Ok(TicketRecord {

@@ -3,10 +3,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, unavailable};
-use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{ConnectGate, ConnectionRecord, Connections, Opened, StoreResult};
+use crate::domain::{ConnectionRecord, SessionId, UserId};
+use crate::ports::{ConnectGate, Connections, Opened, StoreResult};
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
     Ok(ConnectionRecord {

@@ -1,11 +1,10 @@
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{SqliteStore, conflict_or_unavailable, unavailable};
+use super::{NewestFirst, SqliteStore, conflict_or_unavailable, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{ConversationRecord, Conversations, MessageRecord, Role, StoreError, StoreResult};
+use crate::domain::{ConversationRecord, Cursor, MessageRecord, Role, UserId};
+use crate::ports::{Conversations, StoreError, StoreResult};
 
 const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, message_count, open_ticket";
 const MESSAGE: &str = "id, seq, role, content, sources, suggest_escalation, created_at";
@@ -171,23 +170,10 @@ impl Conversations for SqliteStore {
     async fn list(
         &self,
         user: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationRecord>> {
-        let user = user.as_str().to_owned();
-        // Without a cursor, start after the largest possible position.
-        let (at, id) = before.map_or((i64::MAX, String::new()), |(t, id)| (epoch(t), id));
-        self.run(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {CONVERSATION} FROM conversations
-                     WHERE user_id = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND (?3 = '' OR id < ?3)))
-                     ORDER BY updated_at DESC, id DESC LIMIT ?4"
-                ))
-                .map_err(unavailable)?;
-            let rows = stmt.query_map(params![user, at, id, limit], conversation).map_err(unavailable)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
-        })
-        .await
+        let list = NewestFirst { columns: CONVERSATION, table: "conversations", time: "updated_at" };
+        self.newest_first(list, user, before, limit, |r| conversation(r).map(Ok)).await
     }
 }

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use crate::clock::epoch;
+use crate::domain::{Cursor, UserId};
 use crate::ports::{StoreError, StoreResult};
 
 const SCHEMA_VERSION: i64 = 6;
@@ -151,6 +152,14 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 ) STRICT;
 ";
 
+/// A newest-first list: its table, the columns its rows are read from, and its time column.
+#[derive(Clone, Copy)]
+struct NewestFirst {
+    columns: &'static str,
+    table: &'static str,
+    time: &'static str,
+}
+
 /// The SQLite store; implements every store port.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -210,6 +219,34 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+    }
+
+    /// One page of a user's rows of a newest-first list: `SELECT columns FROM table` ordered by
+    /// `time` then id, both descending, after `before`; every list port method is this query.
+    async fn newest_first<T: Send + 'static>(
+        &self,
+        list: NewestFirst,
+        user: &UserId,
+        before: Option<Cursor>,
+        limit: u32,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<StoreResult<T>>,
+    ) -> StoreResult<Vec<T>> {
+        let user = user.as_str().to_owned();
+        // Without a cursor, start after the largest possible position.
+        let (at, id) = before.map_or((i64::MAX, String::new()), |c| (epoch(c.at), c.id));
+        self.run(move |c| {
+            let NewestFirst { columns, table, time } = list;
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {columns} FROM {table}
+                     WHERE user_id = ?1 AND ({time} < ?2 OR ({time} = ?2 AND (?3 = '' OR id < ?3)))
+                     ORDER BY {time} DESC, id DESC LIMIT ?4"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(rusqlite::params![user, at, id, limit], row).map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)?).collect()
+        })
+        .await
     }
 
     /// Deletes every item past its expiry, as DynamoDB's TTL would (reads never depend on it).

@@ -3,10 +3,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, conflict_or_unavailable, unavailable};
-use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{SessionRecord, SessionStore, StoreResult};
+use crate::domain::{DisplayName, Email, SessionId, SessionRecord, UserId, UserProfile};
+use crate::ports::{SessionStore, StoreResult};
 
 const COLUMNS: &str = "id, user_id, email, display_name, user_created_at, created_at, absolute_expires_at, \
                        idle_expires_at, last_seen_at, user_agent, email_verified";

@@ -2,13 +2,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{SqliteStore, unavailable};
+use super::{NewestFirst, SqliteStore, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{
-    CreateConflict, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, StoreError,
-    StoreResult, SupportTicket, SupportTickets,
+use crate::domain::{
+    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, UserId,
 };
+use crate::ports::{CreateConflict, StoreError, StoreResult, SupportTickets};
 
 const TICKET: &str = "id, number, user_id, user_email, conversation_id, subject, description, priority, status, \
                       created_at, transcript, mail_support, mail_user";
@@ -227,23 +226,11 @@ impl SupportTickets for SqliteStore {
     async fn list(
         &self,
         user: &UserId,
-        before: Option<(DateTime<Utc>, String)>,
+        before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<SupportTicket>> {
-        let user = user.as_str().to_owned();
-        let (at, id) = before.map_or((i64::MAX, String::new()), |(t, id)| (epoch(t), id));
-        self.run(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {TICKET} FROM tickets
-                     WHERE user_id = ?1 AND (created_at < ?2 OR (created_at = ?2 AND (?3 = '' OR id < ?3)))
-                     ORDER BY created_at DESC, id DESC LIMIT ?4"
-                ))
-                .map_err(unavailable)?;
-            let rows = stmt.query_map(params![user, at, id, limit], ticket).map_err(unavailable)?;
-            rows.map(|r| r.map_err(unavailable)?).collect()
-        })
-        .await
+        let list = NewestFirst { columns: TICKET, table: "tickets", time: "created_at" };
+        self.newest_first(list, user, before, limit, ticket).await
     }
 
     async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {

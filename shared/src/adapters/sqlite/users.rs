@@ -4,10 +4,10 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, conflict_or_unavailable, unavailable};
 use crate::clock::{epoch, from_epoch};
-use crate::domain::{DisplayName, Email, UserId, UserProfile};
-use crate::ports::{
-    SessionRecord, StoreError, StoreResult, StoredToken, TokenPurpose, UserRecord, UserStore,
+use crate::domain::{
+    DisplayName, Email, SessionRecord, StoredToken, TokenPurpose, UserId, UserProfile, UserRecord,
 };
+use crate::ports::{StoreError, StoreResult, UserStore};
 
 const COLUMNS: &str = "id, email, display_name, password_hash, created_at, email_verified, \
                        verify_digest, verify_expires_at, reset_digest, reset_expires_at";

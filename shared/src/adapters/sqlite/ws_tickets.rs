@@ -3,10 +3,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, conflict_or_unavailable, unavailable};
-use crate::auth::SessionId;
 use crate::clock::{epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{Admission, Quota, StoreResult, TicketRecord, WsTickets};
+use crate::domain::{SessionId, TicketRecord, UserId};
+use crate::ports::{Admission, Quota, StoreResult, WsTickets};
 
 /// Counts one against `quota` inside the caller's transaction; false (nothing counted) when it
 /// is used up: the upsert's WHERE leaves a full counter untouched and returns no row.

@@ -1,18 +1,14 @@
-//! The account lifecycle: address verification, password reset by mail, password change, the
-//! sessions list and account deletion. Every path that ends sessions also tells and closes
-//! their sockets; every path that proves or replaces a password removes the mailed tokens.
+//! What a signed-in user manages: the profile as of now, the password, the sessions list, and
+//! the account itself. Every path that ends sessions also tells and closes their sockets.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::accounts::{AccountError, Accounts, rate_limited};
-use super::authenticate::Principal;
-use super::password::Verdict;
-use super::secret::MailToken;
-use super::session::SessionId;
-use super::throttle::{counter_key, take};
-use crate::domain::{Email, Password, UserId, UserProfile};
-use crate::ports::{TokenPurpose, UserRecord};
+use super::{AccountError, Accounts};
+use crate::auth::authenticate::current_profile;
+use crate::auth::limits::counter_key;
+use crate::auth::password::Verdict;
+use crate::domain::{Password, Principal, SessionId, UserId, UserProfile, UserRecord};
 
 /// One entry of `GET /api/auth/sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,82 +26,9 @@ pub struct SessionView {
 }
 
 impl Accounts {
-    /// The caller's profile as of now ([`Principal::current_profile`]).
+    /// The caller's profile as of now ([`current_profile`]).
     pub async fn profile(&self, principal: &Principal) -> Result<UserProfile, AccountError> {
-        principal.current_profile(&*self.users).await?.ok_or(AccountError::SessionInvalid)
-    }
-
-    /// Redeems an address-verification token: the address is verified and the token gone, once
-    /// (one conditional write); live sessions' snapshots are updated too (best effort).
-    pub async fn verify_email(&self, token: &str) -> Result<(), AccountError> {
-        let token = MailToken::parse(token).ok_or(AccountError::InvalidVerificationToken)?;
-        let now = self.clock.now();
-        let user = self.users.get(token.user()).await?.ok_or(AccountError::InvalidVerificationToken)?;
-        let live = user.token(TokenPurpose::VerifyEmail).is_some_and(|t| t.admits(&token.digest(), now));
-        if !live || !self.users.verify_email(&user, &token.digest(), now).await? {
-            return Err(AccountError::InvalidVerificationToken);
-        }
-        if let Err(e) = self.sessions.mark_email_verified(&user.profile.id, now).await {
-            tracing::warn!(error = %e, "session snapshots not marked verified; they read the account instead");
-        }
-        tracing::info!(user_id = %user.profile.id.as_str(), "email verified");
-        Ok(())
-    }
-
-    /// Mails a new verification link (the last one stops working), at most 3 times per
-    /// 15 minutes per user.
-    pub async fn resend_verification(&self, principal: &Principal) -> Result<(), AccountError> {
-        let id = &principal.user().id;
-        let user = self.users.get(id).await?.ok_or(AccountError::SessionInvalid)?;
-        if user.profile.email_verified {
-            return Err(AccountError::AlreadyVerified);
-        }
-        take(&*self.limits, "verify-user", id.as_str(), self.policy.verify_resends, self.clock.now())
-            .await?
-            .map_err(rate_limited)?;
-        self.mail_token(&user, TokenPurpose::VerifyEmail).await?;
-        tracing::info!(user_id = %id.as_str(), "verification mail sent again");
-        Ok(())
-    }
-
-    /// Starts a password reset. The caller answers 202 the same way whether or not the account
-    /// exists; only a real account gets a token (replacing its last one) and a mail. Limited per
-    /// source address, then per email, before anything is looked up.
-    pub async fn forgot_password(&self, email: Email, source: Option<&str>) -> Result<(), AccountError> {
-        self.per_address("reset#addr", source, self.policy.resets_per_address).await?;
-        take(&*self.limits, "reset#email", email.as_str(), self.policy.resets_per_email, self.clock.now())
-            .await?
-            .map_err(rate_limited)?;
-        let Some(user) = self.users.find_by_email(&email).await? else { return Ok(()) };
-        self.mail_token(&user, TokenPurpose::ResetPassword).await?;
-        tracing::info!(user_id = %user.profile.id.as_str(), "password reset mail sent");
-        Ok(())
-    }
-
-    /// Redeems a reset token (once, before its expiry, and only the user's latest): sets the
-    /// new password, removes every mailed token, marks the address verified (the link proved
-    /// it) and ends every session of the user, closing their sockets.
-    pub async fn reset_password(&self, token: &str, new_password: Password) -> Result<(), AccountError> {
-        let token = MailToken::parse(token).ok_or(AccountError::InvalidResetToken)?;
-        let now = self.clock.now();
-        let user = self.users.get(token.user()).await?.ok_or(AccountError::InvalidResetToken)?;
-        // Checked before hashing, so a made-up token costs a read, not a hash.
-        if !user.token(TokenPurpose::ResetPassword).is_some_and(|t| t.admits(&token.digest(), now)) {
-            return Err(AccountError::InvalidResetToken);
-        }
-        let phc = self.hasher.hash(self.hasher.reserve()?, &new_password).await?;
-        if !self.users.reset_password(&user, &token.digest(), &phc, self.clock.now()).await? {
-            return Err(AccountError::InvalidResetToken);
-        }
-        self.end_sessions(&user.profile.id, None).await?;
-        match self.notifier.revoke_user(&user.profile.id).await {
-            Ok(d) => tracing::info!(closed = d.sent, gone = d.gone, failed = d.failed, "user sockets closed"),
-            Err(e) => tracing::warn!(error = %e, "listing the user's sockets failed; not closed"),
-        }
-        // A reset proves control of the mailbox: earlier failed attempts no longer count.
-        self.throttle.succeed(&user.profile.email).await?;
-        tracing::info!(user_id = %user.profile.id.as_str(), "password reset");
-        Ok(())
+        current_profile(principal, &*self.users).await?.ok_or(AccountError::SessionInvalid)
     }
 
     /// Changes the password after checking the current one; every mailed token is removed and
@@ -208,7 +131,11 @@ impl Accounts {
 
     /// Deletes every live session of the user except `keep`, closing each one's sockets unless
     /// the caller closes all the user's sockets itself (`keep` is `None`).
-    async fn end_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> Result<(), AccountError> {
+    pub(super) async fn end_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<(), AccountError> {
         let now = self.clock.now();
         for session in self.sessions.for_user(user, now).await? {
             match keep {

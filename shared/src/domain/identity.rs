@@ -1,3 +1,7 @@
+//! Who is who: user and session ids, the public profile, and the authenticated principal.
+
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -31,6 +35,35 @@ impl UserId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The session id: hex SHA-256 of the session token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The id shown to the user in the sessions list: a hash of the sid, short and useless as a
+    /// credential or to look the session up without the user's other sessions.
+    pub fn public_id(&self) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes());
+        hex::encode(&digest.as_ref()[..8])
+    }
+
+    /// An id from a verified token or a store.
+    pub fn from_trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -101,6 +134,37 @@ impl UserProfile {
             created_at: rfc3339(self.created_at),
             email_verified: self.email_verified,
         }
+    }
+}
+
+/// An authenticated caller: who they are and through which live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    user: UserProfile,
+    session_id: SessionId,
+    session_expires_at: DateTime<Utc>,
+}
+
+impl Principal {
+    /// A principal for a verified token's live session. Only `auth::authenticate` calls this:
+    /// nothing else in the code base yields a `Principal`.
+    pub(crate) fn new(user: UserProfile, session_id: SessionId, session_expires_at: DateTime<Utc>) -> Self {
+        Self { user, session_id, session_expires_at }
+    }
+
+    /// The user's profile (as of the session's creation).
+    pub fn user(&self) -> &UserProfile {
+        &self.user
+    }
+
+    /// The session the request runs under.
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+
+    /// When that session stops being usable unless refreshed.
+    pub fn session_expires_at(&self) -> DateTime<Utc> {
+        self.session_expires_at
     }
 }
 

@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use super::ServerEvent;
-use crate::auth::SessionId;
 use crate::clock::Clock;
-use crate::domain::UserId;
-use crate::ports::{ConnectionRecord, Connections, Push, PushError, StoreResult};
+use crate::domain::{ConnectionRecord, ServerEvent, SessionId, UserId};
+use crate::ports::{Connections, Push, PushError, StoreResult};
 
 /// What a delivery did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
-//! Account use cases behind the `login` function: register, sign in, refresh, sign out (the
-//! lifecycle ones — address verification, reset, change, sessions, deletion — are in
-//! `lifecycle.rs`).
+//! The account use cases behind the `login` function, one `Accounts` service over the stores:
+//! signing up and in (`sign_in`), the mailed links that verify an address or reset a password
+//! (`links`), and what a signed-in user manages — password, sessions, the account itself
+//! (`settings`).
 //!
 //! Every limit is taken before the work it guards: the per-address and per-account allowances
 //! (each one atomic conditional increment, so of any number of concurrent attempts at most the
@@ -12,18 +13,24 @@ use std::sync::Arc;
 use chrono::Duration;
 use lettre::message::Mailbox;
 
-use super::password::{PasswordError, PasswordHasher, Verdict};
-use super::secret::MailToken;
-use super::session::{SessionId, SessionPolicy, SessionToken};
-use super::throttle::{Allowance, LoginThrottle, Refused, take};
-use super::token::{AccessToken, TokenError, TokenIssuer};
+mod links;
+mod settings;
+mod sign_in;
+
+pub use settings::SessionView;
+
+use super::notifier::Notifier;
+use crate::auth::limits::{Allowance, LoginThrottle, Refused, take};
+use crate::auth::password::{PasswordError, PasswordHasher};
+use crate::auth::secret::MailToken;
+use crate::auth::session::{SessionPolicy, SessionToken};
+use crate::auth::token::{AccessToken, TokenError, TokenIssuer};
 use crate::clock::Clock;
-use crate::domain::mail::{build_reset, build_verify};
-use crate::domain::ws::Notifier;
-use crate::domain::{DisplayName, Email, Password, UserId, UserProfile};
+use crate::domain::mail::{BuildError, build_reset, build_verify};
+use crate::domain::{Email, SessionId, StoredToken, TokenPurpose, UserProfile, UserRecord};
 use crate::ports::{
-    Conversations, MailTransport, OutgoingMail, RateLimits, SessionStore, StoreError, StoredToken, Stores,
-    SupportTickets, TokenPurpose, UserRecord, UserStore, WsTickets,
+    Conversations, MailTransport, OutgoingMail, RateLimits, SessionStore, StoreError, Stores, SupportTickets,
+    UserStore, WsTickets,
 };
 
 /// Why an account operation failed.
@@ -165,28 +172,29 @@ pub struct SignedIn {
     pub session_token: SessionToken,
 }
 
-/// Everything the account use cases need.
+/// Everything the account use cases need. The fields are private to this module and its three
+/// parts (`sign_in`, `links`, `settings`), which implement the use cases on it.
 #[derive(Clone)]
 pub struct Accounts {
-    pub(super) users: Arc<dyn UserStore>,
-    pub(super) sessions: Arc<dyn SessionStore>,
-    pub(super) ws_tickets: Arc<dyn WsTickets>,
-    pub(super) conversations: Arc<dyn Conversations>,
-    pub(super) tickets: Arc<dyn SupportTickets>,
-    pub(super) limits: Arc<dyn RateLimits>,
-    pub(super) throttle: LoginThrottle,
-    pub(super) hasher: PasswordHasher,
-    pub(super) issuer: Arc<TokenIssuer>,
-    pub(super) policy: AccountPolicy,
-    pub(super) mail: Arc<dyn MailTransport>,
-    pub(super) notifier: Notifier,
-    pub(super) clock: Arc<dyn Clock>,
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    ws_tickets: Arc<dyn WsTickets>,
+    conversations: Arc<dyn Conversations>,
+    tickets: Arc<dyn SupportTickets>,
+    limits: Arc<dyn RateLimits>,
+    throttle: LoginThrottle,
+    hasher: PasswordHasher,
+    issuer: Arc<TokenIssuer>,
+    policy: AccountPolicy,
+    mail: Arc<dyn MailTransport>,
+    notifier: Notifier,
+    clock: Arc<dyn Clock>,
 }
 
 /// Builds a link mail: sender, recipient, link, minutes it works → (envelope recipient, MIME).
-type LinkMail = fn(&Mailbox, &str, &str, i64) -> Result<(String, Vec<u8>), crate::domain::mail::BuildError>;
+type LinkMail = fn(&Mailbox, &str, &str, i64) -> Result<(String, Vec<u8>), BuildError>;
 
-pub(super) fn rate_limited(refused: Refused) -> AccountError {
+fn rate_limited(refused: Refused) -> AccountError {
     AccountError::RateLimited { retry_after: refused.retry_after }
 }
 
@@ -231,7 +239,7 @@ impl Accounts {
 
     /// Takes one unit of a per-source-address allowance (no source: a direct invocation, which
     /// API Gateway never makes; nothing to count by).
-    pub(super) async fn per_address(
+    async fn per_address(
         &self,
         family: &str,
         source: Option<&str>,
@@ -245,174 +253,15 @@ impl Accounts {
     }
 
     /// Counts one password attempt for the account before its password is verified.
-    pub(super) async fn attempt(&self, email: &Email) -> Result<(), AccountError> {
+    async fn attempt(&self, email: &Email) -> Result<(), AccountError> {
         self.throttle
             .attempt(email, self.clock.now())
             .await?
             .map_err(|r| AccountError::TooManyAttempts { retry_after: r.retry_after })
     }
 
-    /// Creates an account with its first session (one atomic store write), mails the address
-    /// its verification link and signs it in. Without a sent mail nothing is kept: the caller
-    /// answers 503 and the user tries again.
-    pub async fn register(
-        &self,
-        email: Email,
-        password: Password,
-        display_name: Option<DisplayName>,
-        user_agent: Option<String>,
-        source: Option<&str>,
-    ) -> Result<SignedIn, AccountError> {
-        self.per_address("register-addr", source, self.policy.registrations_per_address).await?;
-        let password_hash = self.hasher.hash(self.hasher.reserve()?, &password).await?;
-        let now = self.clock.now();
-        let profile = UserProfile {
-            id: UserId::generate(),
-            email,
-            display_name,
-            created_at: now,
-            email_verified: false,
-        };
-        let token = MailToken::generate(profile.id.clone());
-        let user = UserRecord {
-            profile,
-            password_hash,
-            verify_token: Some(StoredToken {
-                digest: token.digest(),
-                expires_at: now + self.policy.verify.ttl,
-            }),
-            reset_token: None,
-        };
-        let (session_token, session) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
-        match self.users.create(&user, &session).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
-            Err(e) => return Err(e.into()),
-        }
-        if let Err(why) = self.send_link(&user.profile, TokenPurpose::VerifyEmail, &token).await {
-            // An account whose address we could not write to could never be verified: undo it.
-            tracing::error!(error = %why, "verification mail not sent; registration undone");
-            if let Err(e) = self.sessions.delete(&session.id, now).await {
-                tracing::error!(error = %e, "undoing registration: session not deleted");
-            }
-            if let Err(e) = self.users.delete(&user).await {
-                tracing::error!(error = %e, "undoing registration: account not deleted");
-            }
-            return Err(AccountError::MailUnavailable);
-        }
-        tracing::info!(user_id = %user.profile.id.as_str(), "registered; verification mail sent");
-        let access = self.issuer.issue(&session.user.id, &session.id, now)?;
-        Ok(SignedIn { user: session.user, access, session_token })
-    }
-
-    /// Signs in: the source address's allowance, the account's attempt and a hashing place (all
-    /// before the one verification), then a new session; the oldest sessions beyond the cap end.
-    pub async fn login(
-        &self,
-        email: Email,
-        password: Password,
-        user_agent: Option<String>,
-        source: Option<&str>,
-    ) -> Result<SignedIn, AccountError> {
-        self.per_address("login-addr", source, self.policy.logins_per_address).await?;
-        self.attempt(&email).await?;
-        let slot = self.hasher.reserve()?;
-        let user = self.users.find_by_email(&email).await?;
-        let verdict =
-            self.hasher.verify(slot, &password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let (user, needs_rehash) = match (user, verdict) {
-            (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
-            // The attempt stays counted.
-            _ => return Err(AccountError::InvalidCredentials),
-        };
-        if needs_rehash {
-            self.rehash(&user, &password).await;
-        }
-        let now = self.clock.now();
-        let (session_token, record) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
-        // Independent, in parallel: the session, forgetting this account's attempts (this one was
-        // counted and verified), and the list of older sessions to trim. Only the session is
-        // needed to answer; the other two are best effort (a count left behind expires with its
-        // window, a session over the cap is trimmed by the next sign-in).
-        let (created, cleared, older) = tokio::join!(
-            self.sessions.create(&record),
-            self.throttle.succeed(&email),
-            self.sessions.for_user(&user.profile.id, now),
-        );
-        created?;
-        if let Err(e) = cleared {
-            tracing::warn!(error = %e, "the account's counted attempts were not forgotten");
-        }
-        match older {
-            // The list may or may not include the new session, read as it was being written.
-            Ok(older) => {
-                self.trim_sessions(older.into_iter().map(|s| s.id).filter(|id| id != &record.id).collect())
-                    .await;
-            }
-            Err(e) => tracing::warn!(error = %e, "listing the user's sessions failed; none trimmed"),
-        }
-        let access = self.issuer.issue(&record.user.id, &record.id, now)?;
-        Ok(SignedIn { user: record.user, access, session_token })
-    }
-
-    /// Best effort: the login is valid either way, and the next one tries again. The store
-    /// writes only if the hash is unchanged, so a concurrent password change is never undone.
-    async fn rehash(&self, user: &UserRecord, password: &Password) {
-        let Ok(slot) = self.hasher.reserve() else { return };
-        match self.hasher.hash(slot, password).await {
-            Ok(phc) => match self.users.rehash(user, &phc).await {
-                Ok(true) => {}
-                Ok(false) => tracing::info!("password changed meanwhile; rehash dropped"),
-                Err(e) => tracing::warn!(error = %e, "password rehash not stored"),
-            },
-            Err(e) => tracing::warn!(error = %e, "password rehash failed"),
-        }
-    }
-
-    /// Ends the oldest of `older` (the user's sessions before this sign-in, oldest first) so that
-    /// with the new one at most `max_sessions` stay, closing their sockets. Best effort: a
-    /// failure leaves an extra session that the next sign-in trims.
-    async fn trim_sessions(&self, older: Vec<SessionId>) {
-        let keep = usize::try_from(self.policy.max_sessions).unwrap_or(usize::MAX).saturating_sub(1);
-        let excess = older.len().saturating_sub(keep);
-        for id in older.into_iter().take(excess) {
-            match self.revoke(&id).await {
-                Ok(()) => tracing::info!("oldest session ended: over the per-user cap"),
-                Err(e) => tracing::warn!(error = %e, "ending a session over the cap failed"),
-            }
-        }
-    }
-
-    /// A new access token for the session in the cookie, renewing its idle limit (1 round trip).
-    pub async fn refresh(&self, cookie: Option<&str>) -> Result<AccessToken, AccountError> {
-        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
-        let now = self.clock.now();
-        let session = self
-            .sessions
-            .touch(&token.id(), now + self.policy.sessions.idle, now)
-            .await?
-            .ok_or(AccountError::SessionInvalid)?;
-        Ok(self.issuer.issue(&session.user.id, &session.id, now)?)
-    }
-
-    /// Revokes the session a verified principal runs under and closes its sockets.
-    pub async fn logout(&self, session: &SessionId) -> Result<(), AccountError> {
-        self.revoke(session).await
-    }
-
-    /// Revokes the session in the cookie; [`AccountError::SessionInvalid`] if none was live.
-    pub async fn logout_cookie(&self, cookie: Option<&str>) -> Result<(), AccountError> {
-        let token = cookie.and_then(SessionToken::parse).ok_or(AccountError::SessionInvalid)?;
-        let id = token.id();
-        if !self.sessions.delete(&id, self.clock.now()).await? {
-            return Err(AccountError::SessionInvalid);
-        }
-        self.close_sockets(&id).await;
-        Ok(())
-    }
-
     /// Deletes a session, then tells its sockets and closes them.
-    pub(super) async fn revoke(&self, session: &SessionId) -> Result<(), AccountError> {
+    async fn revoke(&self, session: &SessionId) -> Result<(), AccountError> {
         self.sessions.delete(session, self.clock.now()).await?;
         self.close_sockets(session).await;
         Ok(())
@@ -438,7 +287,7 @@ impl Accounts {
     }
 
     /// Builds and sends the mail carrying `token`'s link to the account's address.
-    pub(super) async fn send_link(
+    async fn send_link(
         &self,
         user: &UserProfile,
         purpose: TokenPurpose,
@@ -456,11 +305,7 @@ impl Accounts {
 
     /// Issues a fresh token for `purpose` (replacing the user's last one) and mails its link; if
     /// the mail cannot be sent the token is withdrawn, so nothing unreceived stays redeemable.
-    pub(super) async fn mail_token(
-        &self,
-        user: &UserRecord,
-        purpose: TokenPurpose,
-    ) -> Result<(), AccountError> {
+    async fn mail_token(&self, user: &UserRecord, purpose: TokenPurpose) -> Result<(), AccountError> {
         let token = MailToken::generate(user.profile.id.clone());
         let ttl = self.link(purpose).0.ttl;
         let stored = StoredToken { digest: token.digest(), expires_at: self.clock.now() + ttl };

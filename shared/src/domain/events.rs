@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-use crate::domain::chat::MessageView;
-use crate::domain::escalation::{MailView, TicketView};
+use super::views::{MailView, MessageView, TicketView};
 
 /// A server-to-client event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

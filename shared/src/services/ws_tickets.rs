@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::auth::Principal;
+use crate::auth::limits::{counter_key, seconds_until};
 use crate::auth::secret::Secret;
-use crate::auth::throttle::{counter_key, seconds_until};
 use crate::clock::{Clock, epoch, from_epoch};
-use crate::domain::UserId;
-use crate::ports::{Admission, Quota, StoreError, TicketRecord, WsTickets};
+use crate::domain::{Principal, TicketRecord, UserId};
+use crate::ports::{Admission, Quota, StoreError, WsTickets};
 
 /// Ticket lifetime and minting allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

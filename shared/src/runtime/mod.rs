@@ -1,0 +1,98 @@
+//! Wiring, written once. A [`Wiring`] is everything a function is built from: its settings,
+//! the stores, push, mail and the clock. Each function crate has a `build(&Wiring)`; a Lambda's
+//! `main` hands that to [`lambda`]'s `serve_*`, which wires the AWS adapters from the
+//! environment, and the local gateway builds the same functions over its own wiring.
+
+#[cfg(feature = "dynamodb")]
+pub mod lambda;
+
+use std::sync::Arc;
+
+use lambda_http::lambda_runtime;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Clock;
+use crate::auth::SigningKey;
+use crate::config::HttpConfig;
+use crate::env::{ConfigError, Source, err};
+use crate::ports::{MailTransport, Push, Stores};
+
+/// A function invoked with a whole Lambda event (not through `lambda_http`).
+#[async_trait::async_trait]
+pub trait EventFunction: Send + Sync + 'static {
+    /// The event it is invoked with.
+    type Event: DeserializeOwned + Send;
+    /// What it answers.
+    type Output: Serialize;
+    /// Why an invocation failed (Lambda reports it, and retries an async invoke).
+    type Error: Into<lambda_runtime::Error>;
+    /// Handles one event.
+    async fn invoke(&self, event: Self::Event) -> Result<Self::Output, Self::Error>;
+}
+
+/// What every function is built from.
+#[derive(Clone)]
+pub struct Wiring {
+    settings: Arc<dyn Source + Send + Sync>,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+    push: Option<Arc<dyn Push>>,
+    mail: Option<Arc<dyn MailTransport>>,
+}
+
+impl Wiring {
+    /// Settings, stores and clock; push and mail are added when the host has them.
+    pub fn new(settings: Arc<dyn Source + Send + Sync>, stores: Stores, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, stores, clock, push: None, mail: None }
+    }
+
+    /// With pushes to WebSocket clients.
+    #[must_use]
+    pub fn with_push(mut self, push: Arc<dyn Push>) -> Self {
+        self.push = Some(push);
+        self
+    }
+
+    /// With a mail transport.
+    #[must_use]
+    pub fn with_mail(mut self, mail: Arc<dyn MailTransport>) -> Self {
+        self.mail = Some(mail);
+        self
+    }
+
+    /// Where the functions' settings are read from.
+    pub fn settings(&self) -> &dyn Source {
+        self.settings.as_ref()
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Pushes to WebSocket clients; an error naming the setting when this host has none.
+    pub fn push(&self) -> Result<Arc<dyn Push>, ConfigError> {
+        self.push.clone().ok_or_else(|| {
+            err("WEBSOCKET_MANAGEMENT_ENDPOINT", "is required (or WEBSOCKET_URL to derive it from)")
+        })
+    }
+
+    /// The mail transport; an error when this host has none.
+    pub fn mail(&self) -> Result<Arc<dyn MailTransport>, ConfigError> {
+        self.mail
+            .clone()
+            .ok_or_else(|| err("MAIL_FROM", "this function sends mail, but no transport is wired"))
+    }
+
+    /// The HTTP settings every HTTP function reads ([`HttpConfig::from_source`]); `extra_key`
+    /// joins the accepted keys (login's own).
+    pub fn http(&self, extra_key: Option<&SigningKey>) -> Result<HttpConfig, ConfigError> {
+        HttpConfig::from_source(self.settings(), extra_key)
+    }
+}

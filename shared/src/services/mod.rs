@@ -1,0 +1,17 @@
+//! The use cases, as services over the ports: accounts, chat, escalation (with its mail
+//! delivery), WebSocket tickets and the notifier that pushes events to sockets. Each takes its
+//! policies as plain values; `config` reads them from the environment.
+
+pub mod accounts;
+pub mod chat;
+pub mod escalation;
+pub mod mailer;
+pub mod notifier;
+pub mod ws_tickets;
+
+pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SessionView, SignedIn};
+pub use chat::{CONVERSATIONS, ChatError, ChatService, Exchange};
+pub use escalation::{Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS};
+pub use mailer::{Mailer, RetryRun};
+pub use notifier::{Delivery, Notifier};
+pub use ws_tickets::{MintError, MintedTicket, TicketMinter, TicketPolicy, minting_quota};
