@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::lambda::serve_http(escalation::Escalation::build).await
+    shared::runtime::lambda::wire()
+        .await
+        .with_push()
+        .with_mail()
+        .serve_http(escalation::Escalation::build)
+        .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::lambda::serve_events(mail_retry::MailRetry::build).await
+    shared::runtime::lambda::wire()
+        .await
+        .with_push()
+        .with_mail()
+        .serve_events(mail_retry::MailRetry::build)
+        .await
 }

@@ -1,12 +1,20 @@
 //! Serving a function on Lambda: telemetry, the AWS wiring from the environment (tables, one
-//! SDK configuration, a warmed store connection, push and mail where the binary links them),
-//! the function's own `build`, then the runtime loop. Anything missing or malformed stops the
-//! function at init with a message naming the variable; it never runs half-configured.
+//! SDK configuration, a warmed store connection), the push and mail adapters the function's
+//! `main` asks for, the function's own `build`, then the runtime loop. A `main` names what it
+//! uses, so a binary links only those SDK clients:
+//!
+//! ```text
+//! shared::runtime::lambda::wire().await.with_push().with_mail().serve_http(login::Login::build).await
+//! ```
+//!
+//! Anything missing or malformed stops the function at init with a message naming the
+//! variable; it never runs half-configured.
 
 use std::convert::Infallible;
 use std::fmt::Display;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Request, service_fn};
 
@@ -16,55 +24,77 @@ use crate::config::ProcessEnv;
 use crate::http::HttpFunction;
 use crate::ports::Stores;
 
-/// Wires from the environment, builds the HTTP function with `build`, and serves it.
-pub async fn serve_http<F, E>(build: impl FnOnce(&Wiring) -> Result<F, E>) -> Result<(), lambda_http::Error>
-where
-    F: HttpFunction + 'static,
-    E: Display,
-{
-    let function = Arc::new(or_exit(build(&wiring().await)));
-    lambda_http::run(service_fn(move |req: Request| {
-        let function = Arc::clone(&function);
-        async move { Ok::<_, Infallible>(function.handle(req).await) }
-    }))
-    .await
+/// The AWS wiring of one Lambda, before its function is built.
+pub struct Aws {
+    sdk: SdkConfig,
+    wiring: Wiring,
 }
 
-/// Wires from the environment, builds the event function with `build`, and serves it.
-pub async fn serve_events<F, E>(
-    build: impl FnOnce(&Wiring) -> Result<F, E>,
-) -> Result<(), lambda_runtime::Error>
-where
-    F: EventFunction,
-    E: Display,
-{
-    let function = Arc::new(or_exit(build(&wiring().await)));
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<F::Event>| {
-        let function = Arc::clone(&function);
-        async move { function.invoke(event.payload).await.map_err(Into::into) }
-    }))
-    .await
-}
-
-/// The AWS wiring: telemetry first (so init errors are logged), then the adapters.
-async fn wiring() -> Wiring {
+/// Telemetry first (so init errors are logged), then the settings, the SDK configuration and
+/// the store, whose connection is opened now rather than in the first request.
+pub async fn wire() -> Aws {
     crate::telemetry::init();
     let tables = or_exit(Tables::from_source(&ProcessEnv));
     let sdk = crate::adapters::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_sdk(&sdk, tables));
     store.warm().await;
-    #[allow(unused_mut)]
-    let mut wiring = Wiring::new(Arc::new(ProcessEnv), Stores::single(store), Arc::new(crate::SystemClock));
+    let wiring = Wiring::new(Arc::new(ProcessEnv), Stores::single(store), Arc::new(crate::SystemClock));
+    Aws { sdk, wiring }
+}
+
+impl Aws {
+    /// With pushes through the API Gateway Management API (`WEBSOCKET_MANAGEMENT_ENDPOINT`, or
+    /// derived from `WEBSOCKET_URL`).
     #[cfg(feature = "apigw")]
-    if let Ok(endpoint) = crate::config::management_endpoint(&ProcessEnv) {
-        wiring =
-            wiring.with_push(Arc::new(crate::adapters::apigw::ApiGatewayPush::from_sdk(&sdk, &endpoint)));
+    #[must_use]
+    pub fn with_push(mut self) -> Self {
+        let endpoint = or_exit(crate::config::management_endpoint(&ProcessEnv));
+        let push = crate::adapters::apigw::ApiGatewayPush::from_sdk(&self.sdk, &endpoint);
+        self.wiring = self.wiring.with_push(Arc::new(push));
+        self
     }
+
+    /// With mail through SES.
     #[cfg(feature = "ses")]
-    {
-        wiring = wiring.with_mail(Arc::new(crate::adapters::ses::Ses::from_sdk(&sdk)));
+    #[must_use]
+    pub fn with_mail(mut self) -> Self {
+        self.wiring = self.wiring.with_mail(Arc::new(crate::adapters::ses::Ses::from_sdk(&self.sdk)));
+        self
     }
-    wiring
+
+    /// Builds the HTTP function with `build` and serves it.
+    pub async fn serve_http<F, E>(
+        self,
+        build: impl FnOnce(&Wiring) -> Result<F, E>,
+    ) -> Result<(), lambda_http::Error>
+    where
+        F: HttpFunction + 'static,
+        E: Display,
+    {
+        let function = Arc::new(or_exit(build(&self.wiring)));
+        lambda_http::run(service_fn(move |req: Request| {
+            let function = Arc::clone(&function);
+            async move { Ok::<_, Infallible>(function.handle(req).await) }
+        }))
+        .await
+    }
+
+    /// Builds the event function with `build` and serves it.
+    pub async fn serve_events<F, E>(
+        self,
+        build: impl FnOnce(&Wiring) -> Result<F, E>,
+    ) -> Result<(), lambda_runtime::Error>
+    where
+        F: EventFunction,
+        E: Display,
+    {
+        let function = Arc::new(or_exit(build(&self.wiring)));
+        lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<F::Event>| {
+            let function = Arc::clone(&function);
+            async move { function.invoke(event.payload).await.map_err(Into::into) }
+        }))
+        .await
+    }
 }
 
 /// The value, or the process stops with the message (Lambda shows it as an init error).
