@@ -515,19 +515,25 @@ fn the_websocket_api_is_wired_as_api_gateway_needs() {
         r.values().filter(|v| v["Type"] == "AWS::ApiGatewayV2::RouteResponse").collect();
     assert_eq!(responses.len(), 1, "the $default route answers frames (pong)");
     assert_eq!(responses[0]["Properties"]["RouteId"]["Ref"], default_route.as_str());
-    let deployment = r.iter().find(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Deployment").unwrap();
-    let depends: BTreeSet<&str> =
-        deployment.1["DependsOn"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
-    for (_, id) in &route_ids {
-        assert!(depends.contains(id.as_str()), "the deployment must wait for {id}");
-    }
-    let stage = r
-        .values()
-        .find(|v| {
+    // A Deployment resource is created once: later route changes would never reach the stage.
+    // AutoDeploy deploys every change; the stage waits for the routes of the first one.
+    assert!(
+        !r.values().any(|v| v["Type"] == "AWS::ApiGatewayV2::Deployment"),
+        "a Deployment resource pins the stage to the first deploy"
+    );
+    let (stage_id, stage) = r
+        .iter()
+        .find(|(_, v)| {
             v["Type"] == "AWS::ApiGatewayV2::Stage" && v["Properties"]["ApiId"]["Ref"] == "WebSocketApi"
         })
         .unwrap();
-    assert_eq!(stage["Properties"]["DeploymentId"]["Ref"], deployment.0.as_str());
+    assert_eq!(stage["Properties"]["AutoDeploy"], true, "{stage_id}");
+    assert!(stage["Properties"].get("DeploymentId").is_none(), "{stage_id}");
+    let depends: BTreeSet<&str> =
+        stage["DependsOn"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    for (_, id) in &route_ids {
+        assert!(depends.contains(id.as_str()), "the stage must wait for {id}");
+    }
     let permission = r
         .values()
         .find(|v| {
@@ -538,6 +544,89 @@ fn the_websocket_api_is_wired_as_api_gateway_needs() {
     assert_eq!(permission["Properties"]["Principal"], "apigateway.amazonaws.com");
     assert!(permission["Properties"]["SourceArn"]["Fn::Sub"].as_str().unwrap().contains(":${WebSocketApi}/"));
     let schedule =
-        r.values().find(|v| v["Type"] == "AWS::Scheduler::Schedule").expect("mail-retry runs on a schedule");
+        r.values().find(|v| v["Type"] == "AWS::Events::Rule").expect("mail-retry runs on a schedule");
     assert_eq!(schedule["Properties"]["ScheduleExpression"], "rate(1 minute)");
+    assert!(
+        schedule["Properties"]["Targets"].to_string().contains("MailRetryFunction"),
+        "the schedule invokes mail-retry"
+    );
+}
+
+/// Properties that give a resource its name in the account; a literal one means a second stack
+/// in the same account and region cannot be created.
+const NAME_PROPERTIES: &[&str] = &[
+    "Name",
+    "FunctionName",
+    "RoleName",
+    "TableName",
+    "LogGroupName",
+    "BucketName",
+    "ScheduleName",
+    "RuleName",
+];
+
+#[test]
+fn no_resource_has_a_fixed_name() {
+    let t = template();
+    let mut fixed = Vec::new();
+    for (id, resource) in resources(&t) {
+        let props = &resource["Properties"];
+        let mut named: Vec<(&str, &Value)> =
+            NAME_PROPERTIES.iter().filter_map(|p| props.get(*p).map(|v| (*p, v))).collect();
+        if let Some(v) = props["OriginAccessControlConfig"].get("Name") {
+            named.push(("OriginAccessControlConfig.Name", v));
+        }
+        for (property, value) in named {
+            // A literal, or a Sub that does not include the stack's name, is the same in every stack.
+            let unique = value["Fn::Sub"].as_str().is_some_and(|s| s.contains("${AWS::StackName}"))
+                || value.get("Ref").is_some()
+                || value.get("Fn::Join").is_some_and(|j| j.to_string().contains("AWS::StackName"));
+            if !unique {
+                fixed.push(format!("{id}.{property} = {value}"));
+            }
+        }
+    }
+    assert!(fixed.is_empty(), "fixed physical names: {fixed:?}");
+}
+
+#[test]
+fn data_is_retained_unless_the_stack_says_otherwise() {
+    let t = template();
+    let r = resources(&t);
+    // The DeletionPolicy below is a parameter reference, which needs this transform.
+    assert_eq!(t["Transform"], "AWS::LanguageExtensions");
+    let parameter = &t["Parameters"]["DataRetention"];
+    assert_eq!(parameter["Default"], "Retain");
+    assert_eq!(parameter["AllowedValues"], serde_json::json!(["Retain", "Delete"]));
+    let stateful: Vec<(&String, &Value)> = r
+        .iter()
+        .filter(|(_, v)| {
+            ["AWS::DynamoDB::Table", "AWS::Logs::LogGroup"].contains(&v["Type"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(stateful.len(), TABLES.len() + functions().len());
+    for (id, resource) in stateful {
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(resource[policy]["Ref"], "DataRetention", "{id}: {policy}");
+        }
+    }
+}
+
+#[test]
+fn each_function_logs_to_a_group_that_outlives_it() {
+    let t = template();
+    let r = resources(&t);
+    for f in functions() {
+        let group = r[f.id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no LoggingConfig.LogGroup", f.id));
+        let group = &r[group];
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup", "{}", f.id);
+        assert_eq!(group["Properties"]["RetentionInDays"]["Ref"], "LogRetentionDays", "{}", f.id);
+        // The group must not depend on the function (e.g. a name built from it): then a stack
+        // deletion would remove the group first, and a last invocation would recreate it
+        // without retention.
+        let text = group.to_string();
+        assert!(!text.contains(f.id), "{}'s log group refers to it", f.id);
+    }
 }
