@@ -25,6 +25,10 @@ MANAGED = {
 }
 
 
+# Parameter values the transform runs with, where the default would hide a mistake.
+SAMPLES = {"AllowedOrigins": "https://app.example.com, https://admin.example.com"}
+
+
 class StaticPolicies:
     def load(self):
         return MANAGED
@@ -38,7 +42,15 @@ def main() -> int:
         if resource["Type"] == "AWS::Serverless::Function":
             # What `sam build` substitutes: the built code's location.
             resource["Properties"]["CodeUri"] = "s3://placeholder-bucket/bootstrap.zip"
-    parameters = {name: spec.get("Default", "placeholder") for name, spec in template.get("Parameters", {}).items()}
+    # The values CloudFormation hands the SAM transform: a CommaDelimitedList as a list of
+    # trimmed members. AllowedOrigins gets two origins (SAM writes them into the API's CORS
+    # configuration; tests/template.rs checks they arrive as a list).
+    parameters = {}
+    for name, spec in template.get("Parameters", {}).items():
+        value = SAMPLES.get(name, spec.get("Default", "placeholder"))
+        if spec.get("Type") == "CommaDelimitedList":
+            value = [member.strip() for member in value.split(",")]
+        parameters[name] = value
     transformed = transform(template, parameters, StaticPolicies())
     # CloudFormation runs AWS::LanguageExtensions (the tables' DeletionPolicy from a parameter)
     # after the SAM transform here; cfn-lint resolves it when the template still names it.

@@ -183,9 +183,6 @@ fn resource_token(resource: &Value) -> String {
         if let Some(rest) = sub.strip_prefix("${").and_then(|s| s.split_once(".Arn}")) {
             return format!("{}{}", rest.0, rest.1);
         }
-        if sub.contains(":ses:") && sub.ends_with(":identity/${MailFromIdentity}") {
-            return "ses".to_owned();
-        }
         if sub.contains(":execute-api:")
             && sub.contains(":${WebSocketApi}/${WebSocketStageName}/")
             && sub.ends_with("/@connections/*")
@@ -193,7 +190,88 @@ fn resource_token(resource: &Value) -> String {
             return "connections".to_owned();
         }
     }
+    // The sender's identity, derived from the address (see `mail_is_sent_as_the_identity_it_is_allowed`).
+    if let Some([sub, vars]) = resource["Fn::Sub"].as_array().map(Vec::as_slice) {
+        if sub.as_str().is_some_and(|s| s.contains(":ses:") && s.ends_with(":identity/${Identity}")) {
+            assert_eq!(vars["Identity"], sender_identity(), "{resource}");
+            return "ses".to_owned();
+        }
+    }
     panic!("resource not allowed in a function policy: {resource}");
+}
+
+/// The SES identity that covers `MailFromAddress`: its domain, or the address itself.
+fn sender_identity() -> Value {
+    serde_json::json!({"Fn::If": [
+        "MailIdentityIsDomain",
+        {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "MailFromAddress"}]}]},
+        {"Ref": "MailFromAddress"}
+    ]})
+}
+
+#[test]
+fn mail_is_sent_as_the_identity_it_is_allowed() {
+    let t = template();
+    let r = resources(&t);
+    // One address, one derived identity: a MailFrom its identity does not cover cannot be
+    // configured (SES would refuse every mail on first use).
+    for f in functions() {
+        let env = &r[f.id]["Properties"]["Environment"]["Variables"];
+        assert_eq!(env["MAIL_FROM"]["Fn::Sub"], "${MailFromName} <${MailFromAddress}>", "{}", f.id);
+    }
+    let parameters = &t["Parameters"];
+    assert_eq!(parameters["MailIdentityType"]["AllowedValues"], serde_json::json!(["Domain", "Address"]));
+    assert!(parameters.get("MailFromIdentity").is_none() && parameters.get("MailFrom").is_none());
+    // The stack can own the identity; then a domain's DKIM records are an output.
+    let identity = &r["MailIdentity"];
+    assert_eq!(identity["Type"], "AWS::SES::EmailIdentity");
+    assert_eq!(identity["Condition"], "CreatesMailIdentity");
+    assert_eq!(identity["Properties"]["EmailIdentity"], sender_identity());
+    assert_eq!(parameters["CreateMailIdentity"]["Default"], "No");
+    let dkim = &t["Outputs"]["MailDkimRecords"];
+    assert_eq!(dkim["Condition"], "CreatesDomainIdentity");
+    for n in 1..=3 {
+        assert!(
+            dkim["Value"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("${{MailIdentity.DkimDNSTokenValue{n}}}"))
+        );
+    }
+}
+
+#[test]
+fn allowed_origins_are_a_trimmed_list_and_never_a_wildcard() {
+    let t = template();
+    let r = resources(&t);
+    // A CommaDelimitedList trims each member; `!Split` kept the spaces.
+    assert_eq!(t["Parameters"]["AllowedOrigins"]["Type"], "CommaDelimitedList");
+    for f in functions() {
+        let env = &r[f.id]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            env["ALLOWED_ORIGINS"]["Fn::Join"],
+            serde_json::json!([",", {"Ref": "AllowedOrigins"}]),
+            "{}",
+            f.id
+        );
+    }
+    // scripts/check_template.py transforms with AllowedOrigins = "https://app.example.com,
+    // https://admin.example.com", as CloudFormation passes a list: the API's CORS gets both,
+    // trimmed, as a list.
+    let cors = &r["HttpApi"]["Properties"]["Body"]["x-amazon-apigateway-cors"]["Fn::If"];
+    assert_eq!(cors[0], "HasAllowedOrigins");
+    assert_eq!(
+        cors[1]["allowOrigins"],
+        serde_json::json!(["https://app.example.com", "https://admin.example.com"])
+    );
+    assert_eq!(cors[1]["allowCredentials"], true);
+    // "*" with credentials fails the deploy late ("allow-credentials is not supported if
+    // allow-origin is *"): a rule refuses it before anything is created.
+    let rules = t["Rules"].as_object().expect("Rules");
+    let refused = rules.values().flat_map(|rule| rule["Assertions"].as_array().unwrap()).any(|a| {
+        a["Assert"] == serde_json::json!({"Fn::Not": [{"Fn::Contains": [{"Ref": "AllowedOrigins"}, "*"]}]})
+    });
+    assert!(refused, "no rule refuses AllowedOrigins = *");
 }
 
 fn resources(t: &Value) -> &serde_json::Map<String, Value> {
