@@ -18,8 +18,11 @@ fn missing_tables() -> Tables {
     Tables::with_prefix(&format!("missing{}", uuid::Uuid::new_v4().simple()))
 }
 
-fn settings(var: &str) -> Option<String> {
-    match var {
+/// Login's settings, with this signing key.
+fn settings(pem: String) -> impl Fn(&str) -> Option<String> {
+    move |var: &str| match var {
+        "AUTH_SIGNING_KEY" => Some(pem.clone()),
+        "AUTH_SIGNING_KEY_ID" => Some("outage".to_owned()),
         "PASSWORD_RESET_URL" => Some("https://app.example/reset-password".to_owned()),
         "EMAIL_VERIFY_URL" => Some("https://app.example/verify-email".to_owned()),
         "MAIL_FROM" => Some("support@example.com".to_owned()),
@@ -27,9 +30,10 @@ fn settings(var: &str) -> Option<String> {
     }
 }
 
-fn login_on(store: DynamoStore, key: SigningKey) -> Login {
-    let http = HttpConfig::from_source(&settings, Some(&key)).unwrap();
-    let config = LoginConfig::with_key(&settings, key).unwrap();
+fn login_on(store: DynamoStore, pem: &str) -> Login {
+    let settings = settings(pem.to_owned());
+    let http = HttpConfig::from_source(&settings, true).unwrap();
+    let config = LoginConfig::from_source(&settings).unwrap();
     let outbox = tempfile::tempdir().unwrap().keep();
     Login::new(
         config,
@@ -59,14 +63,13 @@ async fn assert_unavailable(login: &Login, req: Request) {
 }
 
 async fn outage_cases(store: DynamoStore) {
-    let (key, pem) = SigningKey::generate("outage").unwrap();
+    let (_, pem) = SigningKey::generate("outage").unwrap();
     // A token the function itself would have issued: verification passes, the session lookup fails.
-    let issuer =
-        LoginConfig::with_key(&settings, SigningKey::from_pem("outage", &pem).unwrap()).unwrap().issuer;
+    let issuer = HttpConfig::from_source(&settings(pem.clone()), true).unwrap().keys.issuer().await.unwrap();
     let token = issuer
         .issue(&UserId::from_trusted("usr_1"), &SessionId::from_trusted("0".repeat(64)), Utc::now())
         .unwrap();
-    let login = login_on(store, key);
+    let login = login_on(store, &pem);
     let credentials = r#"{"email":"outage@example.com","password":"correct horse battery"}"#;
     assert_unavailable(&login, post("/api/auth/register", credentials)).await;
     assert_unavailable(&login, post("/api/auth/login", credentials)).await;
@@ -104,13 +107,12 @@ async fn a_failed_registration_writes_no_account() {
     let store = e2e::moto::fresh_store().await;
     let mut tables = missing_tables();
     tables.users = store.tables().users.clone();
-    let (key, _) = SigningKey::generate("half").unwrap();
-    let broken = login_on(DynamoStore::new(e2e::moto::client(), tables), key);
+    let (_, pem) = SigningKey::generate("outage").unwrap();
+    let broken = login_on(DynamoStore::new(e2e::moto::client(), tables), &pem);
     let credentials = r#"{"email":"half@example.com","password":"correct horse battery"}"#;
     assert_unavailable(&broken, post("/api/auth/register", credentials)).await;
     let email = shared::domain::Email::parse("half@example.com").unwrap();
     assert_eq!(shared::ports::UserStore::find_by_email(&store, &email).await.unwrap(), None);
-    let (key, _) = SigningKey::generate("whole").unwrap();
-    let healthy = login_on(store, key);
+    let healthy = login_on(store, &pem);
     assert_eq!(healthy.handle(post("/api/auth/register", credentials)).await.status(), 201);
 }

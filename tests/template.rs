@@ -76,6 +76,9 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
     let mut p = Vec::new();
     match function {
         "LoginFunction" => {
+            // the signing key and the accepted keys, at cold start and every refresh interval.
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "signing-key-secret"));
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
             // register (transaction), login, rehash, verify, reset, change (mailed tokens live on
             // the user items), deletion; sessions.
             for table in ["UsersTable", "SessionsTable"] {
@@ -110,11 +113,13 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "WsTicketFunction" => {
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(&["dynamodb:PutItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:UpdateItem"], "RateLimitsTable"));
         }
         "WsConnectFunction" => {
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(&["dynamodb:GetItem", "dynamodb:DeleteItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:PutItem", "dynamodb:DeleteItem"], "ConnectionsTable"));
@@ -126,6 +131,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
         }
         "ChatFunction" => {
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
@@ -139,6 +145,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "EscalationFunction" => {
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             // only a verified email may open a ticket.
             p.extend(allow(&["dynamodb:GetItem"], "UsersTable"));
@@ -180,6 +187,18 @@ fn resource_token(resource: &Value) -> String {
         return id.as_str().unwrap().to_owned();
     }
     if let Some(sub) = resource["Fn::Sub"].as_str() {
+        // A secret's ARN ends in a random six-character suffix; nothing wider is allowed.
+        for (parameter, token) in
+            [("SigningKeySecretName", "signing-key-secret"), ("PublicKeysSecretName", "public-keys-secret")]
+        {
+            if sub
+                == format!(
+                    "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{parameter}}}-??????"
+                )
+            {
+                return token.to_owned();
+            }
+        }
         if let Some(rest) = sub.strip_prefix("${").and_then(|s| s.split_once(".Arn}")) {
             return format!("{}{}", rest.0, rest.1);
         }
@@ -191,11 +210,11 @@ fn resource_token(resource: &Value) -> String {
         }
     }
     // The sender's identity, derived from the address (see `mail_is_sent_as_the_identity_it_is_allowed`).
-    if let Some([sub, vars]) = resource["Fn::Sub"].as_array().map(Vec::as_slice) {
-        if sub.as_str().is_some_and(|s| s.contains(":ses:") && s.ends_with(":identity/${Identity}")) {
-            assert_eq!(vars["Identity"], sender_identity(), "{resource}");
-            return "ses".to_owned();
-        }
+    if let Some([sub, vars]) = resource["Fn::Sub"].as_array().map(Vec::as_slice)
+        && sub.as_str().is_some_and(|s| s.contains(":ses:") && s.ends_with(":identity/${Identity}"))
+    {
+        assert_eq!(vars["Identity"], sender_identity(), "{resource}");
+        return "ses".to_owned();
     }
     panic!("resource not allowed in a function policy: {resource}");
 }
@@ -344,7 +363,7 @@ fn every_http_route_is_routed_to_the_function_that_serves_it() {
 }
 
 #[test]
-fn every_function_gets_every_table_and_only_login_gets_the_signing_key() {
+fn every_function_gets_every_table_and_only_login_can_read_the_signing_key() {
     let t = template();
     for id in functions().iter().map(|f| &f.id) {
         let env = &resources(&t)[*id]["Properties"]["Environment"]["Variables"];
@@ -352,28 +371,156 @@ fn every_function_gets_every_table_and_only_login_gets_the_signing_key() {
             assert_eq!(env[*var]["Ref"], *table, "{id}: {var}");
             assert_eq!(resources(&t)[*table]["Type"], "AWS::DynamoDB::Table");
         }
-        assert_eq!(env["AUTH_PUBLIC_KEYS"]["Ref"], "AuthPublicKeys", "{id}");
-        let signing = env.get("AUTH_SIGNING_KEY");
+        // Keys live in Secrets Manager and are read at run time (a rotation needs no deploy);
+        // nothing about them is in the configuration but the secrets' names.
+        for var in ["AUTH_PUBLIC_KEYS", "AUTH_SIGNING_KEY", "AUTH_SIGNING_KEY_ID"] {
+            assert!(env.get(var).is_none(), "{id}: {var} is in the configuration");
+        }
+        let verifies = *id != "MailRetryFunction";
+        assert_eq!(env.get("AUTH_PUBLIC_KEYS_SECRET").is_some(), verifies, "{id}");
+        if verifies {
+            assert_eq!(env["AUTH_PUBLIC_KEYS_SECRET"]["Ref"], "PublicKeysSecretName", "{id}");
+            assert_eq!(env["KEYS_REFRESH_SECONDS"]["Ref"], "KeysRefreshSeconds", "{id}");
+        }
         if *id == "LoginFunction" {
-            let reference = signing.and_then(|v| v["Fn::Sub"].as_str()).unwrap_or_default();
-            assert!(
-                reference.starts_with("{{resolve:secretsmanager:"),
-                "login's key is a reference, not a literal"
-            );
+            assert_eq!(env["AUTH_SIGNING_KEY_SECRET"]["Ref"], "SigningKeySecretName");
         } else {
-            assert!(
-                signing.is_none() && env.get("AUTH_SIGNING_KEY_ID").is_none(),
-                "{id} must not get the private key"
-            );
+            assert!(env.get("AUTH_SIGNING_KEY_SECRET").is_none(), "{id} must not get the private key");
         }
     }
+    // No dynamic reference but the front door's header value: one is read only when its
+    // resource changes, so a rotated key secret would never reach the functions.
+    let text = t.to_string();
+    assert_eq!(
+        text.matches("{{resolve:").count(),
+        text.matches(FRONT_DOOR_SECRET_REF).count(),
+        "a dynamic reference pins a value at deploy time"
+    );
+}
+
+/// The one dynamic reference: the front door's header value, generated by the stack, fixed for
+/// its life (the functions and CloudFront take it at the same deploy).
+const FRONT_DOOR_SECRET_REF: &str = "{{resolve:secretsmanager:${FrontDoorSecret}:SecretString}}";
+
+/// The managed CloudFront policies the front door uses, by id.
+const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+const ALL_VIEWER_EXCEPT_HOST_HEADER: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+
+#[test]
+fn the_front_door_serves_the_client_the_api_and_the_websocket_on_one_origin() {
+    use shared::http::front_door::{HOST_HEADER, SECRET_HEADER};
+    let t = template();
+    let r = resources(&t);
+    let config = &r["FrontDoor"]["Properties"]["DistributionConfig"];
+    assert_eq!(r["FrontDoor"]["Type"], "AWS::CloudFront::Distribution");
+    let origin = |id: &Value| {
+        config["Origins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| &o["Id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+
+    // The web client: a private bucket only this distribution reads, with the local gateway's
+    // security headers.
+    let default = &config["DefaultCacheBehavior"];
+    let client = origin(&default["TargetOriginId"]);
+    assert_eq!(
+        client["DomainName"]["Fn::GetAtt"],
+        serde_json::json!(["WebClientBucket", "RegionalDomainName"])
+    );
+    assert_eq!(client["OriginAccessControlId"]["Fn::GetAtt"][0], "WebClientOriginAccessControl");
+    assert_eq!(default["ViewerProtocolPolicy"], "redirect-to-https");
+    assert_eq!(default["CachePolicyId"], CACHING_OPTIMIZED);
+    assert_eq!(config["DefaultRootObject"], "index.html");
+    let block = &r["WebClientBucket"]["Properties"]["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    let statements =
+        r["WebClientBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_array().unwrap();
+    let allows: Vec<&Value> = statements.iter().filter(|s| s["Effect"] == "Allow").collect();
+    assert_eq!(allows.len(), 1, "one reader");
+    assert_eq!(allows[0]["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(allows[0]["Action"], "s3:GetObject");
+    let source = allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"].as_str().unwrap();
+    assert!(source.ends_with(":distribution/${FrontDoor}"), "{source}");
+    let headers = &r[default["ResponseHeadersPolicyId"]["Ref"].as_str().unwrap()]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    assert_eq!(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"], local_gateway::web::CSP);
+    assert_eq!(headers["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
+
+    // /api/* and /<stage> go to the two APIs, uncached, with every viewer header (and
+    // CloudFront's) but Host, the viewer's host copied by the function, and the proof header.
+    let behaviors = config["CacheBehaviors"].as_array().unwrap();
+    let behavior = |pattern: &Value| {
+        behaviors
+            .iter()
+            .find(|b| &b["PathPattern"] == pattern)
+            .unwrap_or_else(|| panic!("no behavior for {pattern}"))
+    };
+    let api = behavior(&Value::from("/api/*"));
+    let websocket = behavior(&serde_json::json!({"Fn::Sub": "/${WebSocketStageName}"}));
+    for f in functions() {
+        for path in f.api_paths {
+            assert!(path.starts_with("/api/"), "{} serves {path}, outside the front door's /api/*", f.id);
+        }
+    }
+    assert_eq!(api["AllowedMethods"].as_array().unwrap().len(), 7, "every method reaches the API");
+    let function_code = r["FrontDoorHostFunction"]["Properties"]["FunctionCode"].as_str().unwrap();
+    assert!(function_code.contains(&format!("request.headers['{HOST_HEADER}']")), "{function_code}");
+    for (b, api_id) in [(api, "HttpApi"), (websocket, "WebSocketApi")] {
+        assert_eq!(b["CachePolicyId"], CACHING_DISABLED, "{api_id}");
+        assert_eq!(b["OriginRequestPolicyId"], ALL_VIEWER_EXCEPT_HOST_HEADER, "{api_id}");
+        assert_eq!(b["ViewerProtocolPolicy"], "https-only", "{api_id}");
+        let association = &b["FunctionAssociations"][0];
+        assert_eq!(association["EventType"], "viewer-request");
+        assert_eq!(association["FunctionARN"]["Fn::GetAtt"][0], "FrontDoorHostFunction");
+        let o = origin(&b["TargetOriginId"]);
+        assert_eq!(
+            o["DomainName"]["Fn::Sub"],
+            format!("${{{api_id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"),
+            "{api_id}"
+        );
+        assert_eq!(o["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only");
+        assert_eq!(o["OriginCustomHeaders"][0]["HeaderName"], SECRET_HEADER);
+        assert_eq!(o["OriginCustomHeaders"][0]["HeaderValue"]["Fn::Sub"], FRONT_DOOR_SECRET_REF);
+    }
+    // Every function that reads the viewer knows the value CloudFront sends.
+    for id in ["LoginFunction", "WsTicketFunction", "ChatFunction", "EscalationFunction", "WsConnectFunction"]
+    {
+        let env = &r[id]["Properties"]["Environment"]["Variables"];
+        assert_eq!(env["FRONT_DOOR_SECRET"]["Fn::Sub"], FRONT_DOOR_SECRET_REF, "{id}");
+    }
+    // The mails' pages: the parameter, else the front door's page on its domain, else unset
+    // (login then links to the page on the site each request came through).
+    let login = &r["LoginFunction"]["Properties"]["Environment"]["Variables"];
+    for (var, parameter, page) in [
+        ("PASSWORD_RESET_URL", "PasswordResetUrl", "reset-password"),
+        ("EMAIL_VERIFY_URL", "EmailVerifyUrl", "verify-email"),
+    ] {
+        let chosen = &login[var]["Fn::If"];
+        assert_eq!(chosen[1]["Ref"], parameter, "{var}");
+        assert_eq!(chosen[2]["Fn::If"][0], "HasFrontDoorDomain", "{var}");
+        assert_eq!(
+            chosen[2]["Fn::If"][1]["Fn::Sub"],
+            format!("https://${{FrontDoorDomainName}}/{page}"),
+            "{var}"
+        );
+        assert_eq!(chosen[2]["Fn::If"][2]["Ref"], "AWS::NoValue", "{var}");
+        assert_eq!(t["Parameters"][parameter]["Default"], "", "{parameter}");
+    }
+    // A custom domain needs its certificate, and the other way round.
+    assert!(t["Rules"]["FrontDoorDomainWithCertificate"]["Assertions"].is_array());
+    assert!(t["Outputs"]["FrontDoorUrl"].is_object());
+    assert!(t["Outputs"]["WebClientBucketName"].is_object());
 }
 
 /// Settings the template passes from a parameter: function, variable, parameter. Each
 /// function's other settings keep the code's defaults.
 const SETTINGS: &[(&str, &str, &str)] = &[
-    ("LoginFunction", "PASSWORD_RESET_URL", "PasswordResetUrl"),
-    ("LoginFunction", "EMAIL_VERIFY_URL", "EmailVerifyUrl"),
     ("LoginFunction", "REGISTRATIONS_PER_ADDRESS", "RegistrationsPerAddress"),
     ("LoginFunction", "LOGINS_PER_ADDRESS", "LoginsPerAddress"),
     ("LoginFunction", "MAX_SESSIONS_PER_USER", "MaxSessionsPerUser"),
@@ -651,14 +798,20 @@ fn no_resource_has_a_fixed_name() {
         let props = &resource["Properties"];
         let mut named: Vec<(&str, &Value)> =
             NAME_PROPERTIES.iter().filter_map(|p| props.get(*p).map(|v| (*p, v))).collect();
-        if let Some(v) = props["OriginAccessControlConfig"].get("Name") {
-            named.push(("OriginAccessControlConfig.Name", v));
+        for config in ["OriginAccessControlConfig", "ResponseHeadersPolicyConfig"] {
+            if let Some(v) = props[config].get("Name") {
+                named.push((config, v));
+            }
         }
         for (property, value) in named {
             // A literal, or a Sub that does not include the stack's name, is the same in every stack.
+            // CloudFront's names are account-wide: they carry the stack's id (region and name).
             let unique = value["Fn::Sub"].as_str().is_some_and(|s| s.contains("${AWS::StackName}"))
                 || value.get("Ref").is_some()
-                || value.get("Fn::Join").is_some_and(|j| j.to_string().contains("AWS::StackName"));
+                || value.get("Fn::Join").is_some_and(|j| {
+                    let j = j.to_string();
+                    j.contains("AWS::StackName") || j.contains("AWS::StackId")
+                });
             if !unique {
                 fixed.push(format!("{id}.{property} = {value}"));
             }

@@ -313,12 +313,16 @@ async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
     let (_, session) = SessionPolicy::default().start(profile.clone(), clock.now(), None);
     let user = UserRecord { profile, password_hash: "x".into(), verify_token: None, reset_token: None };
     store.create(&user, &session).await.unwrap();
-    let (key, _) = SigningKey::generate("k").unwrap();
-    let http = HttpConfig::from_source(&|_: &str| None, Some(&key)).unwrap();
-    let issuer =
-        shared::auth::TokenIssuer::new(key, "support-backend", "support-api", chrono::Duration::minutes(5));
+    let (_, pem) = SigningKey::generate("k").unwrap();
+    let settings = move |var: &str| match var {
+        "AUTH_SIGNING_KEY" => Some(pem.clone()),
+        "AUTH_SIGNING_KEY_ID" => Some("k".to_owned()),
+        _ => None,
+    };
+    let http = HttpConfig::from_source(&settings, true).unwrap();
+    let issuer = http.keys.issuer().await.unwrap();
     let token = issuer.issue(&session.user.id, &session.id, clock.now()).unwrap().token;
-    let principal = shared::auth::Authenticator::new(http.verifier.clone(), &stores, clock.clone())
+    let principal = shared::auth::Authenticator::new(http.keys.clone(), &stores, clock.clone())
         .authenticate(
             &[(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap())]
                 .into_iter()

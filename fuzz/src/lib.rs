@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lambda_http::{Body, Response};
 use shared::Clock;
-use shared::auth::{Authenticator, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier};
+use shared::auth::{
+    Authenticator, KeyRing, SessionPolicy, SigningKey, TokenIssuer, TokenSettings, TokenVerifier,
+};
 use shared::clock::from_epoch;
 use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
 use shared::domain::mail::MailSettings;
@@ -358,23 +360,25 @@ fn build_fixture() -> Fixture {
     let (key, signing_pem) = SigningKey::generate(KID).expect("key generation");
     let keys = shared::auth::PublicKeys::new([key.public_key().clone()]).expect("key set");
     let verifier_jwks = keys.to_jwks();
-    let verifier = Arc::new(TokenVerifier::new(keys, ISSUER, AUDIENCE));
+    let verifier = Arc::new(TokenVerifier::new(keys.clone(), ISSUER, AUDIENCE));
     let env = |var: &str| -> Option<String> {
         match var {
-            "AUTH_ISSUER" => Some(ISSUER.into()),
-            "AUTH_AUDIENCE" => Some(AUDIENCE.into()),
             "PASSWORD_RESET_URL" => Some(format!("{ORIGIN}/reset-password")),
             "EMAIL_VERIFY_URL" => Some(format!("{ORIGIN}/verify-email")),
             "MAIL_FROM" => Some("Support <support@example.com>".into()),
             _ => None,
         }
     };
-    let login_config = LoginConfig::with_key(&env, key).expect("login config");
-    let issuer = login_config.issuer.clone();
+    let login_config = LoginConfig::from_source(&env).expect("login config");
+    let settings =
+        TokenSettings { issuer: ISSUER.into(), audience: AUDIENCE.into(), ttl: Duration::minutes(15) };
+    let ring = Arc::new(KeyRing::fixed(settings, keys, Some(key)).expect("key ring"));
+    let issuer = runtime.block_on(ring.issuer()).expect("issuer");
     let http = HttpConfig {
-        verifier: verifier.clone(),
+        keys: ring,
         cors: Cors::new([ORIGIN.to_owned()]).expect("origins"),
         cookie: CookieSettings::default(),
+        front_door: shared::http::FrontDoor::none(),
     };
 
     let profile = UserProfile {
@@ -395,7 +399,7 @@ fn build_fixture() -> Fixture {
         issuer.issue(&session.user.id, &session.id, now() - Duration::hours(1)).expect("token").token;
     let stub = Arc::new(Stub { live: session.clone(), calls: Mutex::new(Vec::new()) });
     let stores = Stores::single(stub.clone());
-    let auth = Authenticator::new(verifier.clone(), &stores, clock.clone());
+    let auth = Authenticator::new(http.keys.clone(), &stores, clock.clone());
 
     let login =
         login::Login::new(login_config, http.clone(), &stores, stub.clone(), stub.clone(), clock.clone());

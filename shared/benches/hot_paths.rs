@@ -16,7 +16,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::secret::Secret;
-use shared::auth::{Authenticator, PublicKeys, SessionPolicy, SigningKey, TokenIssuer, TokenVerifier};
+use shared::auth::{
+    Authenticator, KeyRing, PublicKeys, SessionPolicy, SigningKey, TokenIssuer, TokenSettings,
+};
 use shared::domain::mail::{MailSettings, build};
 use shared::domain::{
     ConnectionRecord, Email, MailStatus, Priority, Recipient, SessionId, SessionRecord, SupportTicket,
@@ -149,7 +151,9 @@ fn paths_on(c: &mut Criterion, label: &str, stores: &Stores) {
     let keys = PublicKeys::new([key.public_key().clone()]).unwrap();
     let issuer = TokenIssuer::new(key, "iss", "aud", Duration::minutes(15));
     let token = issuer.issue(&session.user.id, &session.id, now).unwrap().token;
-    let auth = Authenticator::new(Arc::new(TokenVerifier::new(keys, "iss", "aud")), stores, clock.clone());
+    let settings = TokenSettings { issuer: "iss".into(), audience: "aud".into(), ttl: Duration::minutes(15) };
+    let auth =
+        Authenticator::new(Arc::new(KeyRing::fixed(settings, keys, None).unwrap()), stores, clock.clone());
     let mut headers = HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let principal = runtime.block_on(auth.authenticate(&headers)).unwrap();

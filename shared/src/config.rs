@@ -8,10 +8,10 @@ use chrono::Duration;
 
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
-use crate::auth::{Allowance, SessionPolicy, TokenIssuer, TokenVerifier};
+use crate::auth::{Allowance, KeyRing, SessionPolicy, TokenSettings};
 use crate::domain::mail::MailSettings;
 use crate::http::cookies::parse_same_site;
-use crate::http::{CookieSettings, Cors};
+use crate::http::{CookieSettings, Cors, FrontDoor};
 use crate::services::{AccountPolicy, EscalationPolicy, TicketPolicy};
 
 #[cfg(feature = "dynamodb")]
@@ -19,63 +19,103 @@ pub use crate::adapters::dynamodb::Tables;
 pub use crate::env::{ConfigError, ProcessEnv, Source};
 use crate::env::{err, mailbox, positive, required, seconds};
 
-/// Issuer and audience every token names.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenNames {
-    /// `iss`.
-    pub issuer: String,
-    /// `aud`.
-    pub audience: String,
+/// What every token names and how long login's live: `AUTH_ISSUER` (default
+/// `support-backend`), `AUTH_AUDIENCE` (default `support-api`), `ACCESS_TOKEN_TTL_SECONDS`
+/// (900, at most 900).
+pub fn token_settings(src: &dyn Source) -> Result<TokenSettings, ConfigError> {
+    let ttl = seconds(src, "ACCESS_TOKEN_TTL_SECONDS", MAX_ACCESS_TTL)?;
+    if ttl > MAX_ACCESS_TTL {
+        return Err(err("ACCESS_TOKEN_TTL_SECONDS", "must be at most 900"));
+    }
+    Ok(TokenSettings {
+        issuer: src.get("AUTH_ISSUER").unwrap_or_else(|| "support-backend".into()),
+        audience: src.get("AUTH_AUDIENCE").unwrap_or_else(|| "support-api".into()),
+        ttl,
+    })
 }
 
-impl TokenNames {
-    /// `AUTH_ISSUER` (default `support-backend`), `AUTH_AUDIENCE` (default `support-api`).
-    pub fn from_source(src: &dyn Source) -> Self {
-        Self {
-            issuer: src.get("AUTH_ISSUER").unwrap_or_else(|| "support-backend".into()),
-            audience: src.get("AUTH_AUDIENCE").unwrap_or_else(|| "support-api".into()),
+/// Fixed keys from the settings: `AUTH_PUBLIC_KEYS` (a JWKS; may be left out where the
+/// function signs, its own key is accepted) and, with `signs`, `AUTH_SIGNING_KEY` (PKCS#8 PEM)
+/// and `AUTH_SIGNING_KEY_ID`.
+pub fn fixed_keys(src: &dyn Source, signs: bool) -> Result<KeyRing, ConfigError> {
+    let public = match src.get("AUTH_PUBLIC_KEYS") {
+        Some(jwks) => PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
+        None if signs => PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
+        None => {
+            return Err(err(
+                "AUTH_PUBLIC_KEYS",
+                "is required (a JWKS of the Ed25519 keys tokens may be signed with)",
+            ));
         }
+    };
+    let signing = if signs {
+        let pem = required(src, "AUTH_SIGNING_KEY")?;
+        let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
+        Some(SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?)
+    } else {
+        None
+    };
+    KeyRing::fixed(token_settings(src)?, public, signing).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))
+}
+
+/// Keys kept in Secrets Manager, read at cold start and again after `every`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySecrets {
+    /// `AUTH_PUBLIC_KEYS_SECRET`: the secret holding the accepted keys' JWKS.
+    pub public_keys: String,
+    /// `AUTH_SIGNING_KEY_SECRET` (login only): the secret holding `{"kid", "pem"}`.
+    pub signing_key: Option<String>,
+    /// `KEYS_REFRESH_SECONDS` (default 300): how old the keys in hand may get.
+    pub every: Duration,
+}
+
+impl KeySecrets {
+    /// The secrets' names, if `AUTH_PUBLIC_KEYS_SECRET` is set (otherwise the keys are fixed,
+    /// from [`fixed_keys`]).
+    pub fn from_source(src: &dyn Source) -> Result<Option<Self>, ConfigError> {
+        let Some(public_keys) = src.get("AUTH_PUBLIC_KEYS_SECRET") else {
+            if src.get("AUTH_SIGNING_KEY_SECRET").is_some() {
+                return Err(err("AUTH_PUBLIC_KEYS_SECRET", "is required with AUTH_SIGNING_KEY_SECRET"));
+            }
+            return Ok(None);
+        };
+        let every = seconds(src, "KEYS_REFRESH_SECONDS", Duration::minutes(5))?;
+        Ok(Some(Self { public_keys, signing_key: src.get("AUTH_SIGNING_KEY_SECRET"), every }))
     }
 }
 
-/// What every HTTP function needs: token verification and the browser-facing settings.
+/// What every HTTP function needs: the token keys and the browser-facing settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Accepted public keys, issuer and audience.
-    pub verifier: Arc<TokenVerifier>,
+    /// Accepted public keys (and login's signing key), issuer and audience.
+    pub keys: Arc<KeyRing>,
     /// Allowed origins.
     pub cors: Cors,
+    /// Who the viewer was, behind the CloudFront front door (`FRONT_DOOR_SECRET`).
+    pub front_door: FrontDoor,
     /// Session cookie name and `SameSite`.
     pub cookie: CookieSettings,
 }
 
 impl HttpConfig {
-    /// Reads `AUTH_PUBLIC_KEYS` (a JWKS, required), `ALLOWED_ORIGINS` (comma-separated),
-    /// `SESSION_COOKIE_NAME`, `SESSION_COOKIE_SAMESITE`. `extra_key` (the signer's own public
-    /// key, for `login`) joins the accepted set.
-    pub fn from_source(src: &dyn Source, extra_key: Option<&SigningKey>) -> Result<Self, ConfigError> {
-        let names = TokenNames::from_source(src);
-        let mut keys = match src.get("AUTH_PUBLIC_KEYS") {
-            Some(jwks) => PublicKeys::from_jwks(&jwks).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?,
-            None if extra_key.is_some() => {
-                PublicKeys::new([]).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?
-            }
-            None => {
-                return Err(err(
-                    "AUTH_PUBLIC_KEYS",
-                    "is required (a JWKS of the Ed25519 keys tokens may be signed with)",
-                ));
-            }
-        };
-        if let Some(key) = extra_key {
-            keys.insert(key.public_key().clone()).map_err(|e| err("AUTH_PUBLIC_KEYS", e.to_string()))?;
-        }
-        if keys.is_empty() {
-            return Err(err("AUTH_PUBLIC_KEYS", "has no key"));
-        }
+    /// Fixed keys from the settings ([`fixed_keys`]; with `signs`, login's signing key too) and
+    /// the rest as [`Self::with_keys`].
+    pub fn from_source(src: &dyn Source, signs: bool) -> Result<Self, ConfigError> {
+        Self::with_keys(src, Arc::new(fixed_keys(src, signs)?))
+    }
+
+    /// These keys, and `ALLOWED_ORIGINS` (comma-separated), `FRONT_DOOR_SECRET` (the value of
+    /// the header CloudFront adds; unset without a front door), `SESSION_COOKIE_NAME`,
+    /// `SESSION_COOKIE_SAMESITE`.
+    pub fn with_keys(src: &dyn Source, keys: Arc<KeyRing>) -> Result<Self, ConfigError> {
         let origins = src.get("ALLOWED_ORIGINS").unwrap_or_default();
+        let front_door = match src.get("FRONT_DOOR_SECRET") {
+            Some(secret) => FrontDoor::new(&secret).map_err(|m| err("FRONT_DOOR_SECRET", m))?,
+            None => FrontDoor::none(),
+        };
         let cors = Cors::new(origins.split(',').filter(|o| !o.trim().is_empty()).map(str::to_owned))
-            .map_err(|m| err("ALLOWED_ORIGINS", m))?;
+            .map_err(|m| err("ALLOWED_ORIGINS", m))?
+            .with_front_door(front_door.clone());
         let mut cookie = CookieSettings::default();
         if let Some(name) = src.get("SESSION_COOKIE_NAME") {
             let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -87,55 +127,41 @@ impl HttpConfig {
         if let Some(same_site) = src.get("SESSION_COOKIE_SAMESITE") {
             cookie.same_site = parse_same_site(&same_site).map_err(|m| err("SESSION_COOKIE_SAMESITE", m))?;
         }
-        Ok(Self {
-            verifier: Arc::new(TokenVerifier::new(keys, &names.issuer, &names.audience)),
-            cors,
-            cookie,
-        })
+        Ok(Self { keys, cors, cookie, front_door })
     }
 }
 
-/// What only the `login` function needs: the signer and the account rules.
+/// What only the `login` function needs besides its signing key: the account rules.
 #[derive(Debug, Clone)]
 pub struct LoginConfig {
-    /// Signs access tokens.
-    pub issuer: Arc<TokenIssuer>,
     /// Sessions, limits and the mailed links.
     pub policy: AccountPolicy,
 }
 
-fn page_url(src: &dyn Source, var: &'static str) -> Result<String, ConfigError> {
-    let url = required(src, var)?;
+/// A page the mails link to: required, unless a front door is configured (then the page on
+/// the site each request came through).
+fn page_url(src: &dyn Source, var: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(url) = src.get(var) else {
+        return match src.get("FRONT_DOOR_SECRET") {
+            Some(_) => Ok(None),
+            None => required(src, var).map(Some),
+        };
+    };
     if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#']) {
         return Err(err(var, "must be an http(s) URL without query or fragment"));
     }
-    Ok(url)
+    Ok(Some(url))
 }
 
 impl LoginConfig {
-    /// Reads the signing key (`AUTH_SIGNING_KEY`, PKCS#8 PEM, and `AUTH_SIGNING_KEY_ID`; both
-    /// required; the local gateway passes its key file's) and the rest with [`Self::with_key`].
+    /// Required: `EMAIL_VERIFY_URL` and `PASSWORD_RESET_URL` (the web client's pages the mails
+    /// link to; without them behind a front door, `/verify-email` and `/reset-password` on the
+    /// site a request came through), `MAIL_FROM`. Optional (defaults in [`AccountPolicy::new`]):
+    /// `SESSION_ABSOLUTE_TTL_SECONDS`, `SESSION_IDLE_TTL_SECONDS`, `MAX_SESSIONS_PER_USER`,
+    /// `LOGIN_MAX_FAILURES`, `LOGIN_FAILURE_WINDOW_SECONDS`, `LOGINS_PER_ADDRESS` (per minute),
+    /// `REGISTRATIONS_PER_ADDRESS` (per hour), `PASSWORD_RESET_TTL_SECONDS`,
+    /// `PASSWORD_RESETS_PER_EMAIL`, `PASSWORD_RESETS_PER_ADDRESS` (both per 15 minutes).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let pem = required(src, "AUTH_SIGNING_KEY")?;
-        let kid = required(src, "AUTH_SIGNING_KEY_ID")?;
-        let key = SigningKey::from_pem(&kid, &pem).map_err(|e| err("AUTH_SIGNING_KEY", e.to_string()))?;
-        Self::with_key(src, key)
-    }
-
-    /// The same with a key obtained elsewhere (tests). Required:
-    /// `EMAIL_VERIFY_URL` and `PASSWORD_RESET_URL` (the web client's pages the mails link to),
-    /// `MAIL_FROM`. Optional (defaults in [`AccountPolicy::new`]): `ACCESS_TOKEN_TTL_SECONDS`
-    /// (900, at most 900), `SESSION_ABSOLUTE_TTL_SECONDS`, `SESSION_IDLE_TTL_SECONDS`,
-    /// `MAX_SESSIONS_PER_USER`, `LOGIN_MAX_FAILURES`, `LOGIN_FAILURE_WINDOW_SECONDS`,
-    /// `LOGINS_PER_ADDRESS` (per minute), `REGISTRATIONS_PER_ADDRESS` (per hour),
-    /// `PASSWORD_RESET_TTL_SECONDS`, `PASSWORD_RESETS_PER_EMAIL`, `PASSWORD_RESETS_PER_ADDRESS`
-    /// (both per 15 minutes).
-    pub fn with_key(src: &dyn Source, key: SigningKey) -> Result<Self, ConfigError> {
-        let names = TokenNames::from_source(src);
-        let ttl = seconds(src, "ACCESS_TOKEN_TTL_SECONDS", MAX_ACCESS_TTL)?;
-        if ttl > MAX_ACCESS_TTL {
-            return Err(err("ACCESS_TOKEN_TTL_SECONDS", "must be at most 900"));
-        }
         let d = AccountPolicy::new(
             page_url(src, "EMAIL_VERIFY_URL")?,
             page_url(src, "PASSWORD_RESET_URL")?,
@@ -164,7 +190,7 @@ impl LoginConfig {
             resets_per_address: per("PASSWORD_RESETS_PER_ADDRESS", d.resets_per_address)?,
             ..d
         };
-        Ok(Self { issuer: Arc::new(TokenIssuer::new(key, &names.issuer, &names.audience, ttl)), policy })
+        Ok(Self { policy })
     }
 }
 
@@ -285,13 +311,32 @@ mod tests {
 
     #[test]
     fn refuses_to_start_without_key_material() {
-        let e = LoginConfig::from_source(&src(&[])).unwrap_err();
+        let e = HttpConfig::from_source(&src(&[]), true).unwrap_err();
         assert_eq!(e.var, "AUTH_SIGNING_KEY");
-        let e = HttpConfig::from_source(&src(&[]), None).unwrap_err();
+        let e = HttpConfig::from_source(&src(&[]), false).unwrap_err();
         assert_eq!(e.var, "AUTH_PUBLIC_KEYS");
-        let e = LoginConfig::from_source(&src(&[("AUTH_SIGNING_KEY", "junk"), ("AUTH_SIGNING_KEY_ID", "k")]))
-            .unwrap_err();
-        assert_eq!(e.var, "AUTH_SIGNING_KEY");
+        let junk = src(&[("AUTH_SIGNING_KEY", "junk"), ("AUTH_SIGNING_KEY_ID", "k")]);
+        assert_eq!(HttpConfig::from_source(&junk, true).unwrap_err().var, "AUTH_SIGNING_KEY");
+        let e = KeySecrets::from_source(&src(&[("AUTH_SIGNING_KEY_SECRET", "s")])).unwrap_err();
+        assert_eq!(e.var, "AUTH_PUBLIC_KEYS_SECRET");
+    }
+
+    #[test]
+    fn key_secrets_are_named_by_the_settings() {
+        assert_eq!(KeySecrets::from_source(&src(&[])).unwrap(), None);
+        let both = src(&[
+            ("AUTH_PUBLIC_KEYS_SECRET", "p"),
+            ("AUTH_SIGNING_KEY_SECRET", "s"),
+            ("KEYS_REFRESH_SECONDS", "60"),
+        ]);
+        assert_eq!(
+            KeySecrets::from_source(&both).unwrap(),
+            Some(KeySecrets {
+                public_keys: "p".into(),
+                signing_key: Some("s".into()),
+                every: Duration::seconds(60)
+            })
+        );
     }
 
     #[test]
@@ -322,7 +367,9 @@ mod tests {
             ConnectPolicy::from_source(&s).unwrap(),
             ConnectPolicy { max_per_user: 4, per_minute: 20 }
         );
-        let http = HttpConfig::from_source(&s, Some(login.issuer.key())).unwrap();
+        let http = HttpConfig::from_source(&s, true).unwrap();
+        assert!(http.keys.signs());
+        assert_eq!(http.keys.accepted(), ["k1"]);
         assert_eq!(http.cors.origins().len(), 2);
         assert_eq!(http.cookie.same_site, cookie::SameSite::Strict);
     }
@@ -386,8 +433,6 @@ mod tests {
             ("PASSWORD_RESET_URL", "app.example/reset"),
             ("PASSWORD_RESET_URL", "https://app.example/reset?x=1"),
             ("PASSWORD_RESETS_PER_EMAIL", "0"),
-            ("ACCESS_TOKEN_TTL_SECONDS", "901"),
-            ("ACCESS_TOKEN_TTL_SECONDS", "-1"),
             ("SESSION_IDLE_TTL_SECONDS", "soon"),
             ("LOGIN_MAX_FAILURES", "0"),
         ] {
@@ -396,8 +441,15 @@ mod tests {
             pairs.push((var, value));
             assert_eq!(LoginConfig::from_source(&src(&pairs)).unwrap_err().var, var);
         }
-        let (key, _) = SigningKey::generate("k1").unwrap();
-        let e = HttpConfig::from_source(&src(&[("ALLOWED_ORIGINS", "*")]), Some(&key)).unwrap_err();
+        for value in ["901", "-1"] {
+            let pairs = [base[0], base[1], ("ACCESS_TOKEN_TTL_SECONDS", value)];
+            assert_eq!(
+                HttpConfig::from_source(&src(&pairs), true).unwrap_err().var,
+                "ACCESS_TOKEN_TTL_SECONDS"
+            );
+        }
+        let e =
+            HttpConfig::from_source(&src(&[base[0], base[1], ("ALLOWED_ORIGINS", "*")]), true).unwrap_err();
         assert_eq!(e.var, "ALLOWED_ORIGINS");
         for value in ["0", "101"] {
             let e = ConnectPolicy::from_source(&src(&[("MAX_SOCKETS_PER_USER", value)])).unwrap_err();

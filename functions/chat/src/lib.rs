@@ -90,7 +90,7 @@ impl Chat {
         let (articles, passages) = knowledge_base.size();
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         tracing::info!(articles, passages, micros, "knowledge base indexed");
-        Ok(Self::new(w.http(None)?, w.stores(), Arc::new(knowledge_base), w.push()?, w.clock()))
+        Ok(Self::new(w.http(false)?, w.stores(), Arc::new(knowledge_base), w.push()?, w.clock()))
     }
 
     /// Wires the handler.
@@ -101,7 +101,7 @@ impl Chat {
         push: Arc<dyn Push>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
         let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
         let chat = ChatService::new(stores.conversations.clone(), assistant, notifier, clock);
         Self { auth, chat, http }

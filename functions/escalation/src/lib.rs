@@ -71,7 +71,7 @@ impl Escalation {
     /// Builds the function from the wiring: settings, stores, mail and push.
     pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
         let config = EscalationConfig::from_source(w.settings())?;
-        Ok(Self::new(w.http(None)?, config, w.stores(), w.mail()?, w.push()?, w.clock()))
+        Ok(Self::new(w.http(false)?, config, w.stores(), w.mail()?, w.push()?, w.clock()))
     }
 
     /// Wires the handler: the mail transport is SES in Lambda, the outbox folder locally.
@@ -83,7 +83,7 @@ impl Escalation {
         push: Arc<dyn Push>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
         let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
         let mailer = Mailer::new(
             stores.tickets.clone(),

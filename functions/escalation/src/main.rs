@@ -4,6 +4,8 @@
 async fn main() -> Result<(), lambda_http::Error> {
     shared::runtime::lambda::wire()
         .await
+        .with_keys()
+        .await
         .with_push()
         .with_mail()
         .serve_http(escalation::Escalation::build)

@@ -15,9 +15,7 @@ use shared::config::{HttpConfig, LoginConfig};
 use shared::domain::{DisplayName, Email, Password};
 use shared::env::ConfigError;
 use shared::error::{ApiError, Challenge};
-use shared::http::{
-    Answer, Cors, Route, Routed, Validator, json, json_body, no_content, source_ip, user_agent,
-};
+use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body, no_content, user_agent};
 use shared::ports::{MailTransport, Push, Stores};
 use shared::runtime::Wiring;
 use shared::services::{AccountError, Accounts, Notifier, SignedIn};
@@ -175,7 +173,7 @@ impl Login {
     /// settings, the stores, push (ending a session closes its sockets), mail and the clock.
     pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
         let config = LoginConfig::from_source(w.settings())?;
-        let http = w.http(Some(config.issuer.key()))?;
+        let http = w.http(true)?;
         Ok(Self::new(config, http, w.stores(), w.push()?, w.mail()?, w.clock()))
     }
 
@@ -191,8 +189,8 @@ impl Login {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
-        let accounts = Accounts::new(stores, config.issuer, config.policy, mail, notifier, clock.clone());
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock);
+        let accounts = Accounts::new(stores, http.keys.clone(), config.policy, mail, notifier, clock.clone());
+        let auth = Authenticator::new(http.keys.clone(), stores, clock);
         Self { accounts, auth, http }
     }
 
@@ -215,7 +213,14 @@ impl Login {
         };
         let signed_in = self
             .accounts
-            .register(email, password, display_name, user_agent(req), source_ip(req).as_deref())
+            .register(
+                email,
+                password,
+                display_name,
+                user_agent(req),
+                self.http.front_door.source_ip(req).as_deref(),
+                self.http.front_door.origin(req.headers()).as_deref(),
+            )
             .await?;
         self.signed_in(StatusCode::CREATED, &signed_in)
     }
@@ -228,8 +233,10 @@ impl Login {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(v.into_error());
         };
-        let signed_in =
-            self.accounts.login(email, password, user_agent(req), source_ip(req).as_deref()).await?;
+        let signed_in = self
+            .accounts
+            .login(email, password, user_agent(req), self.http.front_door.source_ip(req).as_deref())
+            .await?;
         self.signed_in(StatusCode::OK, &signed_in)
     }
 
@@ -293,7 +300,9 @@ impl Login {
         let Some(email) = v.check("email", Email::parse(&body.email)) else {
             return Err(v.into_error());
         };
-        self.accounts.forgot_password(email, source_ip(req).as_deref()).await?;
+        let door = &self.http.front_door;
+        let (source, site) = (door.source_ip(req), door.origin(req.headers()));
+        self.accounts.forgot_password(email, source.as_deref(), site.as_deref()).await?;
         let mut response = Response::new(Body::Text(FORGOT_ACCEPTED.to_owned()));
         *response.status_mut() = StatusCode::ACCEPTED;
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -308,7 +317,8 @@ impl Login {
 
     async fn resend_verification(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
-        self.accounts.resend_verification(&principal).await?;
+        let site = self.http.front_door.origin(req.headers());
+        self.accounts.resend_verification(&principal, site.as_deref()).await?;
         Ok(no_content())
     }
 

@@ -2,5 +2,12 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::lambda::wire().await.with_push().with_mail().serve_http(login::Login::build).await
+    shared::runtime::lambda::wire()
+        .await
+        .with_keys()
+        .await
+        .with_push()
+        .with_mail()
+        .serve_http(login::Login::build)
+        .await
 }

@@ -49,12 +49,12 @@ impl WsConnect {
     /// Builds the function from the wiring: settings (origins, keys, the connection policy),
     /// stores and the clock.
     pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
-        Ok(Self::new(w.http(None)?, ConnectPolicy::from_source(w.settings())?, w.stores(), w.clock()))
+        Ok(Self::new(w.http(false)?, ConnectPolicy::from_source(w.settings())?, w.stores(), w.clock()))
     }
 
     /// Wires the handler.
     pub fn new(http: HttpConfig, policy: ConnectPolicy, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
         Self { auth, cors: http.cors, policy, connections: stores.connections.clone(), clock }
     }
 
@@ -91,7 +91,7 @@ impl WsConnect {
         if connection_id.is_empty() {
             return refuse(ApiError::BadRequest("The event has no connection id."));
         }
-        if event.headers.get(ORIGIN).is_some_and(|origin| !self.cors.is_allowed(origin)) {
+        if event.headers.get(ORIGIN).is_some_and(|origin| !self.cors.allows(&event.headers, origin)) {
             return refuse(ApiError::OriginNotAllowed);
         }
         let (principal, ticket) = match self.identify(event).await {

@@ -48,12 +48,12 @@ impl WsTicket {
     /// Builds the function from the wiring: settings (the WebSocket URL, the ticket policy),
     /// stores and the clock.
     pub fn build(w: &Wiring) -> Result<Self, ConfigError> {
-        Ok(Self::new(w.http(None)?, WsConfig::from_source(w.settings())?, w.stores(), w.clock()))
+        Ok(Self::new(w.http(false)?, WsConfig::from_source(w.settings())?, w.stores(), w.clock()))
     }
 
     /// Wires the handler.
     pub fn new(http: HttpConfig, ws: WsConfig, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
-        let auth = Authenticator::new(http.verifier.clone(), stores, clock.clone());
+        let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
         let minter = TicketMinter::new(stores.ws_tickets.clone(), ws.tickets, clock);
         Self { auth, minter, http, url: ws.url }
     }
@@ -61,13 +61,15 @@ impl WsTicket {
     async fn mint(&self, req: &Request) -> Answer {
         let principal = self.auth.authenticate(req.headers()).await?;
         let minted = self.minter.mint(&principal).await?;
+        // Behind the front door the socket is opened on the page's own host, like the API.
+        let url = self.http.front_door.websocket_url(req.headers(), &self.url);
         json(
             StatusCode::CREATED,
             &TicketView {
                 ticket: minted.ticket.expose(),
                 expires_at: rfc3339(minted.expires_at),
                 expires_in: minted.expires_in,
-                url: &self.url,
+                url: &url,
             },
         )
     }

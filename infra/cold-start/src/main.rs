@@ -10,30 +10,52 @@
 //!
 //! `cold-start --moto http://127.0.0.1:5000 [--bin-dir target/release] [--runs 20] [--warm 1000]`
 //! prints a Markdown table (medians and p90 in milliseconds).
+//!
+//! `cold-start invoke --moto URL FUNCTION EVENT_FILE` runs one function binary (by default the
+//! debug one) with one event in the same world and prints its answer (`scripts/invoke`; see
+//! `invoke.rs`). The world — tables, SES identity, user, keys, each function's environment — is
+//! set up in one place for both: `world.rs`.
 
+mod invoke;
 mod runtime;
+mod world;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use runtime::RuntimeApi;
-use shared::adapters::dynamodb::{DynamoStore, schema};
-use shared::auth::{PublicKeys, SessionPolicy, SigningKey, TokenIssuer};
-use shared::config::Tables;
-use shared::domain::{Email, UserId, UserProfile, UserRecord};
-use shared::ports::{Conversations, UserStore, WsTickets};
-use tokio::process::{Child, Command};
+use shared::ports::{Conversations, WsTickets};
+use world::{Account, World};
 
-/// Command line.
+/// Command line: the benchmark, or one of the subcommands.
 #[derive(Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    bench: Args,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Invokes one function binary with one event (placeholders filled, setup events run first)
+    /// and prints its answer; scripts/invoke builds, starts moto and calls this.
+    Invoke(invoke::Args),
+    /// Prints the function binaries `invoke` would run for this event: its own, then those of
+    /// the events its setup runs first.
+    Binaries(invoke::Target),
+}
+
+/// The benchmark's options.
+#[derive(clap::Args)]
 struct Args {
     /// moto (or any DynamoDB-protocol endpoint) on loopback.
-    #[arg(long)]
-    moto: String,
+    #[arg(long, env = "MOTO_ENDPOINT")]
+    moto: Option<String>,
     /// Where the functions' release binaries are.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -49,9 +71,18 @@ struct Args {
     /// Only these functions (comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Pass the functions' logs through (to see why one fails).
+    /// Pass the functions' logs through to stderr (to see why one fails).
     #[arg(long)]
     show_logs: bool,
+    /// A reference binary (`hello-ddb`, built from the baselines): started in turn with each
+    /// function's runs, in the same environment, and each function's cold start reported as a
+    /// ratio to its median (absolute milliseconds drift between runs on a shared machine).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Give the functions their token keys in the environment instead of reading them from
+    /// Secrets Manager (the template's way), to measure what the secrets cost at cold start.
+    #[arg(long)]
+    fixed_keys: bool,
 }
 
 /// A function, the sample event it is invoked with, and what a correct answer looks like.
@@ -97,6 +128,7 @@ const FUNCTIONS: &[Function] = &[
 /// One function's figures.
 struct Figures {
     cold: Vec<Duration>,
+    baseline: Vec<Duration>,
     first: Vec<Duration>,
     warm: Vec<Duration>,
     peak_rss_kib: u64,
@@ -104,26 +136,91 @@ struct Figures {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    // The error's chain, without a backtrace: the function's own log says where it failed.
+    run(Cli::parse()).await.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Invoke(args)) => {
+            // Interrupted: return, so that the function processes are killed on drop.
+            tokio::select! {
+                code = invoke::run(args) => code,
+                _ = interrupted() => bail!("interrupted"),
+            }
+        }
+        Some(Command::Binaries(target)) => {
+            println!("{}", target.binaries()?.join(" "));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => bench(cli.bench).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+async fn bench(args: Args) -> Result<()> {
+    let moto = args.moto.as_deref().context("--moto URL (or MOTO_ENDPOINT) is required")?;
+    let ratio_column = args.baseline.as_ref().map_or(String::new(), |b| {
+        format!(" cold start ÷ {} |", b.file_name().unwrap_or_default().to_string_lossy())
+    });
     println!(
-        "| function | cold start p50 | p90 | first invocation p50 | p90 | warm invocation p50 | peak RSS over {} | binary |",
+        "| function | cold start p50 | p90 |{ratio_column} first invocation p50 | p90 | warm invocation p50 | peak RSS over {} | binary |",
         args.warm
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|{}---|---|---|---|---|", if args.baseline.is_some() { "---|" } else { "" });
     for f in FUNCTIONS.iter().filter(|f| args.only.is_empty() || args.only.iter().any(|o| o == f.name)) {
         // Fresh tables per function: moto copies every table on each transaction, so data left
         // by one function's thousand invocations would slow the next one's store calls.
-        let world = World::create(&args.moto, args.show_logs).await?;
+        let mut world = World::create(moto, "cold", Account::Verified).await?;
+        if args.fixed_keys {
+            world.use_fixed_keys();
+        }
         let binary = args.bin_dir.join(f.name);
         let event = std::fs::read_to_string(args.events.join(f.event))
             .with_context(|| format!("reading events/{}", f.event))?
-            .replace("${ACCESS_TOKEN}", &world.token);
-        let figures = measure(&world, f, &binary, &event, args.runs, args.warm).await;
+            .replace("${ACCESS_TOKEN}", &world.signed_in()?.access_token);
+        let figures = measure(
+            &world,
+            f,
+            &binary,
+            args.baseline.as_deref(),
+            &event,
+            args.runs,
+            args.warm,
+            args.show_logs,
+        )
+        .await;
         world.drop_tables().await?;
         let figures = figures?;
+        let ratio = if figures.baseline.is_empty() {
+            String::new()
+        } else {
+            let base = percentile(&figures.baseline, 50).as_secs_f64();
+            format!(
+                " {:.2} ({}) |",
+                percentile(&figures.cold, 50).as_secs_f64() / base,
+                ms(percentile(&figures.baseline, 50))
+            )
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} MB | {:.2} MB |",
+            "| {} | {} | {} |{ratio} {} | {} | {} | {:.1} MB | {:.2} MB |",
             f.name,
             ms(percentile(&figures.cold, 50)),
             ms(percentile(&figures.cold, 90)),
@@ -137,52 +234,76 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// What the benchmark changes in a function's environment: a thousand mints or bearer connects
+/// a minute (the warm runs make that many; the template's default is 20).
+fn bench_overrides(function: &str) -> &'static [(&'static str, &'static str)] {
+    match function {
+        "ws-ticket" | "ws-connect" => &[("WS_TICKETS_PER_MINUTE", "1000000")],
+        _ => &[],
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "one call site, each argument named there")]
 async fn measure(
     world: &World,
     f: &Function,
     binary: &Path,
+    baseline: Option<&Path>,
     event: &str,
     runs: usize,
     warm: usize,
+    logs: bool,
 ) -> Result<Figures> {
     let size = std::fs::metadata(binary)
         .with_context(|| format!("{} (build it: cargo build --release -p {})", binary.display(), f.name))?
         .len();
-    let (mut cold, mut first) = (Vec::new(), Vec::new());
+    let (mut cold, mut first, mut base) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
+        if let Some(reference) = baseline {
+            let api = RuntimeApi::start().await?;
+            let started = Instant::now();
+            let mut child = world.spawn(f.name, reference, &api, bench_overrides(f.name), logs)?;
+            let at = api
+                .first_next()
+                .await
+                .with_context(|| format!("{} never asked for an event", reference.display()));
+            child.kill().await.ok();
+            base.push(at? - started);
+        }
         let api = RuntimeApi::start().await?;
         let started = Instant::now();
-        let mut child = world.spawn(f.name, binary, &api)?;
+        let mut child = world.spawn(f.name, binary, &api, bench_overrides(f.name), logs)?;
         let waited = api.first_next().await;
         let Some(at) = waited else {
             child.kill().await.ok();
             bail!("{} never asked for an event; run it by hand to see why", f.name);
         };
         cold.push(at - started);
-        first.push(invoke(world, &api, f, event).await?);
+        first.push(timed_invoke(world, &api, f, event).await?);
         child.kill().await.ok();
     }
     let api = RuntimeApi::start().await?;
-    let mut child = world.spawn(f.name, binary, &api)?;
+    let mut child = world.spawn(f.name, binary, &api, bench_overrides(f.name), logs)?;
     api.first_next().await.context("no first next")?;
     let mut warm_times = Vec::with_capacity(warm);
     for _ in 0..warm {
-        warm_times.push(invoke(world, &api, f, event).await?);
+        warm_times.push(timed_invoke(world, &api, f, event).await?);
     }
     let peak_rss_kib = peak_rss(child.id().context("child pid")?)?;
     child.kill().await.ok();
-    Ok(Figures { cold, first, warm: warm_times, peak_rss_kib, size })
+    Ok(Figures { cold, baseline: base, first, warm: warm_times, peak_rss_kib, size })
 }
 
 /// Hands one event to the function and waits for its answer, checking it; then tidies up.
-async fn invoke(world: &World, api: &RuntimeApi, f: &Function, event: &str) -> Result<Duration> {
+async fn timed_invoke(world: &World, api: &RuntimeApi, f: &Function, event: &str) -> Result<Duration> {
     let (elapsed, response) = api.invoke(event.to_owned()).await?;
     if !response.replace(' ', "").contains(f.expect) {
         bail!("{}: unexpected response {response}", f.name);
     }
     if f.tidy {
-        Conversations::delete_for_user(&*world.store, &world.user).await?;
-        WsTickets::delete_for_user(&*world.store, &world.user).await?;
+        let user = &world.signed_in()?.record.profile.id;
+        Conversations::delete_for_user(&*world.store, user).await?;
+        WsTickets::delete_for_user(&*world.store, user).await?;
     }
     Ok(elapsed)
 }
@@ -202,123 +323,4 @@ fn percentile(samples: &[Duration], p: usize) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Tables on moto with one user and session, and the settings every function starts with.
-struct World {
-    store: Arc<DynamoStore>,
-    user: UserId,
-    env: Vec<(String, String)>,
-    token: String,
-    show_logs: bool,
-}
-
-impl World {
-    async fn create(endpoint: &str, show_logs: bool) -> Result<Self> {
-        let tables = Tables::with_prefix(&format!("cold{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
-        let env = base_env(endpoint);
-        // Region and credentials come from the environment (the bench script sets moto's).
-        let sdk =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await;
-        let store = Arc::new(DynamoStore::from_sdk(&sdk, tables.clone()));
-        schema::create_tables(store.client(), &tables).await.context("creating tables on moto")?;
-
-        let now = chrono::Utc::now();
-        let profile = UserProfile {
-            id: UserId::generate(),
-            email: Email::parse("cold@example.com").expect("email"),
-            display_name: None,
-            created_at: now,
-            email_verified: true,
-        };
-        let (_, session) = SessionPolicy::default().start(profile.clone(), now, None);
-        let record = UserRecord {
-            profile,
-            password_hash: "$argon2id$unused".into(),
-            verify_token: None,
-            reset_token: None,
-        };
-        UserStore::create(&*store, &record, &session).await.context("writing the user")?;
-        let (key, pem) = SigningKey::generate("cold-1")?;
-        let jwks = PublicKeys::new([key.public_key().clone()])?.to_jwks();
-        let issuer = TokenIssuer::new(key, "support-backend", "support-api", chrono::Duration::minutes(15));
-        // Valid 15 minutes: all runs of all functions take well under that.
-        let token = issuer.issue(&session.user.id, &session.id, now)?.token;
-
-        let mut env = env;
-        env.extend(
-            [
-                ("USERS_TABLE", tables.users.as_str()),
-                ("SESSIONS_TABLE", &tables.sessions),
-                ("RATE_LIMITS_TABLE", &tables.rate_limits),
-                ("WS_TICKETS_TABLE", &tables.ws_tickets),
-                ("CONNECTIONS_TABLE", &tables.connections),
-                ("CONVERSATIONS_TABLE", &tables.conversations),
-                ("SUPPORT_TICKETS_TABLE", &tables.support_tickets),
-                ("AUTH_PUBLIC_KEYS", &jwks),
-                ("AUTH_SIGNING_KEY", &pem),
-                ("AUTH_SIGNING_KEY_ID", "cold-1"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        Ok(Self { store, user: session.user.id, env, token, show_logs })
-    }
-
-    /// Deletes the tables this world created.
-    async fn drop_tables(&self) -> Result<()> {
-        for spec in schema::specs(self.store.tables()) {
-            self.store.client().delete_table().table_name(spec.name).send().await?;
-        }
-        Ok(())
-    }
-
-    /// Execs a function binary against this Runtime API, as Lambda's init does.
-    fn spawn(&self, name: &str, binary: &Path, api: &RuntimeApi) -> Result<Child> {
-        let logs = || if self.show_logs { Stdio::inherit() } else { Stdio::null() };
-        let mut command = Command::new(binary);
-        command
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("_HANDLER", "bootstrap")
-            .stdin(Stdio::null())
-            .stdout(logs())
-            .stderr(logs())
-            .kill_on_drop(true);
-        command.spawn().with_context(|| format!("exec {}", binary.display()))
-    }
-}
-
-/// What Lambda sets, and what the template sets, with every endpoint on loopback.
-fn base_env(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_SESSION_TOKEN", "test"),
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cold-start"),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/09/[$LATEST]cold"),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-        ("LAMBDA_TASK_ROOT", "/var/task"),
-        ("TZ", ":UTC"),
-        ("RUST_LOG", "info"),
-        ("AUTH_ISSUER", "support-backend"),
-        ("AUTH_AUDIENCE", "support-api"),
-        ("ALLOWED_ORIGINS", "https://app.example.com"),
-        ("WEBSOCKET_URL", "wss://ws123.execute-api.us-east-1.amazonaws.com/prod"),
-        ("WEBSOCKET_MANAGEMENT_ENDPOINT", endpoint),
-        ("WS_TICKETS_PER_MINUTE", "1000000"),
-        ("MAIL_FROM", "Support <support@example.com>"),
-        ("SUPPORT_EMAIL", "help@example.com"),
-        ("PASSWORD_RESET_URL", "https://app.example.com/reset-password"),
-        ("EMAIL_VERIFY_URL", "https://app.example.com/verify-email"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .to_vec()
 }

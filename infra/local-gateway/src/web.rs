@@ -1,6 +1,7 @@
 //! The reference web client (`web/`), compiled into the binary and served at `/`, so that
-//! `cargo run` gives a working client with nothing else installed. In AWS the API serves no pages;
-//! the same files can be hosted anywhere listed in `AllowedOrigins`.
+//! `cargo run` gives a working client with nothing else installed. In AWS the front door serves
+//! the same files from S3 (`scripts/publish-web-client`) with the same headers
+//! (`template.yaml`'s `WebClientHeaders`, checked against [`CSP`] by `tests/template.rs`).
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,7 @@ const STYLE: &str = include_str!("../web/app.css");
 /// Only our own script, style and API (and the WebSocket on the same host); no framing; and no
 /// `Referer`, which would carry a mailed token out of `/reset-password?token=…` or
 /// `/verify-email?token=…`.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// A static file with the headers every page of the client gets.

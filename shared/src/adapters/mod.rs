@@ -2,13 +2,15 @@
 
 #[cfg(feature = "apigw")]
 pub mod apigw;
-#[cfg(any(feature = "dynamodb", feature = "apigw", feature = "ses"))]
+#[cfg(any(feature = "dynamodb", feature = "apigw", feature = "ses", feature = "secrets"))]
 pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "knowledge-base")]
 pub mod knowledge_base;
 pub mod outbox;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sqlite")]

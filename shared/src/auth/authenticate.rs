@@ -8,8 +8,8 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use super::AuthError;
+use super::keyring::KeyRing;
 use super::secret::Secret;
-use super::token::TokenVerifier;
 use crate::clock::Clock;
 use crate::domain::{Principal, SessionId, UserId, UserProfile};
 use crate::ports::{SessionStore, StoreResult, Stores, UserStore, WsTickets};
@@ -20,7 +20,7 @@ pub const MAX_AUTHORIZATION_LEN: usize = 4096;
 /// Authenticates requests for every protected route and the WebSocket `$connect`.
 #[derive(Clone)]
 pub struct Authenticator {
-    verifier: Arc<TokenVerifier>,
+    keys: Arc<KeyRing>,
     sessions: Arc<dyn SessionStore>,
     tickets: Arc<dyn WsTickets>,
     clock: Arc<dyn Clock>,
@@ -28,15 +28,15 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// An authenticator over these keys and the session and ticket stores.
-    pub fn new(verifier: Arc<TokenVerifier>, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
-        Self { verifier, sessions: stores.sessions.clone(), tickets: stores.ws_tickets.clone(), clock }
+    pub fn new(keys: Arc<KeyRing>, stores: &Stores, clock: Arc<dyn Clock>) -> Self {
+        Self { keys, sessions: stores.sessions.clone(), tickets: stores.ws_tickets.clone(), clock }
     }
 
     /// Verifies the bearer token in `headers`, then checks its session is live (one store read).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer_token(headers)?;
         let now = self.clock.now();
-        let verified = self.verifier.verify(token, now).map_err(|_| AuthError::InvalidToken)?;
+        let verified = self.keys.verifier().await.verify(token, now).map_err(|_| AuthError::InvalidToken)?;
         self.live_session(&verified.session_id, &verified.user_id, now).await
     }
 

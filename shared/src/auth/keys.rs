@@ -24,6 +24,12 @@ pub enum KeyError {
     /// The system random generator failed.
     #[error("could not generate a key")]
     Generate,
+    /// The stored signing key is not `{"kid": "...", "pem": "..."}`.
+    #[error("the signing key secret is not {{\"kid\": ..., \"pem\": ...}}: {0}")]
+    BadSecret(String),
+    /// The key store could not be read.
+    #[error(transparent)]
+    Source(#[from] crate::ports::KeySourceError),
 }
 
 fn check_kid(kid: &str) -> Result<(), KeyError> {
@@ -64,6 +70,17 @@ impl SigningKey {
             encoding: EncodingKey::from_ed_der(der),
             public: PublicKey { kid: kid.to_owned(), x },
         })
+    }
+
+    /// Parses the signing key as the key store keeps it: `{"kid": "...", "pem": "..."}`.
+    pub fn from_secret(json: &str) -> Result<Self, KeyError> {
+        #[derive(Deserialize)]
+        struct Stored {
+            kid: String,
+            pem: String,
+        }
+        let stored: Stored = serde_json::from_str(json).map_err(|e| KeyError::BadSecret(e.to_string()))?;
+        Self::from_pem(&stored.kid, &stored.pem)
     }
 
     /// A fresh key and its PKCS#8 PEM (for the local gateway's key file).
@@ -187,6 +204,13 @@ impl PublicKeys {
             })
             .collect();
         serde_json::to_string(&Jwks { keys }).unwrap_or_default()
+    }
+
+    /// The key ids, sorted.
+    pub fn kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.keys.iter().map(|k| k.kid.clone()).collect();
+        kids.sort();
+        kids
     }
 
     /// Whether the set has no key (a verifier with no key accepts nothing).

@@ -3,6 +3,7 @@
 //! `authenticate`. The account use cases built on them are in [`crate::services::accounts`].
 
 pub mod authenticate;
+pub mod keyring;
 pub mod keys;
 pub mod limits;
 pub mod password;
@@ -11,6 +12,7 @@ pub mod session;
 pub mod token;
 
 pub use authenticate::Authenticator;
+pub use keyring::{KeyRing, TokenSettings};
 pub use keys::{KeyError, PublicKeys, SigningKey};
 pub use limits::{Allowance, LoginThrottle};
 pub use password::PasswordHasher;

@@ -1,15 +1,18 @@
-//! CORS and origin checks against one allowlist. Never `*`: credentials are allowed.
+//! CORS and origin checks against one allowlist, plus the page's own origin behind the front
+//! door. Never `*`: credentials are allowed.
 
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 use lambda_http::{Body, Response};
 
+use super::FrontDoor;
 use crate::error::ApiError;
 
 /// The allowed browser origins (`scheme://host[:port]`, exact match).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cors {
     allowed: Vec<String>,
+    front_door: FrontDoor,
 }
 
 const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
@@ -33,7 +36,25 @@ impl Cors {
             }
             allowed.push(origin);
         }
-        Ok(Self { allowed })
+        Ok(Self { allowed, front_door: FrontDoor::none() })
+    }
+
+    /// Also allows, on a request proven to come through `front_door`, the origin the viewer
+    /// asked for: the page and the API are then one site, whatever its domain.
+    #[must_use]
+    pub fn with_front_door(mut self, front_door: FrontDoor) -> Self {
+        self.front_door = front_door;
+        self
+    }
+
+    /// Whether `origin` may make a credentialed call carrying these headers: on the list, or
+    /// the front door's own.
+    pub fn allows(&self, headers: &HeaderMap, origin: &HeaderValue) -> bool {
+        self.is_allowed(origin)
+            || self
+                .front_door
+                .origin(headers)
+                .is_some_and(|own| origin.as_bytes().eq_ignore_ascii_case(own.as_bytes()))
     }
 
     /// Whether this `Origin` value is on the list.
@@ -50,7 +71,7 @@ impl Cors {
     /// `Origin` (non-browser clients) passes; browsers always send it on POST.
     pub fn check_origin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         match headers.get(header::ORIGIN) {
-            Some(origin) if !self.is_allowed(origin) => Err(ApiError::OriginNotAllowed),
+            Some(origin) if !self.allows(headers, origin) => Err(ApiError::OriginNotAllowed),
             _ => Ok(()),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod cookies;
 pub mod cors;
+pub mod front_door;
 pub mod request;
 pub mod response;
 pub mod router;
@@ -16,6 +17,7 @@ use tracing::Instrument;
 
 pub use cookies::CookieSettings;
 pub use cors::Cors;
+pub use front_door::FrontDoor;
 pub use request::{Validator, json_body, request_id, source_ip, user_agent};
 pub use response::{json, no_content};
 pub use router::{Answer, Pending, Route, Routed, dispatch};

@@ -4,6 +4,7 @@
 pub mod assistant;
 pub mod connections;
 pub mod conversations;
+pub mod keys;
 pub mod mail;
 pub mod push;
 pub mod rate_limits;
@@ -15,6 +16,7 @@ pub mod ws_tickets;
 pub use assistant::{Answer, Assistant, AssistantError};
 pub use connections::{ConnectGate, Connections, Opened};
 pub use conversations::Conversations;
+pub use keys::{KeySource, KeySourceError};
 pub use mail::{MailError, MailTransport, OutgoingMail};
 pub use push::{Push, PushError};
 pub use rate_limits::{Acquired, Counter, RateLimits};

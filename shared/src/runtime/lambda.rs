@@ -4,7 +4,8 @@
 //! uses, so a binary links only those SDK clients:
 //!
 //! ```text
-//! shared::runtime::lambda::wire().await.with_push().with_mail().serve_http(login::Login::build).await
+//! shared::runtime::lambda::wire().await.with_keys().await.with_push().with_mail()
+//!     .serve_http(login::Login::build).await
 //! ```
 //!
 //! Anything missing or malformed stops the function at init with a message naming the
@@ -26,20 +27,31 @@ use crate::ports::Stores;
 
 /// The AWS wiring of one Lambda, before its function is built.
 pub struct Aws {
+    #[cfg_attr(
+        not(any(feature = "apigw", feature = "ses", feature = "secrets")),
+        allow(dead_code, reason = "read by the adapters behind features")
+    )]
     sdk: SdkConfig,
     wiring: Wiring,
+    /// The store's first round trip, running while the rest of init (key secrets, the
+    /// function's own build) goes on; awaited before the first request is taken.
+    warming: tokio::task::JoinHandle<()>,
 }
 
 /// Telemetry first (so init errors are logged), then the settings, the SDK configuration and
-/// the store, whose connection is opened now rather than in the first request.
+/// the store, whose connection is opened now (in the background) rather than in the first
+/// request.
 pub async fn wire() -> Aws {
     crate::telemetry::init();
     let tables = or_exit(Tables::from_source(&ProcessEnv));
     let sdk = crate::adapters::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_sdk(&sdk, tables));
-    store.warm().await;
+    let warming = tokio::spawn({
+        let store = store.clone();
+        async move { store.warm().await }
+    });
     let wiring = Wiring::new(Arc::new(ProcessEnv), Stores::single(store), Arc::new(crate::SystemClock));
-    Aws { sdk, wiring }
+    Aws { sdk, wiring, warming }
 }
 
 impl Aws {
@@ -51,6 +63,29 @@ impl Aws {
         let endpoint = or_exit(crate::config::management_endpoint(&ProcessEnv));
         let push = crate::adapters::apigw::ApiGatewayPush::from_sdk(&self.sdk, &endpoint);
         self.wiring = self.wiring.with_push(Arc::new(push));
+        self
+    }
+
+    /// With the token keys from Secrets Manager when `AUTH_PUBLIC_KEYS_SECRET` names a secret
+    /// (and login's signing key when `AUTH_SIGNING_KEY_SECRET` does), read now and again after
+    /// `KEYS_REFRESH_SECONDS`; without it, the keys are fixed, from the environment.
+    #[cfg(feature = "secrets")]
+    pub async fn with_keys(mut self) -> Self {
+        let Some(secrets) = or_exit(crate::config::KeySecrets::from_source(&ProcessEnv)) else { return self };
+        let source = crate::adapters::secrets::SecretsManagerKeys::from_sdk(
+            &self.sdk,
+            &secrets.public_keys,
+            secrets.signing_key.as_deref(),
+        );
+        let keys = crate::auth::KeyRing::fetch(
+            or_exit(crate::config::token_settings(&ProcessEnv)),
+            Arc::new(source),
+            secrets.every,
+            secrets.signing_key.is_some(),
+            self.wiring.clock(),
+        )
+        .await;
+        self.wiring = self.wiring.with_keys(Arc::new(or_exit(keys)));
         self
     }
 
@@ -72,6 +107,7 @@ impl Aws {
         E: Display,
     {
         let function = Arc::new(or_exit(build(&self.wiring)));
+        self.warming.await.ok();
         lambda_http::run(service_fn(move |req: Request| {
             let function = Arc::clone(&function);
             async move { Ok::<_, Infallible>(function.handle(req).await) }
@@ -89,6 +125,7 @@ impl Aws {
         E: Display,
     {
         let function = Arc::new(or_exit(build(&self.wiring)));
+        self.warming.await.ok();
         lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<F::Event>| {
             let function = Arc::clone(&function);
             async move { function.invoke(event.payload).await.map_err(Into::into) }

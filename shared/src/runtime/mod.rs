@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Clock;
-use crate::auth::SigningKey;
+use crate::auth::KeyRing;
 use crate::config::HttpConfig;
 use crate::env::{ConfigError, Source, err};
 use crate::ports::{MailTransport, Push, Stores};
@@ -39,12 +39,13 @@ pub struct Wiring {
     clock: Arc<dyn Clock>,
     push: Option<Arc<dyn Push>>,
     mail: Option<Arc<dyn MailTransport>>,
+    keys: Option<Arc<KeyRing>>,
 }
 
 impl Wiring {
     /// Settings, stores and clock; push and mail are added when the host has them.
     pub fn new(settings: Arc<dyn Source + Send + Sync>, stores: Stores, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, stores, clock, push: None, mail: None }
+        Self { settings, stores, clock, push: None, mail: None, keys: None }
     }
 
     /// With pushes to WebSocket clients.
@@ -58,6 +59,14 @@ impl Wiring {
     #[must_use]
     pub fn with_mail(mut self, mail: Arc<dyn MailTransport>) -> Self {
         self.mail = Some(mail);
+        self
+    }
+
+    /// With keys fetched from a key store (Secrets Manager); without, the keys are fixed, read
+    /// from the settings.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Arc<KeyRing>) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -90,9 +99,20 @@ impl Wiring {
             .ok_or_else(|| err("MAIL_FROM", "this function sends mail, but no transport is wired"))
     }
 
-    /// The HTTP settings every HTTP function reads ([`HttpConfig::from_source`]); `extra_key`
-    /// joins the accepted keys (login's own).
-    pub fn http(&self, extra_key: Option<&SigningKey>) -> Result<HttpConfig, ConfigError> {
-        HttpConfig::from_source(self.settings(), extra_key)
+    /// The HTTP settings every HTTP function reads ([`HttpConfig`]): the wired keys, or fixed
+    /// keys from the settings; `signs` for a function that signs tokens (login).
+    pub fn http(&self, signs: bool) -> Result<HttpConfig, ConfigError> {
+        match &self.keys {
+            Some(keys) if signs && !keys.signs() => {
+                Err(err("AUTH_SIGNING_KEY_SECRET", "is required: this function signs tokens"))
+            }
+            Some(keys) => HttpConfig::with_keys(self.settings(), keys.clone()),
+            // A main that forgot `with_keys` would otherwise fail later, naming AUTH_PUBLIC_KEYS.
+            None if self.settings().get("AUTH_PUBLIC_KEYS_SECRET").is_some() => Err(err(
+                "AUTH_PUBLIC_KEYS_SECRET",
+                "is set, but this function was wired without the key store (with_keys)",
+            )),
+            None => HttpConfig::from_source(self.settings(), signs),
+        }
     }
 }

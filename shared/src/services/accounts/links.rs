@@ -26,7 +26,12 @@ impl Accounts {
 
     /// Mails a new verification link (the last one stops working), at most 3 times per
     /// 15 minutes per user.
-    pub async fn resend_verification(&self, principal: &Principal) -> Result<(), AccountError> {
+    pub async fn resend_verification(
+        &self,
+        principal: &Principal,
+        site: Option<&str>,
+    ) -> Result<(), AccountError> {
+        let page = self.policy.verify.page(site)?;
         let id = &principal.user().id;
         let user = self.users.get(id).await?.ok_or(AccountError::SessionInvalid)?;
         if user.profile.email_verified {
@@ -35,7 +40,7 @@ impl Accounts {
         take(&*self.limits, "verify-user", id.as_str(), self.policy.verify_resends, self.clock.now())
             .await?
             .map_err(rate_limited)?;
-        self.mail_token(&user, TokenPurpose::VerifyEmail).await?;
+        self.mail_token(&user, TokenPurpose::VerifyEmail, &page).await?;
         tracing::info!(user_id = %id.as_str(), "verification mail sent again");
         Ok(())
     }
@@ -43,13 +48,19 @@ impl Accounts {
     /// Starts a password reset. The caller answers 202 the same way whether or not the account
     /// exists; only a real account gets a token (replacing its last one) and a mail. Limited per
     /// source address, then per email, before anything is looked up.
-    pub async fn forgot_password(&self, email: Email, source: Option<&str>) -> Result<(), AccountError> {
+    pub async fn forgot_password(
+        &self,
+        email: Email,
+        source: Option<&str>,
+        site: Option<&str>,
+    ) -> Result<(), AccountError> {
+        let page = self.policy.reset.page(site)?;
         self.per_address("reset#addr", source, self.policy.resets_per_address).await?;
         take(&*self.limits, "reset#email", email.as_str(), self.policy.resets_per_email, self.clock.now())
             .await?
             .map_err(rate_limited)?;
         let Some(user) = self.users.find_by_email(&email).await? else { return Ok(()) };
-        self.mail_token(&user, TokenPurpose::ResetPassword).await?;
+        self.mail_token(&user, TokenPurpose::ResetPassword, &page).await?;
         tracing::info!(user_id = %user.profile.id.as_str(), "password reset mail sent");
         Ok(())
     }

@@ -20,11 +20,12 @@ mod sign_in;
 pub use settings::SessionView;
 
 use super::notifier::Notifier;
+use crate::auth::keyring::KeyRing;
 use crate::auth::limits::{Allowance, LoginThrottle, Refused, take};
 use crate::auth::password::{PasswordError, PasswordHasher};
 use crate::auth::secret::MailToken;
 use crate::auth::session::{SessionPolicy, SessionToken};
-use crate::auth::token::{AccessToken, TokenError, TokenIssuer};
+use crate::auth::token::{AccessToken, TokenError};
 use crate::clock::Clock;
 use crate::domain::mail::{BuildError, build_reset, build_verify};
 use crate::domain::{Email, SessionId, StoredToken, TokenPurpose, UserProfile, UserRecord};
@@ -104,10 +105,28 @@ impl From<TokenError> for AccountError {
 /// A mailed link: the web client's page it opens and how long its token works.
 #[derive(Debug, Clone)]
 pub struct MailedLink {
-    /// The page; the mail links to `{url}?token=…`.
-    pub url: String,
+    /// The page; the mail links to `{url}?token=…`. None: the page at `path` on the site the
+    /// request came from (behind the front door, which proves it).
+    pub url: Option<String>,
+    /// The page's path on the caller's site.
+    pub path: &'static str,
     /// How long the token works.
     pub ttl: Duration,
+}
+
+impl MailedLink {
+    /// The page for a request from `site` (`https://host`), if there is one.
+    fn page(&self, site: Option<&str>) -> Result<String, AccountError> {
+        match (&self.url, site) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(site)) => Ok(format!("{site}{}", self.path)),
+            (None, None) => Err(AccountError::Internal(format!(
+                "no page for the mailed link: this request did not come through the front door, \
+                 and no URL is configured for {}",
+                self.path
+            ))),
+        }
+    }
 }
 
 /// The account rules, as plain values.
@@ -143,7 +162,7 @@ impl AccountPolicy {
     /// address per minute; 10 registrations per address per hour; verification links valid
     /// 24 hours, resent at most 3 times per 15 minutes; reset links valid 30 minutes, 3 per
     /// email and 20 per address per 15 minutes.
-    pub fn new(verify_url: String, reset_url: String, from: Mailbox) -> Self {
+    pub fn new(verify_url: Option<String>, reset_url: Option<String>, from: Mailbox) -> Self {
         let quarter = Duration::minutes(15);
         Self {
             sessions: SessionPolicy::default(),
@@ -152,9 +171,9 @@ impl AccountPolicy {
             logins_per_address: Allowance::new(30, Duration::minutes(1)),
             registrations_per_address: Allowance::new(10, Duration::hours(1)),
             from,
-            verify: MailedLink { url: verify_url, ttl: Duration::hours(24) },
+            verify: MailedLink { url: verify_url, path: "/verify-email", ttl: Duration::hours(24) },
             verify_resends: Allowance::new(3, quarter),
-            reset: MailedLink { url: reset_url, ttl: Duration::minutes(30) },
+            reset: MailedLink { url: reset_url, path: "/reset-password", ttl: Duration::minutes(30) },
             resets_per_email: Allowance::new(3, quarter),
             resets_per_address: Allowance::new(20, quarter),
         }
@@ -184,7 +203,7 @@ pub struct Accounts {
     limits: Arc<dyn RateLimits>,
     throttle: LoginThrottle,
     hasher: PasswordHasher,
-    issuer: Arc<TokenIssuer>,
+    keys: Arc<KeyRing>,
     policy: AccountPolicy,
     mail: Arc<dyn MailTransport>,
     notifier: Notifier,
@@ -204,7 +223,7 @@ impl Accounts {
     /// told and closed).
     pub fn new(
         stores: &Stores,
-        issuer: Arc<TokenIssuer>,
+        keys: Arc<KeyRing>,
         policy: AccountPolicy,
         mail: Arc<dyn MailTransport>,
         notifier: Notifier,
@@ -219,7 +238,7 @@ impl Accounts {
             limits: stores.rate_limits.clone(),
             throttle: LoginThrottle::new(stores.rate_limits.clone(), policy.attempts),
             hasher: PasswordHasher::new(),
-            issuer,
+            keys,
             policy,
             mail,
             notifier,
@@ -286,16 +305,17 @@ impl Accounts {
         }
     }
 
-    /// Builds and sends the mail carrying `token`'s link to the account's address.
+    /// Builds and sends the mail carrying `token`'s link (to `page`) to the account's address.
     async fn send_link(
         &self,
         user: &UserProfile,
         purpose: TokenPurpose,
+        page: &str,
         token: &MailToken,
     ) -> Result<(), String> {
-        let (page, build, kind) = self.link(purpose);
-        let url = format!("{}?token={}", page.url, token.expose());
-        let (to, raw) = build(&self.policy.from, user.email.as_str(), &url, page.ttl.num_minutes())
+        let (link, build, kind) = self.link(purpose);
+        let url = format!("{page}?token={}", token.expose());
+        let (to, raw) = build(&self.policy.from, user.email.as_str(), &url, link.ttl.num_minutes())
             .map_err(|e| e.to_string())?;
         let from = self.policy.from.email.to_string();
         let name = format!("{kind}-{}", &token.digest()[..16]);
@@ -305,7 +325,12 @@ impl Accounts {
 
     /// Issues a fresh token for `purpose` (replacing the user's last one) and mails its link; if
     /// the mail cannot be sent the token is withdrawn, so nothing unreceived stays redeemable.
-    async fn mail_token(&self, user: &UserRecord, purpose: TokenPurpose) -> Result<(), AccountError> {
+    async fn mail_token(
+        &self,
+        user: &UserRecord,
+        purpose: TokenPurpose,
+        page: &str,
+    ) -> Result<(), AccountError> {
         let token = MailToken::generate(user.profile.id.clone());
         let ttl = self.link(purpose).0.ttl;
         let stored = StoredToken { digest: token.digest(), expires_at: self.clock.now() + ttl };
@@ -315,7 +340,7 @@ impl Accounts {
             Err(StoreError::Conflict) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        if let Err(why) = self.send_link(&user.profile, purpose, &token).await {
+        if let Err(why) = self.send_link(&user.profile, purpose, page, &token).await {
             tracing::error!(error = %why, "link mail not sent; its token is withdrawn");
             if let Err(e) = self.users.set_token(user, purpose, &StoredToken::withdrawn()).await {
                 tracing::error!(error = %e, "withdrawing an unsent token failed");

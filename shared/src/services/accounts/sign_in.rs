@@ -21,7 +21,9 @@ impl Accounts {
         display_name: Option<DisplayName>,
         user_agent: Option<String>,
         source: Option<&str>,
+        site: Option<&str>,
     ) -> Result<SignedIn, AccountError> {
+        let page = self.policy.verify.page(site)?;
         self.per_address("register-addr", source, self.policy.registrations_per_address).await?;
         let password_hash = self.hasher.hash(self.hasher.reserve()?, &password).await?;
         let now = self.clock.now();
@@ -48,7 +50,7 @@ impl Accounts {
             Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
-        if let Err(why) = self.send_link(&user.profile, TokenPurpose::VerifyEmail, &token).await {
+        if let Err(why) = self.send_link(&user.profile, TokenPurpose::VerifyEmail, &page, &token).await {
             // An account whose address we could not write to could never be verified: undo it.
             tracing::error!(error = %why, "verification mail not sent; registration undone");
             if let Err(e) = self.sessions.delete(&session.id, now).await {
@@ -60,7 +62,7 @@ impl Accounts {
             return Err(AccountError::MailUnavailable);
         }
         tracing::info!(user_id = %user.profile.id.as_str(), "registered; verification mail sent");
-        let access = self.issuer.issue(&session.user.id, &session.id, now)?;
+        let access = self.keys.issuer().await?.issue(&session.user.id, &session.id, now)?;
         Ok(SignedIn { user: session.user, access, session_token })
     }
 
@@ -110,7 +112,7 @@ impl Accounts {
             }
             Err(e) => tracing::warn!(error = %e, "listing the user's sessions failed; none trimmed"),
         }
-        let access = self.issuer.issue(&record.user.id, &record.id, now)?;
+        let access = self.keys.issuer().await?.issue(&record.user.id, &record.id, now)?;
         Ok(SignedIn { user: record.user, access, session_token })
     }
 
@@ -151,7 +153,7 @@ impl Accounts {
             .touch(&token.id(), now + self.policy.sessions.idle, now)
             .await?
             .ok_or(AccountError::SessionInvalid)?;
-        Ok(self.issuer.issue(&session.user.id, &session.id, now)?)
+        Ok(self.keys.issuer().await?.issue(&session.user.id, &session.id, now)?)
     }
 
     /// Revokes the session a verified principal runs under and closes its sockets.
