@@ -10,7 +10,7 @@
 - a fresh Ed25519 signing key in the secrets <prefix>/signing-key ({"kid", "pem"}) and
   <prefix>/public-keys (its JWKS), as the stack keeps them;
 - every variable template.yaml gives the functions, with these names and the sample events'
-  origin (https://app.example.com), one KEY=VALUE per line (cargo lambda watch --env-file).
+  origin (https://app.example.com), one KEY="VALUE" per line (cargo lambda watch --env-file).
 
 scripts/invoke does all of this (and the invoke) in one command.
 """
@@ -91,5 +91,6 @@ env = {
 }
 os.makedirs("target", exist_ok=True)
 with open(f"target/{prefix}.env", "w") as f:
-    f.writelines(f"{k}={v}\n" for k, v in env.items())
+    # Quoted: MAIL_FROM has spaces and angle brackets, which unquoted .env values cannot.
+    f.writelines(f'{k}="{v}"\n' for k, v in env.items())
 print(f"target/{prefix}.env")
