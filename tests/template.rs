@@ -562,7 +562,7 @@ fn tunable_settings_reach_exactly_the_functions_that_read_them() {
 }
 
 #[test]
-fn the_auth_routes_are_throttled_and_logins_are_capped() {
+fn every_route_is_throttled_the_auth_routes_harder_and_logins_are_capped() {
     let t = template();
     let r = resources(&t);
     // Route keys must name routes the API has, or the stage fails at deploy time (which
@@ -594,6 +594,22 @@ fn the_auth_routes_are_throttled_and_logins_are_capped() {
         let s = &settings[&format!("ANY {path}")];
         assert_eq!(s["ThrottlingRateLimit"]["Ref"], "AuthRouteRateLimit", "{path}");
         assert_eq!(s["ThrottlingBurstLimit"]["Ref"], "AuthRouteBurstLimit", "{path}");
+    }
+    // Every other route, and the WebSocket API, have a cost bound of their own.
+    for (api, rate, burst) in [
+        ("HttpApi", "ApiRateLimit", "ApiBurstLimit"),
+        ("WebSocketApi", "WebSocketRateLimit", "WebSocketBurstLimit"),
+    ] {
+        let stage = r
+            .values()
+            .find(|v| v["Type"] == "AWS::ApiGatewayV2::Stage" && v["Properties"]["ApiId"]["Ref"] == api)
+            .unwrap_or_else(|| panic!("{api}'s stage"));
+        let defaults = &stage["Properties"]["DefaultRouteSettings"];
+        assert_eq!(defaults["ThrottlingRateLimit"]["Ref"], rate, "{api}");
+        assert_eq!(defaults["ThrottlingBurstLimit"]["Ref"], burst, "{api}");
+        for parameter in [rate, burst] {
+            assert_eq!(t["Parameters"][parameter]["Type"], "Number", "{parameter}");
+        }
     }
     // Login's reserved concurrency comes from a parameter, and 0 reserves nothing: a reservation
     // of 0 would stop every login, and new accounts' quotas may leave no room for one.
