@@ -2,5 +2,11 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::lambda::wire().await.with_keys().await.with_push().serve_http(chat::Chat::build).await
+    shared::runtime::lambda::wire("chat")
+        .await
+        .with_keys()
+        .await
+        .with_push()
+        .serve_http(chat::Chat::build)
+        .await
 }

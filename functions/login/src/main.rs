@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::lambda::wire()
+    shared::runtime::lambda::wire("login")
         .await
         .with_keys()
         .await

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::lambda::wire()
+    shared::runtime::lambda::wire("mail-retry")
         .await
         .with_push()
         .with_mail()

@@ -7,6 +7,7 @@
 //! - `$disconnect`: forgets the connection.
 //! - `$default`: `{"action":"ping"}` answers `{"type":"pong"}`; anything else an error frame.
 
+use shared::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -183,6 +184,7 @@ fn reply(event: &ServerEvent) -> ApiGatewayProxyResponse {
 
 /// A refused handshake: the status and problem body API Gateway passes back to the client.
 fn refuse(error: ApiError) -> ApiGatewayProxyResponse {
+    metrics::count(Metric::WebSocketRefusals, error.code());
     let mut response = response(i64::from(error.status().as_u16()), Some(error.body()));
     // The problem's own headers: its content type, the challenge, `Retry-After`.
     response.headers = error.into_response().headers().clone();

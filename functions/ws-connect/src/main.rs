@@ -3,5 +3,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::lambda::wire().await.with_keys().await.serve_events(ws_connect::WsConnect::build).await
+    shared::runtime::lambda::wire("ws-connect")
+        .await
+        .with_keys()
+        .await
+        .serve_events(ws_connect::WsConnect::build)
+        .await
 }

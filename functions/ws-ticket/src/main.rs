@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::lambda::wire().await.with_keys().await.serve_http(ws_ticket::WsTicket::build).await
+    shared::runtime::lambda::wire("ws-ticket")
+        .await
+        .with_keys()
+        .await
+        .serve_http(ws_ticket::WsTicket::build)
+        .await
 }

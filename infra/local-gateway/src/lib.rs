@@ -141,6 +141,8 @@ pub struct Gateway {
 impl Gateway {
     /// Opens the data dir (creating the key and database on first start), binds, and serves.
     pub async fn start(config: GatewayConfig) -> Result<Self> {
+        // Every function runs in this one process: the metrics name the gateway.
+        shared::telemetry::metrics::set_function("local-gateway");
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let pem = keys::load_or_create(&config.data_dir)?;

@@ -4,7 +4,7 @@
 //! uses, so a binary links only those SDK clients:
 //!
 //! ```text
-//! shared::runtime::lambda::wire().await.with_keys().await.with_push().with_mail()
+//! shared::runtime::lambda::wire("login").await.with_keys().await.with_push().with_mail()
 //!     .serve_http(login::Login::build).await
 //! ```
 //!
@@ -38,11 +38,13 @@ pub struct Aws {
     warming: tokio::task::JoinHandle<()>,
 }
 
-/// Telemetry first (so init errors are logged), then the settings, the SDK configuration and
+/// Telemetry first (so init errors are logged; `function` names this Lambda in the metrics),
+/// then the settings, the SDK configuration and
 /// the store, whose connection is opened now (in the background) rather than in the first
 /// request.
-pub async fn wire() -> Aws {
+pub async fn wire(function: &'static str) -> Aws {
     crate::telemetry::init();
+    crate::telemetry::metrics::set_function(function);
     let tables = or_exit(Tables::from_source(&ProcessEnv));
     let sdk = crate::adapters::aws::sdk_config().await;
     let store = Arc::new(DynamoStore::from_sdk(&sdk, tables));

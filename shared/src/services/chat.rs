@@ -2,6 +2,7 @@
 //! stored in order, and the user's open sockets hear `assistant.started` then
 //! `assistant.completed`.
 
+use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use super::notifier::Notifier;
@@ -140,6 +141,7 @@ impl ChatService {
                         reply: MessageView::from(&reply),
                     };
                     self.notifier.send(&mut targets, &completed).await;
+                    metrics::count(Metric::AssistantTurns, "retrieval");
                     return Ok(Exchange { conversation_id, message, reply });
                 }
                 // Another message landed first: read the new count and go again.

@@ -1,6 +1,7 @@
 //! Escalation: a conversation becomes a numbered support ticket with a transcript, and two mails
 //! (support, user) written with the ticket first and then sent (see `mailer`).
 
+use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -162,6 +163,16 @@ impl EscalationService {
     /// conversation already has. Store round trips: the transcript read, the day counter, one
     /// transaction; then one write per mail attempt.
     pub async fn escalate(
+        &self,
+        principal: &Principal,
+        request: EscalationRequest,
+    ) -> Result<Escalated, EscalationError> {
+        let escalated = self.open_or_find(principal, request).await?;
+        metrics::count(Metric::Escalations, if escalated.created { "created" } else { "existing" });
+        Ok(escalated)
+    }
+
+    async fn open_or_find(
         &self,
         principal: &Principal,
         request: EscalationRequest,

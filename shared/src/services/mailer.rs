@@ -2,6 +2,7 @@
 //! with doubling backoff by the scheduled worker until it is sent or out of attempts; every
 //! outcome is stored, none is dropped.
 
+use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -75,6 +76,7 @@ impl Mailer {
                 }
             }
         };
+        metrics::count(Metric::Mails, status_name(updated.status));
         if let Err(e) = self.tickets.update_mail(&updated).await {
             // The stored mail keeps its previous state; the retry worker will try it again.
             // If it was sent, that second send is the one duplicate at-least-once allows.
@@ -106,6 +108,9 @@ impl Mailer {
                 MailStatus::Queued => run.requeued += 1,
                 MailStatus::Failed => run.failed += 1,
             }
+            let retried =
+                if after.status == MailStatus::Queued { "requeued" } else { status_name(after.status) };
+            metrics::count(Metric::MailRetries, retried);
             if after.status != MailStatus::Queued
                 && let Some(ticket) = self.tickets.get(&after.ticket_id).await?
             {
@@ -115,5 +120,14 @@ impl Mailer {
             }
         }
         Ok(run)
+    }
+}
+
+/// A mail status as a metric outcome.
+fn status_name(status: MailStatus) -> &'static str {
+    match status {
+        MailStatus::Sent => "sent",
+        MailStatus::Queued => "queued",
+        MailStatus::Failed => "failed",
     }
 }

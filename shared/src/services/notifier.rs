@@ -1,6 +1,7 @@
 //! Best-effort delivery to open sockets. A failed push never fails the caller's request; a
 //! connection that is gone (410) has its record deleted — that one, not the sender's.
 
+use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use crate::clock::Clock;
@@ -107,6 +108,9 @@ impl Notifier {
                 tracing::warn!(connection = %crate::telemetry::fingerprint(&target.id), error = %e, "forgetting a connection failed");
             }
         }
+        metrics::add(Metric::Pushes, "ok", delivery.sent);
+        metrics::add(Metric::Pushes, "gone", delivery.gone);
+        metrics::add(Metric::Pushes, "failed", delivery.failed);
         (delivery, gone_ids)
     }
 }

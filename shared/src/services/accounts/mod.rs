@@ -8,6 +8,7 @@
 //! allowance goes on), then a place in the bounded hashing queue (a full queue answers "busy"
 //! at once), then the password hash.
 
+use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -320,7 +321,9 @@ impl Accounts {
         let from = self.policy.from.email.to_string();
         let name = format!("{kind}-{}", &token.digest()[..16]);
         let mail = OutgoingMail { from: &from, to: &to, raw: &raw, name: &name };
-        self.mail.send(&mail).await.map_err(|e| e.to_string())
+        let sent = self.mail.send(&mail).await.map_err(|e| e.to_string());
+        metrics::count(Metric::Mails, if sent.is_ok() { "sent" } else { "failed" });
+        sent
     }
 
     /// Issues a fresh token for `purpose` (replacing the user's last one) and mails its link; if

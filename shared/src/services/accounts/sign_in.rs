@@ -9,12 +9,36 @@ use crate::domain::{
     DisplayName, Email, Password, SessionId, StoredToken, TokenPurpose, UserId, UserProfile, UserRecord,
 };
 use crate::ports::StoreError;
+use crate::telemetry::metrics::{self, Metric};
 
 impl Accounts {
     /// Creates an account with its first session (one atomic store write), mails the address
     /// its verification link and signs it in. Without a sent mail nothing is kept: the caller
     /// answers 503 and the user tries again.
     pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        display_name: Option<DisplayName>,
+        user_agent: Option<String>,
+        source: Option<&str>,
+        site: Option<&str>,
+    ) -> Result<SignedIn, AccountError> {
+        let registered = self.create_account(email, password, display_name, user_agent, source, site).await;
+        let outcome = match &registered {
+            Ok(_) => Some("ok"),
+            Err(AccountError::EmailTaken) => Some("taken"),
+            Err(AccountError::RateLimited { .. }) => Some("throttled"),
+            Err(AccountError::MailUnavailable) => Some("mail_failed"),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            metrics::count(Metric::Registrations, outcome);
+        }
+        registered
+    }
+
+    async fn create_account(
         &self,
         email: Email,
         password: Password,
@@ -69,6 +93,26 @@ impl Accounts {
     /// Signs in: the source address's allowance, the account's attempt and a hashing place (all
     /// before the one verification), then a new session; the oldest sessions beyond the cap end.
     pub async fn login(
+        &self,
+        email: Email,
+        password: Password,
+        user_agent: Option<String>,
+        source: Option<&str>,
+    ) -> Result<SignedIn, AccountError> {
+        let signed_in = self.sign_in(email, password, user_agent, source).await;
+        let outcome = match &signed_in {
+            Ok(_) => Some("ok"),
+            Err(AccountError::InvalidCredentials) => Some("failed"),
+            Err(AccountError::TooManyAttempts { .. } | AccountError::RateLimited { .. }) => Some("throttled"),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            metrics::count(Metric::SignIns, outcome);
+        }
+        signed_in
+    }
+
+    async fn sign_in(
         &self,
         email: Email,
         password: Password,

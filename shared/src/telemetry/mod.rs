@@ -1,5 +1,11 @@
 //! Structured JSON logs. Every request's lines carry its request id (the span); secrets are
-//! never passed to a log macro in this code base, and a test scans captured logs for them.
+//! never passed to a log macro in this code base, and a test scans captured logs for them. The
+//! business metrics ([`metrics`]) are written to the same stream.
+
+pub mod metrics;
+
+use std::io::Write;
+use std::sync::Arc;
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -25,14 +31,37 @@ pub fn init_with<W>(writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    let writer = Shared(Arc::new(writer));
+    let installed = tracing_subscriber::fmt()
         .json()
         .with_max_level(level())
         .with_current_span(true)
         .with_span_list(false)
         .with_ansi(false)
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .try_init();
+    if installed.is_ok() {
+        // One write per line, as the log lines are, so the two never interleave within a line.
+        metrics::set_sink(Box::new(move |line: &str| {
+            let _ = writer.make_writer().write_all(format!("{line}\n").as_bytes());
+        }));
+    }
+}
+
+/// One writer for the logs and the metrics.
+struct Shared<W>(Arc<W>);
+
+impl<W> Clone for Shared<W> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for Shared<W> {
+    type Writer = W::Writer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
 }
 
 /// A short stable stand-in for an identifier that should not be logged as such (a WebSocket
