@@ -171,6 +171,11 @@ async fn no_secret_is_ever_logged() {
         lines.iter().filter(|l| l["fields"]["message"] == "request done").collect();
     assert!(request_lines.len() >= 7, "one line per request: {}", request_lines.len());
     for line in &request_lines {
+        // The fields the template's saved Logs Insights queries read.
+        assert!(line["fields"]["micros"].is_u64(), "{line}");
+        for field in ["request_id", "method", "path"] {
+            assert!(line["span"][field].is_string(), "span.{field}: {line}");
+        }
         if line["fields"]["status"].as_u64().is_some_and(|s| s >= 400) {
             assert!(
                 line["fields"]["code"].as_str().is_some_and(|c| !c.is_empty()),

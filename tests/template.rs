@@ -877,3 +877,46 @@ fn each_function_logs_to_a_group_that_outlives_it() {
         assert!(!text.contains(f.id), "{}'s log group refers to it", f.id);
     }
 }
+
+#[test]
+fn saved_queries_read_every_function_log_with_the_fields_the_logs_have() {
+    let t = template();
+    let r = resources(&t);
+    let groups: BTreeSet<String> = functions()
+        .iter()
+        .map(|f| r[f.id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"].as_str().unwrap().to_owned())
+        .collect();
+    let queries: Vec<&Value> = r.values().filter(|v| v["Type"] == "AWS::Logs::QueryDefinition").collect();
+    let names: BTreeSet<&str> =
+        queries.iter().map(|q| q["Properties"]["Name"]["Fn::Sub"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "${AWS::StackName}/one request by id",
+            "${AWS::StackName}/errors by code",
+            "${AWS::StackName}/slowest requests"
+        ])
+    );
+    for q in queries {
+        let read: BTreeSet<String> = q["Properties"]["LogGroupNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["Ref"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(read, groups, "{}", q["Properties"]["Name"]);
+        // The fields as the JSON logs name them (tests/logs.rs reads the same lines): the
+        // request line's message and numbers, and the request span's id, method and path.
+        let query = q["Properties"]["QueryString"].as_str().unwrap();
+        for field in query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')) {
+            if let Some(name) = field.strip_prefix("fields.") {
+                assert!(
+                    ["message", "status", "code", "micros", "error"].contains(&name),
+                    "{field} in {query}"
+                );
+            } else if let Some(name) = field.strip_prefix("span.") {
+                assert!(["request_id", "method", "path"].contains(&name), "{field} in {query}");
+            }
+        }
+    }
+}
