@@ -2,30 +2,12 @@
 //! including WebSocket tickets and connects, then scan them for passwords, tokens, cookies and
 //! tickets. Also checks each line is JSON with a request id.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use e2e::gateway::{PASSWORD, TestGateway};
 use serde_json::{Value, json};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_is_ever_logged() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    shared::telemetry::init_with(move || writer.clone());
+    let capture = e2e::Capture::install();
 
     let gw = TestGateway::start().await;
     let account = gw.register_verified("logs@example.com").await;
@@ -130,7 +112,7 @@ async fn no_secret_is_ever_logged() {
         .await;
     assert_eq!(deleted.unwrap().status(), 204);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let session_value = |c: &str| c.split_once('=').unwrap().1.to_owned();
     // A mailed token is `<user id>.<secret>`: the user id is logged on purpose, the secret never.
     let mailed_secret = |t: &str| t.split_once('.').unwrap().1.to_owned();

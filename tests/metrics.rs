@@ -5,25 +5,10 @@
 //! have been counted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use e2e::gateway::TestGateway;
 use serde_json::{Value, json};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The documented namespace and, per metric, its outcomes (the table's first two columns).
 fn documented() -> (String, BTreeMap<String, BTreeSet<String>>) {
@@ -49,9 +34,7 @@ fn documented() -> (String, BTreeMap<String, BTreeSet<String>>) {
 
 #[tokio::test]
 async fn every_metric_line_is_documented_and_the_journey_is_counted() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    shared::telemetry::init_with(move || writer.clone());
+    let capture = e2e::Capture::install();
 
     let gw = TestGateway::start().await;
     let account = gw.register_verified("metrics@example.com").await;
@@ -68,7 +51,7 @@ async fn every_metric_line_is_documented_and_the_journey_is_counted() {
     drop(socket);
 
     let (namespace, documented) = documented();
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let mut counted: BTreeMap<(String, String), u64> = BTreeMap::new();
     for line in text.lines().filter(|l| l.contains("\"_aws\"")) {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));

@@ -73,3 +73,33 @@ pub fn link_token(mail: &str, marker: &str) -> String {
 pub fn reset_token(mail: &str) -> String {
     link_token(mail, "?token=")
 }
+
+/// The log stream (JSON lines and metric lines), kept in memory: installed as this test
+/// process's log writer, read back with [`Capture::text`].
+#[derive(Clone, Default)]
+pub struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Installs a capture as the process's log writer (once per test binary).
+    pub fn install() -> Self {
+        let capture = Self::default();
+        let writer = capture.clone();
+        shared::telemetry::init_with(move || writer.clone());
+        capture
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("capture").clone()).expect("UTF-8 logs")
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -41,6 +41,7 @@ struct Refresh {
     gate: tokio::sync::Mutex<()>,
 }
 
+#[derive(Clone)]
 struct Current {
     verifier: Arc<TokenVerifier>,
     issuer: Option<Arc<TokenIssuer>>,
@@ -133,20 +134,11 @@ impl KeyRing {
             Err(e) => {
                 // Keep the keys in hand; try again after another interval, not on every request.
                 tracing::warn!(error = %e, "token key refresh failed; keeping the current keys");
-                let kept = Arc::new(Current { fetched_at: now, ..clone_current(&current) });
+                let kept = Arc::new(Current { fetched_at: now, ..(*current).clone() });
                 *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = kept.clone();
                 kept
             }
         }
-    }
-}
-
-fn clone_current(c: &Current) -> Current {
-    Current {
-        verifier: c.verifier.clone(),
-        issuer: c.issuer.clone(),
-        kids: c.kids.clone(),
-        fetched_at: c.fetched_at,
     }
 }
 

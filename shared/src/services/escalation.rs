@@ -167,55 +167,50 @@ impl EscalationService {
         principal: &Principal,
         request: EscalationRequest,
     ) -> Result<Escalated, EscalationError> {
-        let escalated = self.open_or_find(principal, request).await?;
-        metrics::count(Metric::Escalations, if escalated.created { "created" } else { "existing" });
-        Ok(escalated)
-    }
-
-    async fn open_or_find(
-        &self,
-        principal: &Principal,
-        request: EscalationRequest,
-    ) -> Result<Escalated, EscalationError> {
-        // A ticket mails the user: only to an address they proved is theirs.
-        if !current_profile(principal, &*self.users).await?.is_some_and(|p| p.email_verified) {
-            return Err(EscalationError::EmailUnverified);
-        }
-        if !plausible_id(&request.conversation_id) {
-            return Err(EscalationError::NotFound);
-        }
-        let (conversation, messages) = self
-            .conversations
-            .transcript(&request.conversation_id)
-            .await?
-            .filter(|(c, _)| c.user_id == principal.user().id)
-            .ok_or(EscalationError::NotFound)?;
-        if let Some(existing) = &conversation.open_ticket {
-            return self.existing(principal, existing).await;
-        }
-        let draft = Draft {
-            id: format!("tkt_{}", uuid::Uuid::new_v4().simple()),
-            principal,
-            conversation: &conversation,
-            transcript: transcript_of(&messages),
-            request: &request,
-        };
-        for attempt in 0..NUMBER_ATTEMPTS {
-            let now = self.clock.now();
-            let day = now.date_naive();
-            let counter = self.tickets.counter(day).await?;
-            let new = self.number(&draft, day, counter, now)?;
-            match self.tickets.create(&new).await? {
-                Ok(()) => return Ok(Escalated { ticket: self.deliver(new).await, created: true }),
-                Err(CreateConflict::Counter) => backoff(attempt).await,
-                Err(conflict) => {
-                    if let Some(found) = self.already_open(&draft, conflict, now).await? {
-                        return Ok(found);
+        let escalated = async {
+            // A ticket mails the user: only to an address they proved is theirs.
+            if !current_profile(principal, &*self.users).await?.is_some_and(|p| p.email_verified) {
+                return Err(EscalationError::EmailUnverified);
+            }
+            if !plausible_id(&request.conversation_id) {
+                return Err(EscalationError::NotFound);
+            }
+            let (conversation, messages) = self
+                .conversations
+                .transcript(&request.conversation_id)
+                .await?
+                .filter(|(c, _)| c.user_id == principal.user().id)
+                .ok_or(EscalationError::NotFound)?;
+            if let Some(existing) = &conversation.open_ticket {
+                return self.existing(principal, existing).await;
+            }
+            let draft = Draft {
+                id: format!("tkt_{}", uuid::Uuid::new_v4().simple()),
+                principal,
+                conversation: &conversation,
+                transcript: transcript_of(&messages),
+                request: &request,
+            };
+            for attempt in 0..NUMBER_ATTEMPTS {
+                let now = self.clock.now();
+                let day = now.date_naive();
+                let counter = self.tickets.counter(day).await?;
+                let new = self.number(&draft, day, counter, now)?;
+                match self.tickets.create(&new).await? {
+                    Ok(()) => return Ok(Escalated { ticket: self.deliver(new).await, created: true }),
+                    Err(CreateConflict::Counter) => backoff(attempt).await,
+                    Err(conflict) => {
+                        if let Some(found) = self.already_open(&draft, conflict, now).await? {
+                            return Ok(found);
+                        }
                     }
                 }
             }
+            Err(EscalationError::Busy)
         }
-        Err(EscalationError::Busy)
+        .await?;
+        metrics::count(Metric::Escalations, if escalated.created { "created" } else { "existing" });
+        Ok(escalated)
     }
 
     /// The whole write for a draft numbered `counter + 1` on `day`: the ticket, its two mails

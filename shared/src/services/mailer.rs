@@ -76,7 +76,7 @@ impl Mailer {
                 }
             }
         };
-        metrics::count(Metric::Mails, status_name(updated.status));
+        metrics::count(Metric::Mails, updated.status.as_str());
         if let Err(e) = self.tickets.update_mail(&updated).await {
             // The stored mail keeps its previous state; the retry worker will try it again.
             // If it was sent, that second send is the one duplicate at-least-once allows.
@@ -108,8 +108,7 @@ impl Mailer {
                 MailStatus::Queued => run.requeued += 1,
                 MailStatus::Failed => run.failed += 1,
             }
-            let retried =
-                if after.status == MailStatus::Queued { "requeued" } else { status_name(after.status) };
+            let retried = if after.status == MailStatus::Queued { "requeued" } else { after.status.as_str() };
             metrics::count(Metric::MailRetries, retried);
             if after.status != MailStatus::Queued
                 && let Some(ticket) = self.tickets.get(&after.ticket_id).await?
@@ -120,14 +119,5 @@ impl Mailer {
             }
         }
         Ok(run)
-    }
-}
-
-/// A mail status as a metric outcome.
-fn status_name(status: MailStatus) -> &'static str {
-    match status {
-        MailStatus::Sent => "sent",
-        MailStatus::Queued => "queued",
-        MailStatus::Failed => "failed",
     }
 }

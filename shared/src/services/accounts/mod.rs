@@ -192,6 +192,23 @@ pub struct SignedIn {
     pub session_token: SessionToken,
 }
 
+/// Counts how a use case ended under `metric`: `ok`, or the outcome `failure` names for its
+/// error (none for errors that are not the use case's own, such as a store outage).
+fn counted<T>(
+    metric: Metric,
+    result: Result<T, AccountError>,
+    failure: fn(&AccountError) -> Option<&'static str>,
+) -> Result<T, AccountError> {
+    let outcome = match &result {
+        Ok(_) => Some("ok"),
+        Err(e) => failure(e),
+    };
+    if let Some(outcome) = outcome {
+        metrics::count(metric, outcome);
+    }
+    result
+}
+
 /// Everything the account use cases need. The fields are private to this module and its three
 /// parts (`sign_in`, `links`, `settings`), which implement the use cases on it.
 #[derive(Clone)]

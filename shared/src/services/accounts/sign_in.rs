@@ -1,6 +1,6 @@
 //! Signing up and in: registration (with its verification mail), sign-in, refresh, sign-out.
 
-use super::{AccountError, Accounts, SignedIn};
+use super::{AccountError, Accounts, SignedIn, counted};
 use crate::auth::password::Verdict;
 use crate::auth::secret::MailToken;
 use crate::auth::session::SessionToken;
@@ -9,7 +9,7 @@ use crate::domain::{
     DisplayName, Email, Password, SessionId, StoredToken, TokenPurpose, UserId, UserProfile, UserRecord,
 };
 use crate::ports::StoreError;
-use crate::telemetry::metrics::{self, Metric};
+use crate::telemetry::metrics::Metric;
 
 impl Accounts {
     /// Creates an account with its first session (one atomic store write), mails the address
@@ -24,70 +24,56 @@ impl Accounts {
         source: Option<&str>,
         site: Option<&str>,
     ) -> Result<SignedIn, AccountError> {
-        let registered = self.create_account(email, password, display_name, user_agent, source, site).await;
-        let outcome = match &registered {
-            Ok(_) => Some("ok"),
-            Err(AccountError::EmailTaken) => Some("taken"),
-            Err(AccountError::RateLimited { .. }) => Some("throttled"),
-            Err(AccountError::MailUnavailable) => Some("mail_failed"),
-            Err(_) => None,
-        };
-        if let Some(outcome) = outcome {
-            metrics::count(Metric::Registrations, outcome);
-        }
-        registered
-    }
-
-    async fn create_account(
-        &self,
-        email: Email,
-        password: Password,
-        display_name: Option<DisplayName>,
-        user_agent: Option<String>,
-        source: Option<&str>,
-        site: Option<&str>,
-    ) -> Result<SignedIn, AccountError> {
-        let page = self.policy.verify.page(site)?;
-        self.per_address("register-addr", source, self.policy.registrations_per_address).await?;
-        let password_hash = self.hasher.hash(self.hasher.reserve()?, &password).await?;
-        let now = self.clock.now();
-        let profile = UserProfile {
-            id: UserId::generate(),
-            email,
-            display_name,
-            created_at: now,
-            email_verified: false,
-        };
-        let token = MailToken::generate(profile.id.clone());
-        let user = UserRecord {
-            profile,
-            password_hash,
-            verify_token: Some(StoredToken {
-                digest: token.digest(),
-                expires_at: now + self.policy.verify.ttl,
-            }),
-            reset_token: None,
-        };
-        let (session_token, session) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
-        match self.users.create(&user, &session).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
-            Err(e) => return Err(e.into()),
-        }
-        if let Err(why) = self.send_link(&user.profile, TokenPurpose::VerifyEmail, &page, &token).await {
-            // An account whose address we could not write to could never be verified: undo it.
-            tracing::error!(error = %why, "verification mail not sent; registration undone");
-            if let Err(e) = self.sessions.delete(&session.id, now).await {
-                tracing::error!(error = %e, "undoing registration: session not deleted");
+        let registered = async {
+            let page = self.policy.verify.page(site)?;
+            self.per_address("register-addr", source, self.policy.registrations_per_address).await?;
+            let password_hash = self.hasher.hash(self.hasher.reserve()?, &password).await?;
+            let now = self.clock.now();
+            let profile = UserProfile {
+                id: UserId::generate(),
+                email,
+                display_name,
+                created_at: now,
+                email_verified: false,
+            };
+            let token = MailToken::generate(profile.id.clone());
+            let user = UserRecord {
+                profile,
+                password_hash,
+                verify_token: Some(StoredToken {
+                    digest: token.digest(),
+                    expires_at: now + self.policy.verify.ttl,
+                }),
+                reset_token: None,
+            };
+            let (session_token, session) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
+            match self.users.create(&user, &session).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => return Err(AccountError::EmailTaken),
+                Err(e) => return Err(e.into()),
             }
-            if let Err(e) = self.users.delete(&user).await {
-                tracing::error!(error = %e, "undoing registration: account not deleted");
+            if let Err(why) = self.send_link(&user.profile, TokenPurpose::VerifyEmail, &page, &token).await {
+                // An account whose address we could not write to could never be verified: undo it.
+                tracing::error!(error = %why, "verification mail not sent; registration undone");
+                if let Err(e) = self.sessions.delete(&session.id, now).await {
+                    tracing::error!(error = %e, "undoing registration: session not deleted");
+                }
+                if let Err(e) = self.users.delete(&user).await {
+                    tracing::error!(error = %e, "undoing registration: account not deleted");
+                }
+                return Err(AccountError::MailUnavailable);
             }
-            return Err(AccountError::MailUnavailable);
+            tracing::info!(user_id = %user.profile.id.as_str(), "registered; verification mail sent");
+            let access = self.keys.issuer().await?.issue(&session.user.id, &session.id, now)?;
+            Ok(SignedIn { user: session.user, access, session_token })
         }
-        tracing::info!(user_id = %user.profile.id.as_str(), "registered; verification mail sent");
-        let access = self.keys.issuer().await?.issue(&session.user.id, &session.id, now)?;
-        Ok(SignedIn { user: session.user, access, session_token })
+        .await;
+        counted(Metric::Registrations, registered, |e| match e {
+            AccountError::EmailTaken => Some("taken"),
+            AccountError::RateLimited { .. } => Some("throttled"),
+            AccountError::MailUnavailable => Some("mail_failed"),
+            _ => None,
+        })
     }
 
     /// Signs in: the source address's allowance, the account's attempt and a hashing place (all
@@ -99,65 +85,55 @@ impl Accounts {
         user_agent: Option<String>,
         source: Option<&str>,
     ) -> Result<SignedIn, AccountError> {
-        let signed_in = self.sign_in(email, password, user_agent, source).await;
-        let outcome = match &signed_in {
-            Ok(_) => Some("ok"),
-            Err(AccountError::InvalidCredentials) => Some("failed"),
-            Err(AccountError::TooManyAttempts { .. } | AccountError::RateLimited { .. }) => Some("throttled"),
-            Err(_) => None,
-        };
-        if let Some(outcome) = outcome {
-            metrics::count(Metric::SignIns, outcome);
-        }
-        signed_in
-    }
-
-    async fn sign_in(
-        &self,
-        email: Email,
-        password: Password,
-        user_agent: Option<String>,
-        source: Option<&str>,
-    ) -> Result<SignedIn, AccountError> {
-        self.per_address("login-addr", source, self.policy.logins_per_address).await?;
-        self.attempt(&email).await?;
-        let slot = self.hasher.reserve()?;
-        let user = self.users.find_by_email(&email).await?;
-        let verdict =
-            self.hasher.verify(slot, &password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let (user, needs_rehash) = match (user, verdict) {
-            (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
-            // The attempt stays counted.
-            _ => return Err(AccountError::InvalidCredentials),
-        };
-        if needs_rehash {
-            self.rehash(&user, &password).await;
-        }
-        let now = self.clock.now();
-        let (session_token, record) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
-        // Independent, in parallel: the session, forgetting this account's attempts (this one was
-        // counted and verified), and the list of older sessions to trim. Only the session is
-        // needed to answer; the other two are best effort (a count left behind expires with its
-        // window, a session over the cap is trimmed by the next sign-in).
-        let (created, cleared, older) = tokio::join!(
-            self.sessions.create(&record),
-            self.throttle.succeed(&email),
-            self.sessions.for_user(&user.profile.id, now),
-        );
-        created?;
-        if let Err(e) = cleared {
-            tracing::warn!(error = %e, "the account's counted attempts were not forgotten");
-        }
-        match older {
-            // The list may or may not include the new session, read as it was being written.
-            Ok(older) => {
-                self.trim_sessions(older.into_iter().map(|s| s.id).filter(|id| id != &record.id).collect())
-                    .await;
+        let signed_in = async {
+            self.per_address("login-addr", source, self.policy.logins_per_address).await?;
+            self.attempt(&email).await?;
+            let slot = self.hasher.reserve()?;
+            let user = self.users.find_by_email(&email).await?;
+            let verdict =
+                self.hasher.verify(slot, &password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+            let (user, needs_rehash) = match (user, verdict) {
+                (Some(user), Verdict::Match { needs_rehash }) => (user, needs_rehash),
+                // The attempt stays counted.
+                _ => return Err(AccountError::InvalidCredentials),
+            };
+            if needs_rehash {
+                self.rehash(&user, &password).await;
             }
-            Err(e) => tracing::warn!(error = %e, "listing the user's sessions failed; none trimmed"),
+            let now = self.clock.now();
+            let (session_token, record) = self.policy.sessions.start(user.profile.clone(), now, user_agent);
+            // Independent, in parallel: the session, forgetting this account's attempts (this one was
+            // counted and verified), and the list of older sessions to trim. Only the session is
+            // needed to answer; the other two are best effort (a count left behind expires with its
+            // window, a session over the cap is trimmed by the next sign-in).
+            let (created, cleared, older) = tokio::join!(
+                self.sessions.create(&record),
+                self.throttle.succeed(&email),
+                self.sessions.for_user(&user.profile.id, now),
+            );
+            created?;
+            if let Err(e) = cleared {
+                tracing::warn!(error = %e, "the account's counted attempts were not forgotten");
+            }
+            match older {
+                // The list may or may not include the new session, read as it was being written.
+                Ok(older) => {
+                    self.trim_sessions(
+                        older.into_iter().map(|s| s.id).filter(|id| id != &record.id).collect(),
+                    )
+                    .await;
+                }
+                Err(e) => tracing::warn!(error = %e, "listing the user's sessions failed; none trimmed"),
+            }
+            let access = self.keys.issuer().await?.issue(&record.user.id, &record.id, now)?;
+            Ok(SignedIn { user: record.user, access, session_token })
         }
-        let access = self.keys.issuer().await?.issue(&record.user.id, &record.id, now)?;
-        Ok(SignedIn { user: record.user, access, session_token })
+        .await;
+        counted(Metric::SignIns, signed_in, |e| match e {
+            AccountError::InvalidCredentials => Some("failed"),
+            AccountError::TooManyAttempts { .. } | AccountError::RateLimited { .. } => Some("throttled"),
+            _ => None,
+        })
     }
 
     /// Best effort: the login is valid either way, and the next one tries again. The store
