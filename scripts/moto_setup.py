@@ -4,7 +4,7 @@
     .venv/bin/python scripts/moto_setup.py http://127.0.0.1:5000 dev
 
 - the DynamoDB tables <prefix>-users, -sessions, -rate-limits, -ws-tickets, -connections,
-  -conversations, -support-tickets (mirrors shared/src/adapters/dynamodb/schema.rs and
+  -conversations, -support-tickets, -events (mirrors shared/src/adapters/dynamodb/schema.rs and
   template.yaml);
 - the SES identity example.com, verified, so mail from support@example.com is accepted;
 - a fresh Ed25519 signing key in the secrets <prefix>/signing-key ({"kid", "pem"}) and
@@ -35,6 +35,7 @@ TABLES = {
     "connections": (False, True, [("by_user", "user_id", None), ("by_session", "session_id", None)]),
     "conversations": (True, False, [("by_user", "user_id", "activity")]),
     "support-tickets": (True, True, [("by_user", "user_id", "created_key"), ("by_due", "queue", "due")]),
+    "events": (True, True, []),
 }
 for name, (sorted_, ttl, indexes) in TABLES.items():
     table = f"{prefix}-{name}"

@@ -9,8 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_http::{Body, Request};
 use shared::adapters::sqlite::SqliteStore;
 use shared::domain::{
-    ConnectionRecord, ConversationRecord, Cursor, Email, MailRecord, MessageRecord, NewTicket, Recipient,
-    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId, UserRecord,
+    ConnectionRecord, ConversationRecord, Cursor, Email, LoggedEvent, MailRecord, MessageRecord, NewTicket,
+    Recipient, SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId,
+    UserRecord,
 };
 use shared::http::HttpFunction;
 use shared::ports::*;
@@ -182,6 +183,34 @@ impl Connections for Counting {
 }
 
 #[async_trait]
+impl EventLog for Counting {
+    /// Two DynamoDB requests: the counter, then the event.
+    async fn record(&self, u: &UserId, payload: &str, expires_at: DateTime<Utc>) -> StoreResult<u64> {
+        self.tick();
+        self.tick();
+        EventLog::record(&self.inner, u, payload, expires_at).await
+    }
+    async fn after(
+        &self,
+        u: &UserId,
+        after: u64,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        self.tick();
+        self.inner.after(u, after, limit, now).await
+    }
+    async fn last_seq(&self, u: &UserId) -> StoreResult<u64> {
+        self.tick();
+        self.inner.last_seq(u).await
+    }
+    async fn delete_for_user(&self, u: &UserId) -> StoreResult<()> {
+        self.tick();
+        EventLog::delete_for_user(&self.inner, u).await
+    }
+}
+
+#[async_trait]
 impl Conversations for Counting {
     async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
         self.tick();
@@ -189,7 +218,7 @@ impl Conversations for Counting {
     }
     async fn append(&self, c: &ConversationRecord, m: &[MessageRecord], expected: u32) -> StoreResult<()> {
         self.tick();
-        self.inner.append(c, m, expected).await
+        Conversations::append(&self.inner, c, m, expected).await
     }
     async fn messages(&self, id: &str, after: u32, limit: u32) -> StoreResult<Vec<MessageRecord>> {
         self.tick();
@@ -351,13 +380,14 @@ async fn every_request_stays_within_its_round_trip_budget() {
         .await;
     assert_eq!(r.status(), 201);
     let conversation = text(&r)["conversation_id"].as_str().unwrap().to_owned();
-    measured.push(("chat message (new conversation)", store.take(), 4));
+    // authenticate, the user's sockets, the append, the reply's event in the catch-up log (2)
+    measured.push(("chat message (new conversation)", store.take(), 5));
     let follow_up = format!(r#"{{"conversation_id":"{conversation}","content":"And refunds?"}}"#);
     assert_eq!(
         chat.handle(request("POST", "/api/chat/messages", &with_json, &follow_up)).await.status(),
         201
     );
-    measured.push(("chat message (follow-up)", store.take(), 4));
+    measured.push(("chat message (follow-up)", store.take(), 6));
     let path = format!("/api/chat/messages?conversation_id={conversation}");
     assert_eq!(chat.handle(request("GET", &path, &auth, "")).await.status(), 200);
     measured.push(("chat messages page", store.take(), 3));
@@ -367,8 +397,8 @@ async fn every_request_stays_within_its_round_trip_budget() {
     let r = escalation.handle(request("POST", "/api/escalations", &with_json, &escalate)).await;
     assert_eq!(r.status(), 201);
     // authenticate, conversation with transcript (one query), day counter, one transaction,
-    // the user's sockets; then one status write per mail.
-    measured.push(("escalate (+2 mail status writes)", store.take(), 5 + 2));
+    // the user's sockets, the event in the catch-up log (2); then one status write per mail.
+    measured.push(("escalate (+2 mail status writes)", store.take(), 7 + 2));
     assert_eq!(
         escalation.handle(request("POST", "/api/escalations", &with_json, &escalate)).await.status(),
         200
@@ -379,6 +409,10 @@ async fn every_request_stays_within_its_round_trip_budget() {
     assert_eq!(r.status(), 201);
     let ticket = text(&r)["ticket"].as_str().unwrap().to_owned();
     measured.push(("mint", store.take(), 2));
+    assert_eq!(ws_ticket.handle(request("GET", "/api/events", &auth, "")).await.status(), 200);
+    measured.push(("events: latest seq", store.take(), 2));
+    assert_eq!(ws_ticket.handle(request("GET", "/api/events?after=0", &auth, "")).await.status(), 200);
+    measured.push(("events: catch up", store.take(), 2));
 
     let connect = |id: &str, query: serde_json::Value, headers: serde_json::Value| {
         serde_json::from_value(serde_json::json!({
@@ -476,8 +510,8 @@ async fn every_request_stays_within_its_round_trip_budget() {
     let body = r#"{"password":"correct horse battery 3"}"#;
     assert_eq!(login.handle(request("DELETE", "/api/auth/account", &delete, body)).await.status(), 204);
     // authenticate, the attempt, user, forgetting the attempts, list sessions (+1 delete each),
-    // sockets, tickets, conversations, support tickets, three counters, the user
-    measured.push(("delete account (1 session)", store.take(), 13 + 1));
+    // sockets, tickets, conversations, live events, support tickets, three counters, the user
+    measured.push(("delete account (1 session)", store.take(), 14 + 1));
 
     for (what, calls, budget) in &measured {
         eprintln!("{what:<36} {calls} round trips (budget {budget})");

@@ -11,12 +11,20 @@ use shared::domain::{
     StoredToken, SupportTicket, TicketRecord, TokenPurpose, TranscriptLine, UserId, UserProfile, UserRecord,
 };
 use shared::ports::{
-    Acquired, Admission, ConnectGate, Connections, Conversations, CreateConflict, Opened, Quota, RateLimits,
-    SessionStore, StoreError, SupportTickets, UserStore, WsTickets,
+    Acquired, Admission, ConnectGate, Connections, Conversations, CreateConflict, EventLog, Opened, Quota,
+    RateLimits, SessionStore, StoreError, SupportTickets, UserStore, WsTickets,
 };
 
 trait Store:
-    UserStore + SessionStore + RateLimits + WsTickets + Connections + Conversations + SupportTickets + 'static
+    UserStore
+    + SessionStore
+    + RateLimits
+    + WsTickets
+    + Connections
+    + Conversations
+    + SupportTickets
+    + EventLog
+    + 'static
 {
 }
 impl<T> Store for T where
@@ -27,6 +35,7 @@ impl<T> Store for T where
         + Connections
         + Conversations
         + SupportTickets
+        + EventLog
         + 'static
 {
 }
@@ -873,6 +882,49 @@ async fn concurrent_tickets_get_distinct_numbers(store: Arc<impl Store>) {
     assert_eq!(store.counter(day).await.unwrap(), 20);
 }
 
+async fn events_are_numbered_per_user_and_replayed_in_order(store: Arc<impl Store>) {
+    let (ada, bob) = (UserId::generate(), UserId::generate());
+    assert_eq!(store.last_seq(&ada).await.unwrap(), 0);
+    let keep = t0() + Duration::hours(24);
+    for n in 1..=5u64 {
+        assert_eq!(EventLog::record(&*store, &ada, &format!(r#"{{"n":{n}}}"#), keep).await.unwrap(), n);
+    }
+    assert_eq!(EventLog::record(&*store, &bob, r#"{"n":1}"#, keep).await.unwrap(), 1, "numbers are per user");
+    assert_eq!(store.last_seq(&ada).await.unwrap(), 5);
+    let seqs = |events: Vec<shared::domain::LoggedEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.after(&ada, 0, 100, t0()).await.unwrap()), [1, 2, 3, 4, 5]);
+    assert_eq!(seqs(store.after(&ada, 2, 2, t0()).await.unwrap()), [3, 4]);
+    assert_eq!(seqs(store.after(&ada, 5, 10, t0()).await.unwrap()), Vec::<u64>::new());
+    let third = store.after(&ada, 2, 1, t0()).await.unwrap().remove(0);
+    assert_eq!((third.payload.as_str(), third.user_id.clone()), (r#"{"n":3}"#, ada.clone()));
+    assert_eq!(store.after(&ada, 0, 10, keep).await.unwrap(), vec![], "expired events are not replayed");
+
+    // Numbers keep growing after every event has expired; deletion forgets them and the count.
+    assert_eq!(EventLog::record(&*store, &ada, "{}", keep + Duration::hours(24)).await.unwrap(), 6);
+    assert_eq!(seqs(store.after(&ada, 0, 10, keep).await.unwrap()), [6]);
+    EventLog::delete_for_user(&*store, &ada).await.unwrap();
+    assert_eq!(store.after(&ada, 0, 10, t0()).await.unwrap(), vec![]);
+    assert_eq!(store.last_seq(&ada).await.unwrap(), 0);
+    assert_eq!(seqs(store.after(&bob, 0, 10, t0()).await.unwrap()), [1], "another user's events stay");
+}
+
+async fn concurrent_events_get_distinct_numbers(store: Arc<impl Store>) {
+    let user = UserId::generate();
+    let keep = t0() + Duration::hours(24);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, user) = (store.clone(), user.clone());
+            tokio::spawn(async move { EventLog::record(&*store, &user, "{}", keep).await.unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=10).collect::<Vec<u64>>());
+}
+
 macro_rules! contract {
     ($adapter:ident, $make:expr) => {
         contract!(@cases $adapter, $make, [
@@ -899,6 +951,8 @@ macro_rules! contract {
             a_users_sessions_are_listed_oldest_first_and_live_only,
             deleting_a_user_leaves_others_and_frees_the_email,
             a_users_conversations_are_deleted_and_tickets_detached,
+            events_are_numbered_per_user_and_replayed_in_order,
+            concurrent_events_get_distinct_numbers,
         ]);
     };
     (@cases $adapter:ident, $make:expr, [$($case:ident),* $(,)?]) => {

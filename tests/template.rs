@@ -64,6 +64,7 @@ const TABLES: &[(&str, &str)] = &[
     ("ConnectionsTable", "CONNECTIONS_TABLE"),
     ("ConversationsTable", "CONVERSATIONS_TABLE"),
     ("SupportTicketsTable", "SUPPORT_TICKETS_TABLE"),
+    ("EventsTable", "EVENTS_TABLE"),
 ];
 
 /// What each function's store, mail and push calls need, and nothing more. Resources are
@@ -96,6 +97,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             // a deleted account's tickets, conversations and support tickets.
             p.extend(allow(&["dynamodb:DeleteItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:Query", "dynamodb:DeleteItem"], "ConversationsTable"));
+            p.extend(allow(&["dynamodb:Query", "dynamodb:DeleteItem"], "EventsTable"));
             p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "SupportTicketsTable"));
             for index in [
                 "SessionsTable/index/by_user",
@@ -117,6 +119,8 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(&["dynamodb:PutItem"], "WsTicketsTable"));
             p.extend(allow(&["dynamodb:UpdateItem"], "RateLimitsTable"));
+            // GET /api/events.
+            p.extend(allow(&["dynamodb:GetItem", "dynamodb:Query"], "EventsTable"));
         }
         "WsConnectFunction" => {
             p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
@@ -139,6 +143,8 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "ConversationsTable/index/by_user"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // durable events are numbered in the catch-up log.
+            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
             // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
             p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
@@ -156,6 +162,8 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_user"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // durable events are numbered in the catch-up log.
+            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
             // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
             p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
@@ -169,6 +177,8 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             ));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_due"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // durable events are numbered in the catch-up log.
+            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
             // a gone connection is forgotten and its slot freed.
             p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
             p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
@@ -673,6 +683,7 @@ fn tables_match_the_adapters() {
         (&names.connections, "ConnectionsTable"),
         (&names.conversations, "ConversationsTable"),
         (&names.support_tickets, "SupportTicketsTable"),
+        (&names.events, "EventsTable"),
     ]
     .into_iter()
     .map(|(n, id)| (n.clone(), id))

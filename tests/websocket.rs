@@ -253,7 +253,7 @@ async fn stale_and_live(gw: &TestGateway, account: &Account) -> (Arc<dyn Connect
 
 async fn gone_is_forgotten(gw: &TestGateway, account: &Account, push: Arc<dyn Push>) {
     let (store, mut live) = stale_and_live(gw, account).await;
-    let notifier = Notifier::new(store.clone(), push, Arc::new(shared::SystemClock));
+    let notifier = Notifier::new(&gw.stores(), push, Arc::new(shared::SystemClock));
     let user = UserId::from_trusted(account.user_id.clone());
     let delivery = notifier.to_user(&user, &ServerEvent::Pong).await;
     assert_eq!(delivery, Delivery { sent: 1, gone: 1, failed: 0 });
@@ -355,4 +355,79 @@ async fn fifty_concurrent_connects_on_dynamodb_admit_exactly_one() {
     assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
     let stored = store.for_user(&session.user.id, chrono::Utc::now()).await.unwrap();
     assert_eq!(stored.len(), 1, "one connection stored");
+}
+
+/// The next frame of this `type`, skipping others (progress, pongs).
+async fn next_of_type(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let text = next_text(socket).await.unwrap_or_else(|| panic!("socket ended before {kind}"));
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_missed_while_the_socket_was_down_are_fetched_in_order_after_reconnect() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register_verified("catch-up@example.com").await;
+    let start: Value = gw.get_json(&ada, "/api/events").await;
+    assert_eq!((start["events"].as_array().unwrap().len(), &start["has_more"]), (0, &Value::Bool(false)));
+    let baseline = start["last_seq"].as_u64().unwrap();
+
+    // Live: a durable event carries the next seq; progress carries none.
+    let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
+    let conversation = gw.start_conversation(&ada, "How do I reset my password?").await;
+    let started = next_of_type(&mut socket, "assistant.started").await;
+    assert!(started.get("seq").is_none(), "progress is not numbered: {started}");
+    let completed = next_of_type(&mut socket, "assistant.completed").await;
+    let seen = completed["seq"].as_u64().unwrap();
+    assert_eq!(seen, baseline + 1);
+
+    // Down: a reply and a ticket happen while no socket is open.
+    drop(socket);
+    let follow_up = serde_json::json!({"conversation_id": conversation, "content": "It still fails"});
+    assert_eq!(gw.post_as(&ada, "/api/chat/messages", &follow_up).await.status(), 201);
+    let ticket: Value = gw
+        .escalate(&ada, &serde_json::json!({"conversation_id": conversation}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Back: one page at a time, in order, each frame as it would have been pushed.
+    let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
+    let page: Value = gw.get_json(&ada, &format!("/api/events?after={seen}&limit=1")).await;
+    assert_eq!(page["has_more"], true);
+    let first = &page["events"][0];
+    assert_eq!(
+        (first["type"].as_str(), first["seq"].as_u64()),
+        (Some("assistant.completed"), Some(seen + 1))
+    );
+    assert_eq!(first["reply"]["role"], "assistant");
+    let rest: Value = gw.get_json(&ada, &format!("/api/events?after={}", page["last_seq"])).await;
+    let types: Vec<&str> =
+        rest["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types[0], "ticket.created", "{rest}");
+    assert_eq!(rest["events"][0]["ticket"]["id"], ticket["ticket"]["id"]);
+    assert_eq!(rest["events"][0]["seq"].as_u64(), Some(seen + 2));
+    // The ticket's mails were sent after it was created: their status change follows.
+    assert!(types[1..].iter().all(|t| *t == "ticket.mail"), "{types:?}");
+    assert_eq!(rest["has_more"], false);
+    let last = rest["last_seq"].as_u64().unwrap();
+    let nothing: Value = gw.get_json(&ada, &format!("/api/events?after={last}")).await;
+    assert_eq!((nothing["events"].as_array().unwrap().len(), nothing["last_seq"].as_u64()), (0, Some(last)));
+    assert_eq!(ping(&mut socket).await.as_deref(), Some(PONG));
+
+    // Someone else sees none of it; a malformed position is refused.
+    let bob = gw.register("catch-up-other@example.com").await;
+    let theirs: Value = gw.get_json(&bob, "/api/events?after=0").await;
+    assert_eq!(theirs["events"], serde_json::json!([]));
+    for bad in ["-1", "x", "1.5"] {
+        let refused = gw.get_as(&ada, &format!("/api/events?after={bad}")).await;
+        assert_eq!(refused.status(), 400, "after={bad}");
+    }
+    let anonymous = gw.http.get(gw.at("/api/events")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 }

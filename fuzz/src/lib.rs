@@ -20,15 +20,15 @@ use shared::clock::from_epoch;
 use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
 use shared::domain::mail::MailSettings;
 use shared::domain::{
-    ConnectionRecord, ConversationRecord, Cursor, Email, MailRecord, MessageRecord, NewTicket, Recipient,
-    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId, UserProfile,
-    UserRecord,
+    ConnectionRecord, ConversationRecord, Cursor, Email, LoggedEvent, MailRecord, MessageRecord, NewTicket,
+    Recipient, SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId,
+    UserProfile, UserRecord,
 };
 use shared::http::{CookieSettings, Cors};
 use shared::ports::{
     Acquired, Admission, Answer, Assistant, AssistantError, ConnectGate, Connections, Conversations,
-    CreateConflict, MailError, MailTransport, Opened, OutgoingMail, Push, PushError, Quota, RateLimits,
-    SessionStore, StoreError, StoreResult, Stores, SupportTickets, UserStore, WsTickets,
+    CreateConflict, EventLog, MailError, MailTransport, Opened, OutgoingMail, Push, PushError, Quota,
+    RateLimits, SessionStore, StoreError, StoreResult, Stores, SupportTickets, UserStore, WsTickets,
 };
 use shared::services::EscalationPolicy;
 
@@ -212,6 +212,22 @@ impl Connections for Stub {
         unavailable()
     }
     async fn for_session(&self, _: &SessionId, _: DateTime<Utc>) -> StoreResult<Vec<ConnectionRecord>> {
+        unavailable()
+    }
+}
+
+#[async_trait]
+impl EventLog for Stub {
+    async fn record(&self, _: &UserId, _: &str, _: DateTime<Utc>) -> StoreResult<u64> {
+        unavailable()
+    }
+    async fn after(&self, _: &UserId, _: u64, _: u32, _: DateTime<Utc>) -> StoreResult<Vec<LoggedEvent>> {
+        unavailable()
+    }
+    async fn last_seq(&self, _: &UserId) -> StoreResult<u64> {
+        unavailable()
+    }
+    async fn delete_for_user(&self, _: &UserId) -> StoreResult<()> {
         unavailable()
     }
 }

@@ -185,9 +185,19 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   });
   assert.equal(await page.locator(".message.assistant").count(), 1, "the reply shown once (HTTP and socket)");
 
-  // A second tab of the same user (the cookie signs it in).
+  // A second tab of the same user (the cookie signs it in), whose socket goes through a relay
+  // that can lose what the server pushes, as a dying connection does.
   const other = await context.newPage();
   const otherSockets = watchSockets(other);
+  const otherRequests = [];
+  other.on("request", (r) => otherRequests.push(`${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
+  const relay = { losing: false, current: null };
+  await other.routeWebSocket(() => true, (ws) => {
+    relay.current = ws;
+    const server = ws.connectToServer();
+    server.onMessage((frame) => { if (!relay.losing) ws.send(frame); });
+    ws.onMessage((frame) => server.send(frame));
+  });
   await other.goto(`${base}/`);
   await other.getByText("Live updates: connected").waitFor();
   await other.getByText("No tickets yet.").waitFor();
@@ -203,6 +213,7 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   assert.match(await talk.getAttribute("class"), /primary/);
 
   // Escalate: the form, then the ticket number and mail status.
+  relay.losing = true;
   await talk.click();
   await page.getByLabel("Subject").fill("Locked out after the reset");
   await page.getByLabel("What happened?").fill("The reset link said it expired.");
@@ -221,9 +232,16 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   // Both mails are really in the outbox, with the number.
   const mails = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), "utf8"));
   assert.equal(mails.filter((m) => m.includes(number)).length, 2);
-  // The other tab learns of the ticket live, over its socket.
+  // This tab heard of it live, with its event number.
+  assert.ok(sockets.frames.some((f) => f.type === "ticket.created" && f.ticket.number === number && f.seq > 0));
+  // The other tab's relay lost that push; its socket then drops. On reconnect the tab fetches
+  // what it missed and lists the ticket.
+  await eventually("the push reaching the relay", () => otherSockets.frames.some((f) => f.type === "ticket.created"));
+  assert.equal(await other.locator("#ticket-list").getByText(number).count(), 0, "the push was lost");
+  relay.losing = false;
+  await relay.current.close();
   await other.locator("#ticket-list").getByText(number).waitFor();
-  assert.ok(otherSockets.frames.some((f) => f.type === "ticket.created" && f.ticket.number === number));
+  assert.ok(otherRequests.some((r) => /^GET \/api\/events\?after=\d+$/.test(r)), otherRequests.join("\n"));
 
   // The gateway restarts with a new signing key: sockets drop and the old access tokens stop
   // verifying. The client reconnects with a new ticket after refreshing once via the cookie.

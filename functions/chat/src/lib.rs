@@ -102,7 +102,7 @@ impl Chat {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
-        let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
+        let notifier = Notifier::new(stores, push, clock.clone());
         let chat = ChatService::new(stores.conversations.clone(), assistant, notifier, clock);
         Self { auth, chat, http }
     }

@@ -84,7 +84,7 @@ impl Escalation {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
-        let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
+        let notifier = Notifier::new(stores, push, clock.clone());
         let mailer = Mailer::new(
             stores.tickets.clone(),
             transport,

@@ -188,7 +188,7 @@ impl Login {
         mail: Arc<dyn MailTransport>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let notifier = Notifier::new(stores.connections.clone(), push, clock.clone());
+        let notifier = Notifier::new(stores, push, clock.clone());
         let accounts = Accounts::new(stores, http.keys.clone(), config.policy, mail, notifier, clock.clone());
         let auth = Authenticator::new(http.keys.clone(), stores, clock);
         Self { accounts, auth, http }

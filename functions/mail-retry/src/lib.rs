@@ -43,7 +43,7 @@ impl MailRetry {
             config.policy.clone(),
             clock.clone(),
         );
-        Self { mailer, notifier: Notifier::new(stores.connections.clone(), push, clock) }
+        Self { mailer, notifier: Notifier::new(stores, push, clock) }
     }
 
     /// One run. The event's content does not matter (an EventBridge schedule, or a manual

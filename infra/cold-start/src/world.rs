@@ -314,6 +314,7 @@ fn template_env(
         ("CONNECTIONS_TABLE", tables.connections.clone()),
         ("CONVERSATIONS_TABLE", tables.conversations.clone()),
         ("SUPPORT_TICKETS_TABLE", tables.support_tickets.clone()),
+        ("EVENTS_TABLE", tables.events.clone()),
         ("MAIL_FROM", MAIL_FROM.into()),
         ("SUPPORT_EMAIL", "help@example.com".into()),
         ("TICKET_PREFIX", "AB".into()),

@@ -3,7 +3,9 @@
 //   reload or a new tab gets a fresh one from the HttpOnly session cookie via /api/auth/refresh;
 // - a 401 triggers one refresh and one retry, then the sign-in form;
 // - the WebSocket opens with a single-use ticket minted just before, reconnects with a new ticket
-//   and exponential backoff after an unexpected close, and `session.revoked` signs the page out.
+//   and exponential backoff after an unexpected close, and `session.revoked` signs the page out;
+// - nothing is missed while the socket is down: the page takes the latest event number before it
+//   first connects and, on every open, fetches the durable events numbered after the last it saw.
 // Every server string reaches the page through textContent, never as HTML.
 "use strict";
 
@@ -17,6 +19,7 @@
     reconnectTimer: null,
     backoffMs: 0,
     pingTimer: null,
+    lastSeq: null, // the highest event `seq` applied; null until the first connect takes the latest
     shown: new Set(), // message ids already on the page (a reply arrives by HTTP and by socket)
     registering: false,
     asking: false, // a chat message is in flight: its HTTP response renders the reply
@@ -140,6 +143,7 @@
   function signedOut(message) {
     state.token = null;
     state.user = null;
+    state.lastSeq = null;
     disconnect();
     $("messages").replaceChildren();
     $("ticket-list").replaceChildren();
@@ -288,6 +292,8 @@
     if (!state.token && !(await refresh())) return signedOut("Your session has ended. Please sign in again.");
     let minted;
     try {
+      // Anything numbered after this reaches the page, pushed or fetched on open.
+      if (state.lastSeq === null) state.lastSeq = (await api("GET", "/api/events")).last_seq;
       minted = await api("POST", "/api/websocket/ticket");
     } catch (e) {
       if (!state.user) return; // signed out meanwhile
@@ -302,6 +308,7 @@
       live("connected");
       clearInterval(state.pingTimer);
       state.pingTimer = setInterval(() => socket.send(JSON.stringify({ action: "ping" })), KEEPALIVE_MS);
+      catchUp();
     });
     socket.addEventListener("message", (event) => {
       let frame;
@@ -314,6 +321,20 @@
       state.socket = null;
       if (state.user) scheduleReconnect();
     });
+  }
+
+  // What was pushed while no socket was open, in order; handlers ignore what they already have.
+  async function catchUp() {
+    try {
+      for (;;) {
+        const missed = await api("GET", `/api/events?after=${state.lastSeq}`);
+        missed.events.forEach(onEvent);
+        state.lastSeq = Math.max(state.lastSeq, missed.last_seq);
+        if (!missed.has_more) break;
+      }
+    } catch {
+      // Signed out meanwhile, or the API is down: the next open tries again.
+    }
   }
 
   function scheduleReconnect(atLeastMs) {
@@ -334,6 +355,7 @@
   }
 
   function onEvent(frame) {
+    if (Number.isInteger(frame.seq) && state.lastSeq !== null) state.lastSeq = Math.max(state.lastSeq, frame.seq);
     switch (frame.type) {
       case "session.revoked":
         disconnect();

@@ -17,7 +17,7 @@ mod views;
 pub use account::{SessionRecord, StoredToken, TokenPurpose, UserRecord};
 pub use conversation::{Content, ConversationRecord, MAX_CONTENT_CHARS, MessageRecord, Role, Source};
 pub use email::Email;
-pub use events::ServerEvent;
+pub use events::{EVENT_LIFETIME, LoggedEvent, ServerEvent, numbered};
 pub use identity::{DisplayName, Principal, SessionId, UserId, UserProfile, UserView};
 pub use paging::{
     Cursor, DEFAULT_PAGE, MAX_PAGE, Page, message_cursor, parse_limit, parse_message_cursor, plausible_id,

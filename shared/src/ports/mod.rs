@@ -4,6 +4,7 @@
 pub mod assistant;
 pub mod connections;
 pub mod conversations;
+pub mod events;
 pub mod keys;
 pub mod mail;
 pub mod push;
@@ -16,6 +17,7 @@ pub mod ws_tickets;
 pub use assistant::{Answer, Assistant, AssistantError};
 pub use connections::{ConnectGate, Connections, Opened};
 pub use conversations::Conversations;
+pub use events::EventLog;
 pub use keys::{KeySource, KeySourceError};
 pub use mail::{MailError, MailTransport, OutgoingMail};
 pub use push::{Push, PushError};
@@ -61,6 +63,8 @@ pub struct Stores {
     pub conversations: Arc<dyn Conversations>,
     /// Support tickets and their mail.
     pub tickets: Arc<dyn SupportTickets>,
+    /// Each user's durable events, for clients that reconnect.
+    pub events: Arc<dyn EventLog>,
 }
 
 impl Stores {
@@ -74,6 +78,7 @@ impl Stores {
             + Connections
             + Conversations
             + SupportTickets
+            + EventLog
             + 'static,
     {
         Self {
@@ -83,7 +88,8 @@ impl Stores {
             ws_tickets: store.clone(),
             connections: store.clone(),
             conversations: store.clone(),
-            tickets: store,
+            tickets: store.clone(),
+            events: store,
         }
     }
 }

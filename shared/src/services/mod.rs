@@ -1,8 +1,10 @@
 //! The use cases, as services over the ports: accounts, chat, escalation (with its mail
-//! delivery), WebSocket tickets and the notifier that pushes events to sockets. Each takes its
+//! delivery), WebSocket tickets, the notifier that pushes events to sockets and the catch-up
+//! that replays them. Each takes its
 //! policies as plain values; `config` reads them from the environment.
 
 pub mod accounts;
+pub mod catch_up;
 pub mod chat;
 pub mod escalation;
 pub mod mailer;
@@ -10,8 +12,9 @@ pub mod notifier;
 pub mod ws_tickets;
 
 pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SessionView, SignedIn};
+pub use catch_up::{CatchUp, Missed};
 pub use chat::{CONVERSATIONS, ChatError, ChatService, Exchange};
 pub use escalation::{Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS};
 pub use mailer::{Mailer, RetryRun};
-pub use notifier::{Delivery, Notifier};
+pub use notifier::{Delivery, Notifier, Targets};
 pub use ws_tickets::{MintError, MintedTicket, TicketMinter, TicketPolicy, minting_quota};

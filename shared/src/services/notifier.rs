@@ -1,12 +1,14 @@
 //! Best-effort delivery to open sockets. A failed push never fails the caller's request; a
-//! connection that is gone (410) has its record deleted — that one, not the sender's.
+//! connection that is gone (410) has its record deleted — that one, not the sender's. Durable
+//! events are first numbered in the user's catch-up log, so a client whose socket was down
+//! fetches them on reconnect (`GET /api/events`).
 
 use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::domain::{ConnectionRecord, ServerEvent, SessionId, UserId};
-use crate::ports::{Connections, Push, PushError, StoreResult};
+use crate::domain::{ConnectionRecord, EVENT_LIFETIME, ServerEvent, SessionId, UserId, numbered};
+use crate::ports::{Connections, EventLog, Push, PushError, StoreResult, Stores};
 
 /// What a delivery did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -23,43 +25,68 @@ pub struct Delivery {
 #[derive(Clone)]
 pub struct Notifier {
     connections: Arc<dyn Connections>,
+    events: Arc<dyn EventLog>,
     push: Arc<dyn Push>,
     clock: Arc<dyn Clock>,
 }
 
+/// One user's live sockets, looked up once for several events.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    user: UserId,
+    sockets: Vec<ConnectionRecord>,
+}
+
 impl Notifier {
-    /// A notifier over the connection store and a push transport.
-    pub fn new(connections: Arc<dyn Connections>, push: Arc<dyn Push>, clock: Arc<dyn Clock>) -> Self {
-        Self { connections, push, clock }
+    /// A notifier over the stores' connections and event log, and a push transport.
+    pub fn new(stores: &Stores, push: Arc<dyn Push>, clock: Arc<dyn Clock>) -> Self {
+        Self { connections: stores.connections.clone(), events: stores.events.clone(), push, clock }
     }
 
-    /// Sends `event` to every live socket of `user`.
+    /// Sends `event` to every live socket of `user` (logging it first if it is durable).
     pub async fn to_user(&self, user: &UserId, event: &ServerEvent) -> Delivery {
         let mut targets = self.user_targets(user).await;
         self.send(&mut targets, event).await
     }
 
-    /// The live sockets of `user`, to send several events with one lookup (empty if the lookup
-    /// failed: pushes are best effort).
-    pub async fn user_targets(&self, user: &UserId) -> Vec<ConnectionRecord> {
-        self.connections.for_user(user, self.clock.now()).await.unwrap_or_else(|e| {
+    /// The live sockets of `user`, to send several events with one lookup (none if the lookup
+    /// failed: pushes are best effort, and durable events still reach the log).
+    pub async fn user_targets(&self, user: &UserId) -> Targets {
+        let sockets = self.connections.for_user(user, self.clock.now()).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "listing a user's connections failed; events not pushed");
             Vec::new()
-        })
+        });
+        Targets { user: user.clone(), sockets }
     }
 
     /// Sends `event` to these sockets, forgetting the gone ones (in the store and in `targets`,
-    /// so a second event to the same targets does not try them again).
-    pub async fn send(&self, targets: &mut Vec<ConnectionRecord>, event: &ServerEvent) -> Delivery {
-        let (delivery, gone) = self.send_all(targets, event, false).await;
-        targets.retain(|t| !gone.contains(&t.id));
+    /// so a second event to the same targets does not try them again). A durable event is
+    /// numbered in the user's log first and pushed with its `seq`; if the log cannot be written
+    /// it is still pushed, without one.
+    pub async fn send(&self, targets: &mut Targets, event: &ServerEvent) -> Delivery {
+        let payload = event.to_json();
+        let frame = if event.is_durable() { self.log(&targets.user, payload).await } else { payload };
+        let (delivery, gone) = self.send_all(&targets.sockets, &frame, false).await;
+        targets.sockets.retain(|t| !gone.contains(&t.id));
         delivery
+    }
+
+    /// Numbers `payload` in the user's log; the frame to push.
+    async fn log(&self, user: &UserId, payload: String) -> String {
+        let now = self.clock.now();
+        match self.events.record(user, &payload, now + EVENT_LIFETIME).await {
+            Ok(seq) => numbered(&payload, seq).to_string(),
+            Err(e) => {
+                tracing::warn!(error = %e, "logging a durable event failed; pushed without a seq");
+                payload
+            }
+        }
     }
 
     /// Tells every socket of a signed-out session so, closes it and forgets it.
     pub async fn revoke_session(&self, session: &SessionId) -> Delivery {
         match self.connections.for_session(session, self.clock.now()).await {
-            Ok(targets) => self.send_all(&targets, &ServerEvent::SessionRevoked, true).await.0,
+            Ok(targets) => self.send_all(&targets, &ServerEvent::SessionRevoked.to_json(), true).await.0,
             Err(e) => {
                 tracing::warn!(error = %e, "listing a session's connections failed; sockets not closed");
                 Delivery::default()
@@ -72,21 +99,20 @@ impl Notifier {
     /// sends, a failed lookup is returned: account deletion must not leave connections behind.
     pub async fn revoke_user(&self, user: &UserId) -> StoreResult<Delivery> {
         let targets = self.connections.for_user(user, self.clock.now()).await?;
-        Ok(self.send_all(&targets, &ServerEvent::SessionRevoked, true).await.0)
+        Ok(self.send_all(&targets, &ServerEvent::SessionRevoked.to_json(), true).await.0)
     }
 
-    /// Sends to each target (and closes it if asked); returns the tally and the gone ids.
+    /// Sends a frame to each target (and closes it if asked); returns the tally and the gone ids.
     async fn send_all(
         &self,
         targets: &[ConnectionRecord],
-        event: &ServerEvent,
+        payload: &str,
         close: bool,
     ) -> (Delivery, Vec<String>) {
-        let payload = event.to_json();
         let mut delivery = Delivery::default();
         let mut gone_ids = Vec::new();
         for target in targets {
-            let mut outcome = self.push.send(&target.id, &payload).await;
+            let mut outcome = self.push.send(&target.id, payload).await;
             if close && outcome.is_ok() {
                 outcome = self.push.close(&target.id).await;
             }

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod conversations;
+mod events;
 mod item;
 mod rate_limits;
 pub mod schema;

@@ -27,7 +27,7 @@ pub struct TableSpec<'a> {
 }
 
 /// The tables the store uses.
-pub fn specs(tables: &Tables) -> [TableSpec<'_>; 7] {
+pub fn specs(tables: &Tables) -> [TableSpec<'_>; 8] {
     let plain = |name, ttl| TableSpec { name, sorted: false, ttl, indexes: &[] };
     [
         plain(&tables.users, false),
@@ -65,6 +65,7 @@ pub fn specs(tables: &Tables) -> [TableSpec<'_>; 7] {
                 (support_tickets::BY_DUE, "queue", Some("due")),
             ],
         },
+        TableSpec { name: &tables.events, sorted: true, ttl: true, indexes: &[] },
     ]
 }
 

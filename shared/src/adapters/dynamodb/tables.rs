@@ -3,7 +3,8 @@
 use crate::env::{ConfigError, Source, required};
 
 /// DynamoDB table names, from `USERS_TABLE`, `SESSIONS_TABLE`, `RATE_LIMITS_TABLE`,
-/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`, `SUPPORT_TICKETS_TABLE`.
+/// `WS_TICKETS_TABLE`, `CONNECTIONS_TABLE`, `CONVERSATIONS_TABLE`, `SUPPORT_TICKETS_TABLE`,
+/// `EVENTS_TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Accounts and email claims.
@@ -21,6 +22,8 @@ pub struct Tables {
     /// Support tickets, their mails, day counters and idempotency keys (indexes `by_user`,
     /// `by_due`).
     pub support_tickets: String,
+    /// Each user's durable events and their counter (TTL).
+    pub events: String,
 }
 
 impl Tables {
@@ -34,6 +37,7 @@ impl Tables {
             connections: required(src, "CONNECTIONS_TABLE")?,
             conversations: required(src, "CONVERSATIONS_TABLE")?,
             support_tickets: required(src, "SUPPORT_TICKETS_TABLE")?,
+            events: required(src, "EVENTS_TABLE")?,
         })
     }
 
@@ -47,6 +51,7 @@ impl Tables {
             connections: format!("{prefix}-connections"),
             conversations: format!("{prefix}-conversations"),
             support_tickets: format!("{prefix}-support-tickets"),
+            events: format!("{prefix}-events"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod connections;
 mod conversations;
+mod events;
 mod rate_limits;
 mod sessions;
 mod support_tickets;
@@ -19,7 +20,7 @@ use crate::clock::epoch;
 use crate::domain::{Cursor, UserId};
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Column additions for databases made by older builds (new tables need none: `SCHEMA` creates
 /// what is missing).
@@ -143,6 +144,17 @@ CREATE TABLE IF NOT EXISTS ticket_counters (
     day TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS events (
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS event_counters (
+    user_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     user_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -260,7 +272,7 @@ impl SqliteStore {
                     [now],
                 )
                 .map_err(unavailable)?;
-            for table in ["rate_limits", "ws_tickets", "connections", "idempotency_keys"] {
+            for table in ["rate_limits", "ws_tickets", "connections", "idempotency_keys", "events"] {
                 n += tx
                     .execute(&format!("DELETE FROM {table} WHERE expires_at <= ?1"), [now])
                     .map_err(unavailable)?;

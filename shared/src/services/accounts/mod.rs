@@ -31,8 +31,8 @@ use crate::clock::Clock;
 use crate::domain::mail::{BuildError, build_reset, build_verify};
 use crate::domain::{Email, SessionId, StoredToken, TokenPurpose, UserProfile, UserRecord};
 use crate::ports::{
-    Conversations, MailTransport, OutgoingMail, RateLimits, SessionStore, StoreError, Stores, SupportTickets,
-    UserStore, WsTickets,
+    Conversations, EventLog, MailTransport, OutgoingMail, RateLimits, SessionStore, StoreError, Stores,
+    SupportTickets, UserStore, WsTickets,
 };
 
 /// Why an account operation failed.
@@ -218,6 +218,7 @@ pub struct Accounts {
     ws_tickets: Arc<dyn WsTickets>,
     conversations: Arc<dyn Conversations>,
     tickets: Arc<dyn SupportTickets>,
+    events: Arc<dyn EventLog>,
     limits: Arc<dyn RateLimits>,
     throttle: LoginThrottle,
     hasher: PasswordHasher,
@@ -253,6 +254,7 @@ impl Accounts {
             ws_tickets: stores.ws_tickets.clone(),
             conversations: stores.conversations.clone(),
             tickets: stores.tickets.clone(),
+            events: stores.events.clone(),
             limits: stores.rate_limits.clone(),
             throttle: LoginThrottle::new(stores.rate_limits.clone(), policy.attempts),
             hasher: PasswordHasher::new(),

@@ -71,7 +71,7 @@ impl Accounts {
     }
 
     /// Deletes the account after checking its password: sessions, sockets, WebSocket tickets,
-    /// conversations, then the user (and with it its mailed tokens). Support tickets stay,
+    /// conversations, live events, then the user (and with it its mailed tokens). Support tickets stay,
     /// detached from the identity. The user goes last, so a failure part way leaves an account
     /// whose deletion can be retried with the same password.
     pub async fn delete_account(
@@ -94,6 +94,7 @@ impl Accounts {
         );
         self.ws_tickets.delete_for_user(id).await?;
         self.conversations.delete_for_user(id).await?;
+        self.events.delete_for_user(id).await?;
         self.tickets.detach_user(id).await?;
         self.throttle.succeed(&user.profile.email).await?;
         for key in
