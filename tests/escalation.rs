@@ -248,7 +248,7 @@ mod failing_transport {
     use e2e::world::{World, body, post};
     use shared::adapters::sqlite::SqliteStore;
     use shared::clock::ManualClock;
-    use shared::domain::{MailStatus, Recipient};
+    use shared::domain::MailStatus;
     use shared::http::HttpFunction;
 
     struct Setup {
@@ -286,7 +286,7 @@ mod failing_transport {
     async fn a_mail_that_fails_is_queued_then_delivered_by_the_retry_worker() {
         let w = setup();
         let id = ticket_while_mail_is_down(&w).await;
-        let mail = w.store.mail(&id, Recipient::Support).await.unwrap().unwrap();
+        let mail = w.store.mail(&id, "support").await.unwrap().unwrap();
         assert_eq!((mail.status, mail.attempts), (MailStatus::Queued, 1));
         assert_eq!(mail.last_error.as_deref(), Some("mail service down"));
 
@@ -316,7 +316,7 @@ mod failing_transport {
         assert_eq!(run.failed, 2, "{run:?}");
         let ticket = w.store.get(&id).await.unwrap().unwrap();
         assert_eq!((ticket.mail_support, ticket.mail_user), (MailStatus::Failed, MailStatus::Failed));
-        let mail = w.store.mail(&id, Recipient::User).await.unwrap().unwrap();
+        let mail = w.store.mail(&id, "user").await.unwrap().unwrap();
         assert_eq!(mail.attempts, 3);
         assert!(mail.last_error.is_some(), "the error is kept");
         w.clock.advance(Duration::hours(2));
@@ -380,4 +380,154 @@ async fn twenty_concurrent_escalations_on_dynamodb_get_twenty_numbers() {
     numbers.dedup();
     assert_eq!(numbers.len(), 20, "{numbers:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 40, "two mails per ticket");
+}
+
+/// The ticket mails that mention `needle` (decoded), as they are sent; waits for the retry
+/// worker (every second in these tests) up to ten seconds.
+async fn mail_with(gw: &TestGateway, needle: &str) -> e2e::gateway::SentMail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(found) =
+            gw.ticket_mails().await.into_iter().find(|m| e2e::decoded(&m.raw).contains(needle))
+        {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail with {needle:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The next frame of this `type` on the socket.
+async fn next_event(socket: &mut e2e::gateway::Socket, kind: &str) -> Value {
+    loop {
+        let text = e2e::gateway::next_text(socket).await.unwrap_or_else(|| panic!("no {kind}"));
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn while_a_person_handles_it_the_assistant_is_quiet_and_the_user_writes_to_support() {
+    let gw = TestGateway::start_with(&[("MAIL_RETRY_INTERVAL_SECONDS", "1")]).await;
+    let ada = gw.register_verified("handoff@example.com").await;
+    let conversation = gw.start_conversation(&ada, "My card was charged twice this month").await;
+    let created: Value =
+        gw.escalate(&ada, &json!({"conversation_id": conversation}), None).await.json().await.unwrap();
+    let (id, number) =
+        (created["ticket"]["id"].as_str().unwrap(), created["ticket"]["number"].as_str().unwrap());
+    let mut socket = gw.connect_ticket(&gw.mint(&ada).await).await.unwrap();
+
+    // A message now goes to support, not to the assistant.
+    let said = "Any news?\nThe second charge is still there";
+    let body = json!({"conversation_id": conversation, "content": said});
+    let response = gw.post_as(&ada, "/api/chat/messages", &body).await;
+    assert_eq!(response.status(), 201);
+    let posted: Value = response.json().await.unwrap();
+    assert_eq!(posted["reply"], Value::Null, "{posted}");
+    assert_eq!(posted["forwarded_to"], "support");
+    assert_eq!(posted["ticket"]["status"], "waiting_on_support");
+    assert_eq!(posted["message"]["content"], said);
+    let page: Value = gw.get_json(&ada, &format!("/api/chat/messages?conversation_id={conversation}")).await;
+    let roles: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "stored, and no assistant reply");
+    let updated = next_event(&mut socket, "ticket.updated").await;
+    assert_eq!(
+        (updated["ticket"]["id"].as_str(), updated["ticket"]["status"].as_str()),
+        (Some(id), Some("waiting_on_support"))
+    );
+    assert!(updated["seq"].as_u64().is_some(), "a durable event");
+
+    // The retry worker sends it to support, in the ticket's thread.
+    let forwarded = mail_with(&gw, "The second charge is still there").await;
+    assert_eq!(forwarded.to, "support@localhost");
+    let head = headers(&forwarded.raw);
+    assert!(head.iter().any(|h| h.starts_with("Subject: Re: [") && h.contains(number)), "{head:?}");
+    if let Mode::Sqlite = gw.mode {
+        // SES replaces Message-IDs; the outbox keeps ours, so the thread is visible here.
+        assert!(
+            head.iter().any(|h| h == &format!("In-Reply-To: <{id}.support@support-backend>")),
+            "{head:?}"
+        );
+    }
+
+    // Rating waits for resolution; resolving twice is resolving once.
+    let rate = |score: &str| json!({"score": score, "comment": "Quick and kind"});
+    let early = gw.post_as(&ada, &format!("/api/escalations/{id}/rating"), &rate("good")).await;
+    assert_eq!(early.status(), 409);
+    assert_eq!(early.json::<Value>().await.unwrap()["code"], "ticket_not_resolved");
+    for _ in 0..2 {
+        let resolved = gw.post_as(&ada, &format!("/api/escalations/{id}/resolve"), &json!({})).await;
+        assert_eq!(resolved.status(), 200);
+        let resolved: Value = resolved.json().await.unwrap();
+        assert_eq!(resolved["ticket"]["status"], "resolved");
+        assert!(resolved["ticket"]["resolved_at"].as_str().is_some());
+    }
+    mail_with(&gw, "marked ticket").await;
+    let bad = gw.post_as(&ada, &format!("/api/escalations/{id}/rating"), &rate("meh")).await;
+    assert_eq!(bad.status(), 400);
+    let rated = gw.post_as(&ada, &format!("/api/escalations/{id}/rating"), &rate("good")).await;
+    assert_eq!(rated.status(), 200);
+    let rated: Value = rated.json().await.unwrap();
+    assert_eq!(rated["ticket"]["rating"]["score"], "good");
+    assert_eq!(rated["ticket"]["rating"]["comment"], "Quick and kind");
+    let again = gw.post_as(&ada, &format!("/api/escalations/{id}/rating"), &rate("bad")).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.json::<Value>().await.unwrap()["code"], "already_rated");
+    mail_with(&gw, "Quick and kind").await;
+
+    // Writing within the week reopens it.
+    let body = json!({"conversation_id": conversation, "content": "Sorry, it came back"});
+    let reopened: Value = gw.post_as(&ada, "/api/chat/messages", &body).await.json().await.unwrap();
+    assert_eq!(reopened["forwarded_to"], "support");
+    assert_eq!(reopened["ticket"]["status"], "waiting_on_support");
+    assert_eq!(reopened["ticket"]["resolved_at"], Value::Null);
+    assert_eq!(reopened["ticket"]["rating"]["score"], "good", "the rating stays");
+
+    // Nobody else can move it.
+    let bob = gw.register_verified("handoff-other@example.com").await;
+    let foreign = gw.post_as(&bob, &format!("/api/escalations/{id}/resolve"), &json!({})).await;
+    assert_eq!(foreign.status(), 404);
+}
+
+#[tokio::test]
+async fn a_resolved_ticket_closes_after_a_week_and_the_assistant_answers_again() {
+    let gw = TestGateway::start().await;
+    let ada = gw.register_verified("closing@example.com").await;
+    let conversation = gw.start_conversation(&ada, "How do I export my invoices?").await;
+    let created: Value =
+        gw.escalate(&ada, &json!({"conversation_id": conversation}), None).await.json().await.unwrap();
+    let id = created["ticket"]["id"].as_str().unwrap();
+    assert_eq!(gw.post_as(&ada, &format!("/api/escalations/{id}/resolve"), &json!({})).await.status(), 200);
+
+    // The scheduled worker, its clock a week and a minute on.
+    let clock = Arc::new(shared::clock::ManualClock::new(chrono::Utc::now()));
+    let settings = |var: &str| match var {
+        "MAIL_FROM" => Some("support@localhost".to_owned()),
+        "SUPPORT_EMAIL" => Some("support@localhost".to_owned()),
+        _ => None,
+    };
+    let outbox = Arc::new(shared::adapters::outbox::Outbox::new(gw.data_dir().join("later")));
+    let worker =
+        mail_retry::MailRetry::build(&e2e::wiring(settings, gw.stores(), outbox.clone(), clock.clone()))
+            .unwrap();
+    assert_eq!(worker.handle(json!({})).await.unwrap().closed, 0, "not within the week");
+    clock.advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
+    assert_eq!(worker.handle(json!({})).await.unwrap().closed, 1);
+    assert_eq!(worker.handle(json!({})).await.unwrap().closed, 0, "closed once");
+
+    let ticket: Value = gw.get_json(&ada, &format!("/api/escalations/{id}")).await;
+    assert_eq!(ticket["ticket"]["status"], "closed");
+    let resolve = gw.post_as(&ada, &format!("/api/escalations/{id}/resolve"), &json!({})).await;
+    assert_eq!(resolve.status(), 409);
+    assert_eq!(resolve.json::<Value>().await.unwrap()["code"], "ticket_closed");
+    let conversations: Value = gw.get_json(&ada, "/api/chat/conversations").await;
+    assert_eq!(conversations["conversations"][0]["open_ticket"], Value::Null, "the conversation is free");
+    let body = json!({"conversation_id": conversation, "content": "How do I export invoices as PDF?"});
+    let answered: Value = gw.post_as(&ada, "/api/chat/messages", &body).await.json().await.unwrap();
+    assert_eq!(answered["reply"]["role"], "assistant", "{answered}");
+    let second = gw.escalate(&ada, &json!({"conversation_id": conversation}), None).await;
+    assert_eq!(second.status(), 201, "a new ticket for the same conversation");
 }

@@ -92,6 +92,11 @@ const STEPS: &[Step] = &[
     ok("escalation", "get-escalation.json", 200),
     fails("escalation", "get-escalation-unknown.json", 404, "not_found"),
     ok("escalation", "list-escalations.json", 200),
+    // The ticket's lifecycle: rated only once resolved, and only once.
+    fails("escalation", "rate-escalation.json", 409, "ticket_not_resolved"),
+    ok("escalation", "resolve-escalation.json", 200),
+    ok("escalation", "rate-escalation.json", 200),
+    fails("escalation", "rate-escalation.json", 409, "already_rated"),
     ok("mail-retry", "scheduled-event.json", 200),
     ok("login", "refresh.json", 200),
     fails("login", "refresh-foreign-origin.json", 403, "origin_not_allowed"),
@@ -357,6 +362,13 @@ async fn every_event_produces_its_documented_outcome() {
             }
             "escalation/list-escalations.json" => {
                 assert_eq!(body["tickets"].as_array().unwrap().len(), 1);
+            }
+            "escalation/resolve-escalation.json" => {
+                assert_eq!(body["ticket"]["id"], ticket_id.as_str());
+                assert_eq!(body["ticket"]["status"], "resolved");
+            }
+            "escalation/rate-escalation.json" => {
+                assert_eq!(body["ticket"]["rating"]["score"], "good");
             }
             "mail-retry/scheduled-event.json" => {
                 assert_eq!(body["due"], 0, "both mails went out at escalation: {body}");

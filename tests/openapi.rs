@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use shared::domain::LifecycleError;
 use shared::error::{ApiError, Challenge, FieldError};
 
 fn document() -> Value {
@@ -89,6 +90,9 @@ fn every_problem() -> Vec<ApiError> {
         ApiError::InvalidVerificationToken,
         ApiError::AlreadyVerified,
         ApiError::EmailUnverified,
+        ApiError::TicketState(LifecycleError::Closed),
+        ApiError::TicketState(LifecycleError::NotResolved),
+        ApiError::TicketState(LifecycleError::AlreadyRated),
         ApiError::TooManyConnections,
         ApiError::PayloadTooLarge,
         ApiError::UnsupportedMediaType,
@@ -115,6 +119,7 @@ fn every_problem() -> Vec<ApiError> {
             | ApiError::InvalidVerificationToken
             | ApiError::AlreadyVerified
             | ApiError::EmailUnverified
+            | ApiError::TicketState(_)
             | ApiError::TooManyConnections
             | ApiError::PayloadTooLarge
             | ApiError::UnsupportedMediaType

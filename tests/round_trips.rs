@@ -10,7 +10,7 @@ use lambda_http::{Body, Request};
 use shared::adapters::sqlite::SqliteStore;
 use shared::domain::{
     ConnectionRecord, ConversationRecord, Cursor, Email, LoggedEvent, MailRecord, MessageRecord, NewTicket,
-    Recipient, SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId,
+    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TicketUpdate, TokenPurpose, UserId,
     UserRecord,
 };
 use shared::http::HttpFunction;
@@ -265,9 +265,17 @@ impl SupportTickets for Counting {
         self.tick();
         SupportTickets::list(&self.inner, u, before, limit).await
     }
-    async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {
+    async fn mail(&self, ticket_id: &str, mail_id: &str) -> StoreResult<Option<MailRecord>> {
         self.tick();
-        self.inner.mail(ticket_id, recipient).await
+        self.inner.mail(ticket_id, mail_id).await
+    }
+    async fn update(&self, u: &TicketUpdate) -> StoreResult<()> {
+        self.tick();
+        self.inner.update(u).await
+    }
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
+        self.tick();
+        self.inner.resolved_before(cutoff, limit).await
     }
     async fn update_mail(&self, mail: &MailRecord) -> StoreResult<()> {
         self.tick();

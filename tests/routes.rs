@@ -17,7 +17,7 @@ async fn every_listed_route_is_served() {
     let session_id = sessions["sessions"][0]["id"].as_str().unwrap();
 
     let routes = e2e::all_routes();
-    assert_eq!(routes.len(), 21);
+    assert_eq!(routes.len(), 23);
     for (method, path) in routes {
         let id = if path.starts_with("/api/auth/sessions/") { session_id } else { ticket_id };
         let path = path.replace("{id}", id);

@@ -366,12 +366,12 @@ async fn a_users_conversations_are_deleted_and_tickets_detached(store: Arc<impl 
     assert_eq!(detached.user_id.as_str(), DETACHED_OWNER);
     assert_eq!(detached.user_email, "");
     assert_eq!(detached.transcript.len(), 1, "the support team keeps the conversation");
-    assert_eq!(store.mail("tkt_1", Recipient::User).await.unwrap(), None, "the mails held the address");
+    assert_eq!(store.mail("tkt_1", "user").await.unwrap(), None, "the mails held the address");
     assert!(SupportTickets::list(&*store, &UserId::from_trusted("u1"), None, 10).await.unwrap().is_empty());
     assert_eq!(store.by_key(&UserId::from_trusted("u1"), "key-1", t0()).await.unwrap(), None);
     let kept = SupportTickets::get(&*store, "tkt_2").await.unwrap().unwrap();
     assert_eq!(kept.user_id.as_str(), "u2");
-    assert!(store.mail("tkt_2", Recipient::User).await.unwrap().is_some());
+    assert!(store.mail("tkt_2", "user").await.unwrap().is_some());
 }
 
 fn ticket(id: &str, expires_at: DateTime<Utc>) -> TicketRecord {
@@ -696,8 +696,9 @@ async fn a_conversation_of(store: &impl Store, id: &str, user: &str) {
 
 fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Option<&str>) -> NewTicket {
     let day = t0().date_naive();
-    let mail = |recipient, to: &str| MailRecord {
+    let mail = |recipient: Recipient, to: &str| MailRecord {
         ticket_id: id.to_owned(),
+        mail_id: recipient.as_str().to_owned(),
         recipient,
         to: to.to_owned(),
         raw: format!("Subject: {id} to {to}\r\n\r\nbody \u{2713}").into_bytes(),
@@ -716,8 +717,12 @@ fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Optio
             subject: "Subject".into(),
             description: "Description".into(),
             priority: Priority::High,
-            status: "open".into(),
+            status: shared::domain::TicketStatus::Open,
             created_at: t0(),
+            updated_at: t0(),
+            resolved_at: None,
+            rating: None,
+            revision: 0,
             transcript: vec![TranscriptLine {
                 role: "user".into(),
                 content: "help".into(),
@@ -754,7 +759,7 @@ async fn tickets_are_written_whole_or_not_at_all(store: Arc<impl Store>) {
         Conversations::get(&*store, "conv_1").await.unwrap().unwrap().open_ticket.as_deref(),
         Some("tkt_1")
     );
-    assert_eq!(store.mail("tkt_1", Recipient::Support).await.unwrap(), Some(first.mails[0].clone()));
+    assert_eq!(store.mail("tkt_1", "support").await.unwrap(), Some(first.mails[0].clone()));
     assert_eq!(
         store.by_key(&UserId::from_trusted("u1"), "key-1", t0()).await.unwrap().as_deref(),
         Some("tkt_1")
@@ -786,7 +791,7 @@ async fn tickets_are_written_whole_or_not_at_all(store: Arc<impl Store>) {
     );
     for id in ["tkt_2", "tkt_3", "tkt_4", "tkt_5"] {
         assert_eq!(SupportTickets::get(&*store, id).await.unwrap(), None, "{id}");
-        assert_eq!(store.mail(id, Recipient::User).await.unwrap(), None, "{id}");
+        assert_eq!(store.mail(id, "user").await.unwrap(), None, "{id}");
     }
     assert_eq!(store.counter(day).await.unwrap(), 1);
     assert_eq!(Conversations::get(&*store, "conv_2").await.unwrap().unwrap().open_ticket, None);
@@ -851,7 +856,7 @@ async fn mails_move_through_queued_to_sent_or_failed(store: Arc<impl Store>) {
         |r: Recipient| if r == Recipient::Support { ticket.mail_support } else { ticket.mail_user };
     assert_eq!(by_recipient(sent.recipient), MailStatus::Sent, "the ticket carries each mail's status");
     assert_eq!(by_recipient(gave_up.recipient), MailStatus::Failed);
-    assert_eq!(store.mail("tkt_m", gave_up.recipient).await.unwrap(), Some(gave_up));
+    assert_eq!(store.mail("tkt_m", &gave_up.mail_id).await.unwrap(), Some(gave_up));
 }
 
 async fn concurrent_tickets_get_distinct_numbers(store: Arc<impl Store>) {
@@ -925,6 +930,68 @@ async fn concurrent_events_get_distinct_numbers(store: Arc<impl Store>) {
     assert_eq!(numbers, (1..=10).collect::<Vec<u64>>());
 }
 
+async fn ticket_changes_are_conditional_and_whole(store: Arc<impl Store>) {
+    use shared::domain::{Append, Rating, Score, TicketChange, TicketStatus, TicketUpdate};
+    a_conversation_of(&*store, "conv_l", "u1").await;
+    let new = new_ticket("tkt_l", "conv_l", "u1", 0, None);
+    SupportTickets::create(&*store, &new).await.unwrap().unwrap();
+    let opened = SupportTickets::get(&*store, "tkt_l").await.unwrap().unwrap();
+    assert_eq!((opened.status, opened.revision, opened.updated_at), (TicketStatus::Open, 0, t0()));
+
+    // The user writes: the message, the ticket's move and a queued mail, together.
+    let at = t0() + Duration::minutes(5);
+    let waiting = opened.apply(&TicketChange::UserWrote, at).unwrap().unwrap();
+    let mail = MailRecord { mail_id: "message-1-support".into(), ..new.mails[0].clone() };
+    let mut reply = message(3);
+    reply.role = Role::User;
+    let append = Append {
+        conversation: ConversationRecord {
+            open_ticket: Some("tkt_l".into()),
+            ..conversation("conv_l", "u1", 300, 3)
+        },
+        messages: vec![reply.clone()],
+        expected_count: 2,
+    };
+    let update =
+        TicketUpdate { ticket: waiting.clone(), mails: vec![mail.clone()], append: Some(append.clone()) };
+    store.update(&update).await.unwrap();
+    assert_eq!(SupportTickets::get(&*store, "tkt_l").await.unwrap(), Some(waiting.clone()));
+    assert_eq!(store.mail("tkt_l", "message-1-support").await.unwrap(), Some(mail.clone()));
+    assert_eq!(store.mail("tkt_l", "support").await.unwrap(), Some(new.mails[0].clone()), "the first stays");
+    assert_eq!(store.messages("conv_l", 0, 10).await.unwrap().last(), Some(&reply));
+    let due: Vec<String> = store.due_mails(at, 10).await.unwrap().into_iter().map(|m| m.mail_id).collect();
+    assert!(due.contains(&"message-1-support".to_owned()), "{due:?}");
+
+    // A stale revision or a stale message count writes nothing at all.
+    let stale = TicketUpdate {
+        ticket: waiting.clone(),
+        mails: vec![MailRecord { mail_id: "x".into(), ..mail.clone() }],
+        append: None,
+    };
+    assert!(matches!(store.update(&stale).await, Err(StoreError::Conflict)));
+    let mut next = waiting.apply(&TicketChange::AgentWrote, at).unwrap().unwrap();
+    let stale_count = TicketUpdate { ticket: next.clone(), mails: Vec::new(), append: Some(append) };
+    assert!(matches!(store.update(&stale_count).await, Err(StoreError::Conflict)));
+    assert_eq!(SupportTickets::get(&*store, "tkt_l").await.unwrap(), Some(waiting.clone()));
+    assert_eq!(store.mail("tkt_l", "x").await.unwrap(), None);
+
+    // Resolved tickets come due for closing when their window ends; a closed one frees its
+    // conversation and keeps its rating.
+    next = waiting.apply(&TicketChange::Resolve, at).unwrap().unwrap();
+    store.update(&TicketUpdate { ticket: next.clone(), mails: Vec::new(), append: None }).await.unwrap();
+    assert_eq!(store.resolved_before(at - Duration::seconds(1), 10).await.unwrap(), vec![]);
+    assert_eq!(store.resolved_before(at, 10).await.unwrap(), vec![next.clone()]);
+    let rating =
+        Rating { score: Score::Bad, comment: "slow ✓".into(), rated_at: "2026-01-09T13:00:00Z".into() };
+    let rated = next.apply(&TicketChange::Rate(rating), at).unwrap().unwrap();
+    store.update(&TicketUpdate { ticket: rated.clone(), mails: Vec::new(), append: None }).await.unwrap();
+    let closed = rated.apply(&TicketChange::Close, at + Duration::days(8)).unwrap().unwrap();
+    store.update(&TicketUpdate { ticket: closed.clone(), mails: Vec::new(), append: None }).await.unwrap();
+    assert_eq!(SupportTickets::get(&*store, "tkt_l").await.unwrap(), Some(closed));
+    assert_eq!(store.resolved_before(at + Duration::days(8), 10).await.unwrap(), vec![], "closed is not due");
+    assert_eq!(Conversations::get(&*store, "conv_l").await.unwrap().unwrap().open_ticket, None);
+}
+
 macro_rules! contract {
     ($adapter:ident, $make:expr) => {
         contract!(@cases $adapter, $make, [
@@ -953,6 +1020,7 @@ macro_rules! contract {
             a_users_conversations_are_deleted_and_tickets_detached,
             events_are_numbered_per_user_and_replayed_in_order,
             concurrent_events_get_distinct_numbers,
+            ticket_changes_are_conditional_and_whole,
         ]);
     };
     (@cases $adapter:ident, $make:expr, [$($case:ident),* $(,)?]) => {

@@ -141,6 +141,12 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
                 "ConversationsTable",
             ));
+            // a message while a person handles the conversation: the ticket's change and the
+            // forwarding mail, in the message's transaction.
+            p.extend(allow(
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "SupportTicketsTable",
+            ));
             p.extend(allow(&["dynamodb:Query"], "ConversationsTable/index/by_user"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
             // durable events are numbered in the catch-up log.
@@ -175,6 +181,8 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 "SupportTicketsTable",
             ));
+            // closing a ticket frees its conversation.
+            p.extend(allow(&["dynamodb:UpdateItem"], "ConversationsTable"));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_due"));
             p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
             // durable events are numbered in the catch-up log.

@@ -21,7 +21,7 @@ use shared::config::{EscalationConfig, HttpConfig, LoginConfig};
 use shared::domain::mail::MailSettings;
 use shared::domain::{
     ConnectionRecord, ConversationRecord, Cursor, Email, LoggedEvent, MailRecord, MessageRecord, NewTicket,
-    Recipient, SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TokenPurpose, UserId,
+    SessionId, SessionRecord, StoredToken, SupportTicket, TicketRecord, TicketUpdate, TokenPurpose, UserId,
     UserProfile, UserRecord,
 };
 use shared::http::{CookieSettings, Cors};
@@ -282,7 +282,13 @@ impl SupportTickets for Stub {
         self.record(Call::TicketList(before, limit));
         unavailable()
     }
-    async fn mail(&self, _: &str, _: Recipient) -> StoreResult<Option<MailRecord>> {
+    async fn mail(&self, _: &str, _: &str) -> StoreResult<Option<MailRecord>> {
+        unavailable()
+    }
+    async fn update(&self, _: &TicketUpdate) -> StoreResult<()> {
+        unavailable()
+    }
+    async fn resolved_before(&self, _: DateTime<Utc>, _: u32) -> StoreResult<Vec<SupportTicket>> {
         unavailable()
     }
     async fn update_mail(&self, _: &MailRecord) -> StoreResult<()> {
@@ -419,11 +425,12 @@ fn build_fixture() -> Fixture {
 
     let login =
         login::Login::new(login_config, http.clone(), &stores, stub.clone(), stub.clone(), clock.clone());
-    let chat = chat::Chat::new(http.clone(), &stores, stub.clone(), stub.clone(), clock.clone());
     let mail = MailSettings {
         from: "Support <support@example.com>".parse().expect("from"),
         support: "help@example.com".parse().expect("support"),
     };
+    let chat =
+        chat::Chat::new(http.clone(), &stores, stub.clone(), stub.clone(), mail.clone(), clock.clone());
     let escalation = escalation::Escalation::new(
         http.clone(),
         EscalationConfig { mail, policy: EscalationPolicy::default() },

@@ -8,6 +8,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::domain::LifecycleError;
 use crate::ports::StoreError;
 
 /// Seconds a client is told to wait after a dependency failure.
@@ -80,6 +81,9 @@ pub enum ApiError {
     /// An action that mails the user, before their address is verified.
     #[error("email unverified")]
     EmailUnverified,
+    /// A ticket change its lifecycle does not allow (409).
+    #[error("ticket state")]
+    TicketState(crate::domain::LifecycleError),
     /// A `$connect` beyond the user's live connections.
     #[error("too many connections")]
     TooManyConnections,
@@ -144,7 +148,7 @@ impl ApiError {
             Self::OriginNotAllowed | Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken | Self::AlreadyVerified => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::AlreadyVerified | Self::TicketState(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } | Self::TooManyConnections => {
@@ -173,6 +177,9 @@ impl ApiError {
             Self::InvalidVerificationToken => "invalid_verification_token",
             Self::AlreadyVerified => "already_verified",
             Self::EmailUnverified => "email_unverified",
+            Self::TicketState(LifecycleError::Closed) => "ticket_closed",
+            Self::TicketState(LifecycleError::NotResolved) => "ticket_not_resolved",
+            Self::TicketState(LifecycleError::AlreadyRated) => "already_rated",
             Self::TooManyConnections => "too_many_connections",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -201,6 +208,9 @@ impl ApiError {
             Self::InvalidVerificationToken => "Invalid verification token",
             Self::AlreadyVerified => "Email already verified",
             Self::EmailUnverified => "Email not verified",
+            Self::TicketState(LifecycleError::Closed) => "Ticket closed",
+            Self::TicketState(LifecycleError::NotResolved) => "Ticket not resolved",
+            Self::TicketState(LifecycleError::AlreadyRated) => "Already rated",
             Self::TooManyConnections => "Too many connections",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -236,6 +246,15 @@ impl ApiError {
                  ask for a new one."
             }
             Self::AlreadyVerified => "This email address is already confirmed.",
+            Self::TicketState(LifecycleError::Closed) => {
+                "This ticket is closed. Write in a new conversation, or open a new ticket from it."
+            }
+            Self::TicketState(LifecycleError::NotResolved) => {
+                "A ticket can be rated once it is resolved. Mark it resolved first."
+            }
+            Self::TicketState(LifecycleError::AlreadyRated) => {
+                "This ticket has been rated already; a rating is given once."
+            }
             Self::EmailUnverified => {
                 "Confirm your email address first: open the link we mailed you, or ask for a new one."
             }
@@ -369,6 +388,10 @@ impl From<crate::services::ChatError> for ApiError {
                 Self::Unavailable
             }
             C::Store(e) => e.into(),
+            C::Internal(why) => {
+                tracing::error!(error = %why, "chat failed internally");
+                Self::Internal
+            }
         }
     }
 }
@@ -380,6 +403,7 @@ impl From<crate::services::EscalationError> for ApiError {
             E::NotFound => Self::NotFound,
             E::Busy => Self::Unavailable,
             E::EmailUnverified => Self::EmailUnverified,
+            E::Lifecycle(e) => Self::TicketState(e),
             E::Store(e) => e.into(),
             E::Internal(why) => {
                 tracing::error!(error = %why, "escalation failed internally");

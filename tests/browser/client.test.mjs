@@ -243,6 +243,21 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   await other.locator("#ticket-list").getByText(number).waitFor();
   assert.ok(otherRequests.some((r) => /^GET \/api\/events\?after=\d+$/.test(r)), otherRequests.join("\n"));
 
+  // A person handles the conversation now: the next message goes to them, not the assistant.
+  await page.getByLabel("Your question").fill("Is anyone there?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByText("Sent to the support team.").waitFor();
+  await page.getByText(/A person from the support team is handling this conversation/).waitFor();
+  assert.equal(await page.locator(".message.assistant").count(), 2, "the assistant stayed quiet");
+  await page.locator("#ticket-list").getByText(/Waiting for support/).waitFor();
+  // The user marks it resolved, which frees the assistant, and says it helped.
+  await page.getByRole("button", { name: `Mark resolved: ticket ${number}` }).click();
+  await page.getByText("Did we help?").waitFor();
+  assert.ok(await page.locator("#handled").isHidden(), "the banner goes with the resolution");
+  await page.getByRole("button", { name: `Yes, ticket ${number} helped` }).click();
+  await page.getByText("You rated the help: good.").waitFor();
+  await other.getByText("You rated the help: good.").waitFor();
+
   // The gateway restarts with a new signing key: sockets drop and the old access tokens stop
   // verifying. The client reconnects with a new ticket after refreshing once via the cookie.
   const socketsBefore = sockets.urls.length;
@@ -258,10 +273,11 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   assert.ok(since.includes("POST /api/websocket/ticket 401"), since.join("\n"));
   assert.ok(since.includes("POST /api/auth/refresh 200"), since.join("\n"));
   assert.ok(since.includes("POST /api/websocket/ticket 201"), since.join("\n"));
-  // And chatting goes on in the same conversation.
-  await page.getByLabel("Your question").fill("How long does a reset link last?");
+  // And the conversation goes on: writing within the week reopens the ticket.
+  await page.getByLabel("Your question").fill("It happened again after the reset.");
   await page.getByLabel("Your question").press("Enter");
-  await page.locator(".message.assistant").nth(2).waitFor();
+  await page.getByText("Sent to the support team.").nth(1).waitFor();
+  await page.locator("#ticket-list").getByText(/Waiting for support/).waitFor();
   await other.getByText("Live updates: connected").waitFor({ timeout: 40_000 });
 
   // Sign out in the other tab: it ends the session both tabs share, so the first tab is told

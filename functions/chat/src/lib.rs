@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use shared::Clock;
 use shared::adapters::knowledge_base::{KnowledgeBase, KnowledgeBaseError};
 use shared::auth::Authenticator;
-use shared::config::HttpConfig;
+use shared::config::{EscalationConfig, HttpConfig};
+use shared::domain::mail::MailSettings;
 use shared::domain::{
-    Content, ConversationView, Cursor, MessageView, parse_limit, parse_message_cursor, plausible_id,
+    Content, ConversationView, Cursor, MessageView, TicketView, parse_limit, parse_message_cursor,
+    plausible_id,
 };
 use shared::error::ApiError;
 use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body};
@@ -53,7 +55,13 @@ pub struct PostBody {
 struct PostView {
     conversation_id: String,
     message: MessageView,
-    reply: MessageView,
+    /// None while a person handles the conversation.
+    reply: Option<MessageView>,
+    /// `support` when the message went to the ticket's handler instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarded_to: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<TicketView>,
 }
 
 #[derive(Serialize)]
@@ -82,15 +90,16 @@ impl Routed for Chat {
 }
 
 impl Chat {
-    /// Builds the function from the wiring: settings, stores, push, and the knowledge base
-    /// indexed from the embedded articles.
+    /// Builds the function from the wiring: settings (the mail addresses forwarded messages
+    /// use), stores, push, and the knowledge base indexed from the embedded articles.
     pub fn build(w: &Wiring) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let started = std::time::Instant::now();
         let knowledge_base = knowledge_base()?;
         let (articles, passages) = knowledge_base.size();
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         tracing::info!(articles, passages, micros, "knowledge base indexed");
-        Ok(Self::new(w.http(false)?, w.stores(), Arc::new(knowledge_base), w.push()?, w.clock()))
+        let mail = EscalationConfig::from_source(w.settings())?.mail;
+        Ok(Self::new(w.http(false)?, w.stores(), Arc::new(knowledge_base), w.push()?, mail, w.clock()))
     }
 
     /// Wires the handler.
@@ -99,11 +108,12 @@ impl Chat {
         stores: &Stores,
         assistant: Arc<dyn Assistant>,
         push: Arc<dyn Push>,
+        mail: MailSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let auth = Authenticator::new(http.keys.clone(), stores, clock.clone());
         let notifier = Notifier::new(stores, push, clock.clone());
-        let chat = ChatService::new(stores.conversations.clone(), assistant, notifier, clock);
+        let chat = ChatService::new(stores, assistant, notifier, mail, clock);
         Self { auth, chat, http }
     }
 
@@ -120,7 +130,9 @@ impl Chat {
             &PostView {
                 conversation_id: exchange.conversation_id,
                 message: MessageView::from(&exchange.message),
-                reply: MessageView::from(&exchange.reply),
+                reply: exchange.reply.as_ref().map(MessageView::from),
+                forwarded_to: exchange.forwarded_to.is_some().then_some("support"),
+                ticket: exchange.forwarded_to.as_ref().map(TicketView::summary),
             },
         )
     }

@@ -1,5 +1,6 @@
 //! The `escalation` function: open a support ticket for a conversation (mailing the support
-//! team and the user), read one, list the user's. Its routes are [`Escalation::ROUTES`].
+//! team and the user), read one, list the user's, resolve one, rate one. Its routes are
+//! [`Escalation::ROUTES`].
 
 use std::sync::Arc;
 
@@ -8,9 +9,11 @@ use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
 use shared::auth::Authenticator;
+use shared::clock::rfc3339;
 use shared::config::{EscalationConfig, HttpConfig};
 use shared::domain::{
-    Cursor, EscalationRequest, Priority, TicketView, parse_description, parse_key, parse_limit, parse_subject,
+    Cursor, EscalationRequest, Priority, Rating, Score, TicketChange, TicketView, parse_comment,
+    parse_description, parse_key, parse_limit, parse_subject,
 };
 use shared::env::ConfigError;
 use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body};
@@ -24,6 +27,7 @@ pub struct Escalation {
     auth: Authenticator,
     service: EscalationService,
     http: HttpConfig,
+    clock: Arc<dyn Clock>,
 }
 
 /// `POST /api/escalations` body (public for the fuzz targets, which parse what the handler parses).
@@ -43,6 +47,17 @@ pub struct EscalateBody {
     pub priority: Option<String>,
 }
 
+/// `POST /api/escalations/{id}/rating` body (public for the fuzz targets).
+#[derive(Deserialize)]
+pub struct RatingBody {
+    /// `good` or `bad`.
+    #[serde(default)]
+    pub score: String,
+    /// What the user adds.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
 #[derive(Serialize)]
 struct TicketBody {
     ticket: TicketView,
@@ -60,6 +75,8 @@ impl Routed for Escalation {
         Route::new(Method::POST, "/api/escalations", |f, req, _| Box::pin(f.escalate(req))),
         Route::new(Method::GET, "/api/escalations", |f, req, _| Box::pin(f.list(req))),
         Route::new(Method::GET, "/api/escalations/{id}", |f, req, id| Box::pin(f.get(req, id))),
+        Route::new(Method::POST, "/api/escalations/{id}/resolve", |f, req, id| Box::pin(f.resolve(req, id))),
+        Route::new(Method::POST, "/api/escalations/{id}/rating", |f, req, id| Box::pin(f.rate(req, id))),
     ];
 
     fn cors(&self) -> &Cors {
@@ -92,8 +109,9 @@ impl Escalation {
             config.policy.clone(),
             clock.clone(),
         );
-        let service = EscalationService::new(stores, mailer, config.mail, notifier, config.policy, clock);
-        Self { auth, service, http }
+        let service =
+            EscalationService::new(stores, mailer, config.mail, notifier, config.policy, clock.clone());
+        Self { auth, service, http, clock }
     }
 
     async fn escalate(&self, req: &Request) -> Answer {
@@ -133,6 +151,26 @@ impl Escalation {
         let principal = self.auth.authenticate(req.headers()).await?;
         let ticket = self.service.ticket(&principal, id).await?;
         json(StatusCode::OK, &TicketBody { ticket: TicketView::full(&ticket) })
+    }
+
+    async fn resolve(&self, req: &Request, id: &str) -> Answer {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let ticket = self.service.change(&principal, id, TicketChange::Resolve).await?;
+        json(StatusCode::OK, &TicketBody { ticket: TicketView::summary(&ticket) })
+    }
+
+    async fn rate(&self, req: &Request, id: &str) -> Answer {
+        let principal = self.auth.authenticate(req.headers()).await?;
+        let body: RatingBody = json_body(req)?;
+        let mut v = Validator::default();
+        let score = v.check("score", Score::parse(&body.score));
+        let comment = v.check("comment", body.comment.as_deref().map_or(Ok(String::new()), parse_comment));
+        let (Some(score), Some(comment)) = (score, comment) else {
+            return Err(v.into_error());
+        };
+        let rating = Rating { score, comment, rated_at: rfc3339(self.clock.now()) };
+        let ticket = self.service.change(&principal, id, TicketChange::Rate(rating)).await?;
+        json(StatusCode::OK, &TicketBody { ticket: TicketView::summary(&ticket) })
     }
 
     async fn list(&self, req: &Request) -> Answer {

@@ -1,5 +1,6 @@
-//! The `mail-retry` function: on each scheduled event, tries the queued ticket mails that are
-//! due, once each, and tells their owners about mails that were sent or gave up.
+//! The `mail-retry` function, the scheduled worker: on each event it tries the queued ticket
+//! mails that are due (once each) and tells their owners about mails that were sent or gave up,
+//! then closes the resolved tickets whose reopen window is over.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use shared::config::EscalationConfig;
 use shared::env::ConfigError;
 use shared::ports::{MailTransport, Push, StoreError, Stores};
 use shared::runtime::{EventFunction, Wiring};
-use shared::services::{Mailer, Notifier, RetryRun};
+use shared::services::{EscalationService, Mailer, Notifier, RetryRun};
 
 /// Mails tried per run (a run must finish well within the function's timeout).
 pub const BATCH: u32 = 25;
@@ -18,6 +19,7 @@ pub const BATCH: u32 = 25;
 pub struct MailRetry {
     mailer: Mailer,
     notifier: Notifier,
+    tickets: EscalationService,
 }
 
 impl MailRetry {
@@ -43,19 +45,30 @@ impl MailRetry {
             config.policy.clone(),
             clock.clone(),
         );
-        Self { mailer, notifier: Notifier::new(stores, push, clock) }
+        let notifier = Notifier::new(stores, push, clock.clone());
+        let tickets = EscalationService::new(
+            stores,
+            mailer.clone(),
+            config.mail.clone(),
+            notifier.clone(),
+            config.policy.clone(),
+            clock,
+        );
+        Self { mailer, notifier, tickets }
     }
 
     /// One run. The event's content does not matter (an EventBridge schedule, or a manual
     /// invoke); the result says what happened.
     pub async fn handle(&self, _event: serde_json::Value) -> Result<RetryRun, StoreError> {
-        let run = self.mailer.retry_due(&self.notifier, BATCH).await?;
+        let mut run = self.mailer.retry_due(&self.notifier, BATCH).await?;
+        run.closed = self.tickets.close_expired(BATCH).await?;
         tracing::info!(
             due = run.due,
             sent = run.sent,
             requeued = run.requeued,
             failed = run.failed,
             skipped = run.skipped,
+            closed = run.closed,
             "mail retry run"
         );
         Ok(run)

@@ -375,6 +375,10 @@
       case "ticket.created":
         upsertTicket(frame.ticket);
         break;
+      case "ticket.updated":
+        upsertTicket(frame.ticket);
+        showHandled();
+        break;
       case "ticket.mail":
         updateTicketMail(frame.ticket_id, frame.mail);
         break;
@@ -394,9 +398,10 @@
     $("talk-to-human").classList.remove("primary");
     $("escalate").hidden = true;
     $("ticket-result").hidden = true;
+    showHandled();
   }
 
-  function addMessage(message) {
+  function addMessage(message, note) {
     if (!message || state.shown.has(message.id)) return;
     state.shown.add(message.id);
     const item = document.createElement("li");
@@ -413,6 +418,12 @@
       sources.className = "sources";
       sources.textContent = `Sources: ${message.sources.map((s) => s.title).join("; ")}`;
       item.append(sources);
+    }
+    if (note) {
+      const forwarded = document.createElement("p");
+      forwarded.className = "forwarded";
+      forwarded.textContent = note;
+      item.append(forwarded);
     }
     if (message.role === "assistant" && message.suggest_escalation) {
       const offer = document.createElement("p");
@@ -441,8 +452,10 @@
     try {
       const data = await api("POST", "/api/chat/messages", body);
       state.conversation = data.conversation_id;
-      addMessage(data.message);
-      addMessage(data.reply);
+      addMessage(data.message, data.forwarded_to ? "Sent to the support team." : "");
+      if (data.reply) addMessage(data.reply);
+      if (data.ticket) upsertTicket(data.ticket);
+      showHandled();
       $("question").value = "";
       $("new-conversation").hidden = false;
       $("talk-to-human").hidden = false;
@@ -535,10 +548,20 @@
     try {
       const data = await api("GET", "/api/escalations?limit=20");
       for (const ticket of data.tickets.slice().reverse()) upsertTicket(ticket);
+      showHandled();
     } catch {
       // The list is a convenience; chat works without it.
     }
   }
+
+  const STATUS = {
+    open: "Open",
+    waiting_on_support: "Waiting for support",
+    waiting_on_user: "Waiting for your reply",
+    resolved: "Resolved",
+    closed: "Closed",
+  };
+  const ACTIVE = ["open", "waiting_on_support", "waiting_on_user"];
 
   function upsertTicket(ticket) {
     let item = $("ticket-list").querySelector(`[data-ticket="${CSS.escape(ticket.id)}"]`);
@@ -554,13 +577,64 @@
     subject.textContent = ` ${ticket.subject} `;
     const status = document.createElement("span");
     status.className = "status";
-    status.textContent = `— ${ticket.status}, ${ticket.priority} priority`;
+    status.textContent = `— ${STATUS[ticket.status] || ticket.status}, ${ticket.priority} priority`;
     const mail = document.createElement("span");
     mail.className = "mail hint";
     mail.textContent = ` · email ${(ticket.mail && ticket.mail.user) || "queued"}`;
     item.append(number, subject, status, mail);
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    if (ACTIVE.includes(ticket.status)) {
+      actions.append(ticketButton(ticket, "Mark resolved", "resolve"));
+    } else if (ticket.rating) {
+      const rated = document.createElement("span");
+      rated.className = "hint";
+      rated.textContent = `You rated the help: ${ticket.rating.score}.`;
+      actions.append(rated);
+    } else {
+      const ask = document.createElement("span");
+      ask.textContent = "Did we help?";
+      actions.append(ask,
+        ticketButton(ticket, "Yes", "rating", { score: "good" }, `Yes, ticket ${ticket.number} helped`),
+        ticketButton(ticket, "No", "rating", { score: "bad" }, `No, ticket ${ticket.number} did not help`));
+    }
+    const error = document.createElement("p");
+    error.className = "error";
+    error.setAttribute("role", "alert");
+    item.append(actions, error);
     item.ticket = ticket;
     $("no-tickets").hidden = true;
+  }
+
+  // A button that posts `action` for the ticket and shows the ticket as it comes back.
+  function ticketButton(ticket, label, action, body = {}, spoken = `${label}: ticket ${ticket.number}`) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = label;
+    button.setAttribute("aria-label", spoken);
+    button.addEventListener("click", async () => {
+      const item = button.closest("li");
+      busy(button, true);
+      try {
+        const data = await api("POST", `/api/escalations/${encodeURIComponent(ticket.id)}/${action}`, body);
+        upsertTicket(data.ticket);
+        showHandled();
+      } catch (e) {
+        if (state.user) item.querySelector(".error").textContent = describe(e);
+        busy(button, false);
+      }
+    });
+    return button;
+  }
+
+  // The banner for a conversation a person handles: its ticket is open, waiting, or resolved
+  // within the week in which writing reopens it (the server decides; this mirrors it).
+  function showHandled() {
+    const tickets = [...$("ticket-list").children].map((li) => li.ticket).filter(Boolean);
+    const handling = tickets.find((t) => t.conversation_id === state.conversation && ACTIVE.includes(t.status));
+    $("handled").hidden = !handling;
+    if (handling) $("handled-number").textContent = handling.number;
   }
 
   function updateTicketMail(ticketId, mail) {

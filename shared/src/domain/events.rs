@@ -45,6 +45,12 @@ pub enum ServerEvent {
         /// The ticket, as `POST /api/escalations` returns it.
         ticket: TicketView,
     },
+    /// A ticket's status or rating changed.
+    #[serde(rename = "ticket.updated")]
+    TicketUpdated {
+        /// The ticket, as `GET /api/escalations` lists it.
+        ticket: TicketView,
+    },
     /// A ticket's mail status changed (sent or failed after a retry).
     #[serde(rename = "ticket.mail")]
     TicketMail {
@@ -98,7 +104,10 @@ impl ServerEvent {
     pub fn is_durable(&self) -> bool {
         match self {
             Self::Pong | Self::Error { .. } | Self::SessionRevoked | Self::AssistantStarted { .. } => false,
-            Self::AssistantCompleted { .. } | Self::TicketCreated { .. } | Self::TicketMail { .. } => true,
+            Self::AssistantCompleted { .. }
+            | Self::TicketCreated { .. }
+            | Self::TicketUpdated { .. }
+            | Self::TicketMail { .. } => true,
         }
     }
 }

@@ -6,7 +6,7 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::domain::{Priority, Recipient, SupportTicket};
+use crate::domain::{Priority, Rating, Recipient, SupportTicket};
 
 /// Addresses the mails use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,12 +122,100 @@ pub fn build(
         .from(settings.from.clone())
         .to(to)
         .subject(subject)
-        .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, recipient.as_str())));
+        .message_id(Some(thread_root(ticket, recipient)));
     if let Some(reply_to) = reply_to {
         builder = builder.reply_to(reply_to);
     }
     let message = builder.multipart(text_and_html(text, html)).map_err(|e| BuildError(e.to_string()))?;
     Ok((envelope_to, message.formatted()))
+}
+
+/// The `Message-ID` of a ticket's first mail to `recipient`, which later mails reply to.
+fn thread_root(ticket: &SupportTicket, recipient: Recipient) -> String {
+    format!("<{}.{}@support-backend>", ticket.id, recipient.as_str())
+}
+
+/// What a later mail to support in a ticket's thread says.
+#[derive(Debug, Clone, Copy)]
+pub enum Followup<'a> {
+    /// The user wrote in the conversation while a person handles it.
+    UserMessage {
+        /// Their name (or address).
+        author: &'a str,
+        /// What they wrote.
+        content: &'a str,
+    },
+    /// The user marked the ticket resolved.
+    Resolved,
+    /// The user rated the help.
+    Rated(&'a Rating),
+}
+
+impl Followup<'_> {
+    /// A short name for the mail's id (`message`, `resolved`, `rated`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UserMessage { .. } => "message",
+            Self::Resolved => "resolved",
+            Self::Rated(_) => "rated",
+        }
+    }
+}
+
+/// A later mail to support about `ticket`, threaded under its first support mail (same
+/// subject with `Re:`, `In-Reply-To` and `References` naming it): the envelope recipient and
+/// the MIME bytes. `mail_id` makes its own `Message-ID`.
+pub fn build_followup(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    mail_id: &str,
+    followup: Followup<'_>,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let subject = header_safe(&format!("Re: [{}] {}", ticket.number, ticket.subject));
+    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let (text, html) = match followup {
+        Followup::UserMessage { author, content } => (
+            format!("{author} wrote in the conversation of ticket {}:\n\n{content}\n", ticket.number),
+            format!(
+                "<p>{} wrote in the conversation of ticket {}:</p>\n<blockquote>{}</blockquote>\n",
+                escape(author),
+                escape(&ticket.number),
+                escape(content)
+            ),
+        ),
+        Followup::Resolved => (
+            format!("The user marked ticket {} as resolved.\n", ticket.number),
+            format!("<p>The user marked ticket {} as resolved.</p>\n", escape(&ticket.number)),
+        ),
+        Followup::Rated(rating) => {
+            let comment = if rating.comment.is_empty() { "(no comment)" } else { &rating.comment };
+            (
+                format!(
+                    "The user rated the help with ticket {}: {}.\n\n{comment}\n",
+                    ticket.number,
+                    rating.score.as_str()
+                ),
+                format!(
+                    "<p>The user rated the help with ticket {}: <b>{}</b>.</p>\n<blockquote>{}</blockquote>\n",
+                    escape(&ticket.number),
+                    rating.score.as_str(),
+                    escape(comment)
+                ),
+            )
+        }
+    };
+    let root = thread_root(ticket, Recipient::Support);
+    let message = Message::builder()
+        .from(settings.from.clone())
+        .to(settings.support.clone())
+        .reply_to(user)
+        .subject(subject)
+        .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, header_safe(mail_id))))
+        .in_reply_to(root.clone())
+        .references(root)
+        .multipart(text_and_html(text, html))
+        .map_err(|e| BuildError(e.to_string()))?;
+    Ok((settings.support.email.to_string(), message.formatted()))
 }
 
 /// The password-reset mail to `to`, with the one-time `link`: the envelope recipient and the
@@ -217,8 +305,12 @@ mod tests {
             subject: subject.into(),
             description: "It <b>broke</b>\nagain".into(),
             priority: Priority::High,
-            status: "open".into(),
+            status: crate::domain::TicketStatus::Open,
             created_at: Utc::now(),
+            updated_at: Utc::now(),
+            resolved_at: None,
+            rating: None,
+            revision: 0,
             transcript: vec![TranscriptLine {
                 role: "user".into(),
                 content: "<script>alert(1)</script>".into(),

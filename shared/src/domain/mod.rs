@@ -7,6 +7,7 @@ mod conversation;
 mod email;
 mod events;
 mod identity;
+mod lifecycle;
 pub mod mail;
 mod paging;
 mod password;
@@ -19,14 +20,18 @@ pub use conversation::{Content, ConversationRecord, MAX_CONTENT_CHARS, MessageRe
 pub use email::Email;
 pub use events::{EVENT_LIFETIME, LoggedEvent, ServerEvent, numbered};
 pub use identity::{DisplayName, Principal, SessionId, UserId, UserProfile, UserView};
+pub use lifecycle::{
+    LifecycleError, MAX_COMMENT_CHARS, REOPEN_WINDOW, Rating, Score, TicketChange, TicketStatus,
+    parse_comment,
+};
 pub use paging::{
     Cursor, DEFAULT_PAGE, MAX_PAGE, Page, message_cursor, parse_limit, parse_message_cursor, plausible_id,
 };
 pub use password::Password;
 pub use socket::{ConnectionRecord, TicketRecord};
 pub use ticket::{
-    DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME, MAX_DESCRIPTION_CHARS,
-    MAX_SUBJECT_CHARS, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, TranscriptLine,
-    parse_description, parse_key, parse_subject, ticket_number,
+    Append, DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME, MAX_DESCRIPTION_CHARS,
+    MAX_SUBJECT_CHARS, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, TicketUpdate,
+    TranscriptLine, parse_description, parse_key, parse_subject, ticket_number,
 };
 pub use views::{ConversationView, MailView, MessageView, TicketView};

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::UserId;
 use super::mail::header_safe;
+use super::{Rating, TicketStatus, UserId};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const KEY_LIFETIME: Duration = Duration::hours(24);
@@ -146,10 +146,18 @@ pub struct SupportTicket {
     pub description: String,
     /// Urgency.
     pub priority: Priority,
-    /// Always `open` for now.
-    pub status: String,
+    /// Where it stands.
+    pub status: TicketStatus,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
+    /// When its status last changed (its creation at first).
+    pub updated_at: DateTime<Utc>,
+    /// When it was resolved, while it is resolved or closed after that.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The user's rating, once given.
+    pub rating: Option<Rating>,
+    /// Bumped by every change; changes are written conditionally on it (no lost update).
+    pub revision: u32,
     /// The conversation as it was when escalated.
     pub transcript: Vec<TranscriptLine>,
     /// Status of the mail to support.
@@ -163,6 +171,9 @@ pub struct SupportTicket {
 pub struct MailRecord {
     /// The ticket it belongs to.
     pub ticket_id: String,
+    /// Its name within the ticket: `support` and `user` for the two mails of the escalation,
+    /// `<kind>-<n>-<recipient>` for later ones.
+    pub mail_id: String,
     /// Who it is for.
     pub recipient: Recipient,
     /// Envelope recipient address.
@@ -177,6 +188,14 @@ pub struct MailRecord {
     pub last_error: Option<String>,
     /// When a queued mail is due (ignored otherwise).
     pub next_attempt_at: DateTime<Utc>,
+}
+
+impl MailRecord {
+    /// Whether this is one of the escalation's two mails (named after their recipient), whose
+    /// statuses the ticket carries.
+    pub fn is_first(&self) -> bool {
+        self.mail_id == self.recipient.as_str()
+    }
 }
 
 /// An `Idempotency-Key` to remember with the ticket.
@@ -203,6 +222,30 @@ pub struct NewTicket {
     pub counter_expected: u64,
     /// The key, if the request had one.
     pub idempotency: Option<IdempotencyKey>,
+}
+
+/// Messages appended to a ticket's conversation in the same write as a ticket change.
+#[derive(Debug, Clone)]
+pub struct Append {
+    /// The conversation with its new `updated_at` and `message_count`.
+    pub conversation: super::ConversationRecord,
+    /// The new messages.
+    pub messages: Vec<super::MessageRecord>,
+    /// The count the write is conditional on.
+    pub expected_count: u32,
+}
+
+/// One change of a ticket, written whole or not at all: the ticket (conditional on its
+/// previous revision), mails to queue, and messages for its conversation. Closing a ticket
+/// also clears its conversation's open-ticket mark.
+#[derive(Debug, Clone)]
+pub struct TicketUpdate {
+    /// The ticket after the change (`revision` one higher than stored).
+    pub ticket: SupportTicket,
+    /// New mails, queued.
+    pub mails: Vec<MailRecord>,
+    /// Messages for the conversation, if any.
+    pub append: Option<Append>,
 }
 
 /// `PREFIX-YYYYMMDD-NNNN`, widening past 9999.

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::{
-    ConversationRecord, MailStatus, MessageRecord, Priority, Role, Source, SupportTicket, TranscriptLine,
+    ConversationRecord, MailStatus, MessageRecord, Priority, Rating, Role, Source, SupportTicket,
+    TicketStatus, TranscriptLine,
 };
 use crate::clock::rfc3339;
 
@@ -65,12 +66,15 @@ pub struct MailView {
 pub struct TicketView {
     id: String,
     number: String,
-    status: String,
+    status: TicketStatus,
     priority: Priority,
     subject: String,
     description: String,
     conversation_id: String,
     created_at: String,
+    updated_at: String,
+    resolved_at: Option<String>,
+    rating: Option<Rating>,
     mail: MailView,
     #[serde(skip_serializing_if = "Option::is_none")]
     transcript: Option<Vec<TranscriptLine>>,
@@ -82,12 +86,15 @@ impl TicketView {
         Self {
             id: t.id.clone(),
             number: t.number.clone(),
-            status: t.status.clone(),
+            status: t.status,
             priority: t.priority,
             subject: t.subject.clone(),
             description: t.description.clone(),
             conversation_id: t.conversation_id.clone(),
             created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+            resolved_at: t.resolved_at.map(rfc3339),
+            rating: t.rating.clone(),
             mail: MailView { support: t.mail_support, user: t.mail_user },
             transcript: None,
         }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::StoreResult;
-use crate::domain::{Cursor, MailRecord, NewTicket, Recipient, SupportTicket, UserId};
+use crate::domain::{Cursor, MailRecord, NewTicket, SupportTicket, TicketUpdate, UserId};
 
 /// Why a ticket was not written (nothing was).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,15 @@ pub trait SupportTickets: Send + Sync {
         before: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<SupportTicket>>;
-    /// A ticket's mail.
-    async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>>;
+    /// A ticket's mail by its `mail_id`.
+    async fn mail(&self, ticket_id: &str, mail_id: &str) -> StoreResult<Option<MailRecord>>;
+    /// Writes a ticket change whole (see [`TicketUpdate`]), provided the stored ticket's
+    /// revision is still one below the new one and, with an append, the conversation's message
+    /// count is still the expected one; otherwise [`super::StoreError::Conflict`] and nothing.
+    async fn update(&self, update: &TicketUpdate) -> StoreResult<()>;
+    /// Resolved tickets resolved at or before `cutoff` (their reopen window is over), oldest
+    /// first.
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SupportTicket>>;
     /// Stores a mail's new status (and the ticket's copy of it) after an attempt.
     async fn update_mail(&self, mail: &MailRecord) -> StoreResult<()>;
     /// Queued mails due at `now`, oldest first.

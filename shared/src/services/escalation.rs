@@ -10,10 +10,11 @@ use super::mailer::Mailer;
 use super::notifier::Notifier;
 use crate::auth::authenticate::current_profile;
 use crate::clock::{Clock, rfc3339};
-use crate::domain::mail::{MailSettings, build};
+use crate::domain::mail::{Followup, MailSettings, build, build_followup};
 use crate::domain::{
-    ConversationRecord, Cursor, EscalationRequest, IdempotencyKey, KEY_LIFETIME, MailRecord, MailStatus,
-    MessageRecord, NewTicket, Page, Principal, Recipient, ServerEvent, SupportTicket, TicketView,
+    ConversationRecord, Cursor, DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME,
+    LifecycleError, MailRecord, MailStatus, MessageRecord, NewTicket, Page, Principal, REOPEN_WINDOW,
+    Recipient, ServerEvent, SupportTicket, TicketChange, TicketStatus, TicketUpdate, TicketView,
     TranscriptLine, plausible_id, ticket_number,
 };
 use crate::ports::{Conversations, CreateConflict, StoreError, Stores, SupportTickets, UserStore};
@@ -26,6 +27,9 @@ const NUMBER_ATTEMPTS: u32 = 40;
 const MAX_TRANSCRIPT_CHARS: usize = 100_000;
 /// The cursor kind of the tickets list.
 pub const TICKETS: &str = "t";
+
+/// Attempts at a ticket change that keeps losing to concurrent changes (each loss re-reads).
+const CHANGE_ATTEMPTS: usize = 3;
 
 /// Ticket numbering and mail retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +69,9 @@ pub enum EscalationError {
     /// The user's address is not verified: nothing may be mailed to it.
     #[error("email unverified")]
     EmailUnverified,
+    /// The ticket's lifecycle does not allow the change.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -232,8 +239,12 @@ impl EscalationService {
             subject: draft.request.subject.clone().unwrap_or_else(|| draft.conversation.title.clone()),
             description: draft.request.description.clone(),
             priority: draft.request.priority,
-            status: "open".into(),
+            status: TicketStatus::Open,
             created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            rating: None,
+            revision: 0,
             transcript: draft.transcript.clone(),
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,
@@ -244,6 +255,7 @@ impl EscalationService {
                 .map_err(|e| EscalationError::Internal(e.to_string()))?;
             mails.push(MailRecord {
                 ticket_id: draft.id.clone(),
+                mail_id: recipient.as_str().to_owned(),
                 recipient,
                 to,
                 raw,
@@ -295,11 +307,74 @@ impl EscalationService {
         Ok(Escalated { ticket: self.ticket(principal, id).await?, created: false })
     }
 
+    /// Applies the caller's change (resolve, rate) to their ticket: written conditionally on
+    /// the ticket's revision with a mail telling support, then that mail's first attempt and a
+    /// `ticket.updated` event. A change that changes nothing returns the ticket as it is.
+    pub async fn change(
+        &self,
+        principal: &Principal,
+        id: &str,
+        change: TicketChange,
+    ) -> Result<SupportTicket, EscalationError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let ticket = self.ticket(principal, id).await?;
+            let now = self.clock.now();
+            let Some(next) = ticket.apply(&change, now)? else { return Ok(ticket) };
+            let followup = match &change {
+                TicketChange::Rate(rating) => Followup::Rated(rating),
+                _ => Followup::Resolved,
+            };
+            let mail = followup_mail(&self.settings, &next, followup, now)
+                .map_err(|e| EscalationError::Internal(e.to_string()))?;
+            let update = TicketUpdate { ticket: next, mails: vec![mail], append: None };
+            match self.tickets.update(&update).await {
+                Ok(()) => {
+                    for mail in &update.mails {
+                        self.mailer
+                            .attempt(mail, &format!("{}-{}", update.ticket.number, mail.mail_id))
+                            .await;
+                    }
+                    let event = ServerEvent::TicketUpdated { ticket: TicketView::summary(&update.ticket) };
+                    self.notifier.to_user(&update.ticket.user_id, &event).await;
+                    return Ok(update.ticket);
+                }
+                // A mail or the user changed it meanwhile: read it again.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EscalationError::Busy)
+    }
+
+    /// Closes up to `limit` resolved tickets whose reopen window is over and tells their
+    /// owners; returns how many it closed. A ticket changed meanwhile is left for the next run.
+    pub async fn close_expired(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut closed = 0;
+        for ticket in self.tickets.resolved_before(now - REOPEN_WINDOW, limit).await? {
+            let Ok(Some(next)) = ticket.apply(&TicketChange::Close, now) else { continue };
+            let update = TicketUpdate { ticket: next, mails: Vec::new(), append: None };
+            match self.tickets.update(&update).await {
+                Ok(()) => {
+                    closed += 1;
+                    if update.ticket.user_id.as_str() != DETACHED_OWNER {
+                        let event =
+                            ServerEvent::TicketUpdated { ticket: TicketView::summary(&update.ticket) };
+                        self.notifier.to_user(&update.ticket.user_id, &event).await;
+                    }
+                }
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(closed)
+    }
+
     /// First attempt at both mails, right after the commit; then the live event.
     async fn deliver(&self, new: NewTicket) -> SupportTicket {
         let mut ticket = new.ticket;
         for mail in &new.mails {
-            let name = format!("{}-{}", ticket.number, mail.recipient.as_str());
+            let name = format!("{}-{}", ticket.number, mail.mail_id);
             let after = self.mailer.attempt(mail, &name).await;
             match after.recipient {
                 Recipient::Support => ticket.mail_support = after.status,
@@ -310,6 +385,28 @@ impl EscalationService {
         self.notifier.to_user(&ticket.user_id, &event).await;
         ticket
     }
+}
+
+/// A queued mail to support in `ticket`'s thread, named after the change that made it.
+pub fn followup_mail(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    followup: Followup<'_>,
+    now: DateTime<Utc>,
+) -> Result<MailRecord, crate::domain::mail::BuildError> {
+    let mail_id = format!("{}-{}-support", followup.kind(), ticket.revision);
+    let (to, raw) = build_followup(settings, ticket, &mail_id, followup)?;
+    Ok(MailRecord {
+        ticket_id: ticket.id.clone(),
+        mail_id,
+        recipient: Recipient::Support,
+        to,
+        raw,
+        status: MailStatus::Queued,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: now,
+    })
 }
 
 /// Another ticket took this number: back off a little more each time, with jitter so the losers

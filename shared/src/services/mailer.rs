@@ -38,6 +38,8 @@ pub struct RetryRun {
     pub failed: usize,
     /// Claimed by another worker first.
     pub skipped: usize,
+    /// Resolved tickets closed because their reopen window ended (the same worker's run).
+    pub closed: usize,
 }
 
 impl Mailer {
@@ -65,7 +67,7 @@ impl Mailer {
                 let exhausted = attempts >= self.policy.max_attempts;
                 let wait =
                     (self.policy.retry_base * 2i32.saturating_pow(attempts - 1)).min(Duration::hours(1));
-                tracing::warn!(ticket_id = %mail.ticket_id, recipient = mail.recipient.as_str(), attempts, error = %e,
+                tracing::warn!(ticket_id = %mail.ticket_id, mail_id = %mail.mail_id, attempts, error = %e,
                     "mail not sent");
                 MailRecord {
                     status: if exhausted { MailStatus::Failed } else { MailStatus::Queued },
@@ -101,7 +103,7 @@ impl Mailer {
             }
             let claimed = MailRecord { next_attempt_at: now + Duration::minutes(5), ..mail };
             let Some(ticket) = self.tickets.get(&claimed.ticket_id).await? else { continue };
-            let name = format!("{}-{}", ticket.number, claimed.recipient.as_str());
+            let name = format!("{}-{}", ticket.number, claimed.mail_id);
             let after = self.attempt(&claimed, &name).await;
             match after.status {
                 MailStatus::Sent => run.sent += 1,
@@ -110,7 +112,9 @@ impl Mailer {
             }
             let retried = if after.status == MailStatus::Queued { "requeued" } else { after.status.as_str() };
             metrics::count(Metric::MailRetries, retried);
+            // The ticket shows its first two mails' statuses; later mails are support's thread.
             if after.status != MailStatus::Queued
+                && after.is_first()
                 && let Some(ticket) = self.tickets.get(&after.ticket_id).await?
             {
                 let event =

@@ -14,7 +14,9 @@ pub mod ws_tickets;
 pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SessionView, SignedIn};
 pub use catch_up::{CatchUp, Missed};
 pub use chat::{CONVERSATIONS, ChatError, ChatService, Exchange};
-pub use escalation::{Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS};
+pub use escalation::{
+    Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS, followup_mail,
+};
 pub use mailer::{Mailer, RetryRun};
 pub use notifier::{Delivery, Notifier, Targets};
 pub use ws_tickets::{MintError, MintedTicket, TicketMinter, TicketPolicy, minting_quota};

@@ -83,28 +83,15 @@ fn message(item: &Item) -> StoreResult<MessageRecord> {
     })
 }
 
-#[async_trait]
-impl Conversations for DynamoStore {
-    async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.conversations)
-            .key("pk", s(id))
-            .key("sk", s(META))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.as_ref().map(conversation).transpose()
-    }
-
-    async fn append(
+impl DynamoStore {
+    /// The transaction items of an append: the conversation (new, or its new count conditional
+    /// on `expected_count`) and a put per message.
+    pub(super) fn append_items(
         &self,
         k: &ConversationRecord,
         messages: &[MessageRecord],
         expected_count: u32,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<TransactWriteItem>> {
         let table = &self.tables.conversations;
         let head = if expected_count == 0 {
             let put = Put::builder()
@@ -129,7 +116,7 @@ impl Conversations for DynamoStore {
                 .map_err(build_err)?;
             TransactWriteItem::builder().update(update).build()
         };
-        let mut request = self.transaction().transact_items(head);
+        let mut items = vec![head];
         for m in messages {
             let put = Put::builder()
                 .table_name(table)
@@ -137,7 +124,37 @@ impl Conversations for DynamoStore {
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(build_err)?;
-            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        Ok(items)
+    }
+}
+
+#[async_trait]
+impl Conversations for DynamoStore {
+    async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.conversations)
+            .key("pk", s(id))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.as_ref().map(conversation).transpose()
+    }
+
+    async fn append(
+        &self,
+        k: &ConversationRecord,
+        messages: &[MessageRecord],
+        expected_count: u32,
+    ) -> StoreResult<()> {
+        let mut request = self.transaction();
+        for item in self.append_items(k, messages, expected_count)? {
+            request = request.transact_items(item);
         }
         match request.send().await {
             Ok(_) => Ok(()),

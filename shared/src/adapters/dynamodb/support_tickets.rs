@@ -1,7 +1,8 @@
 //! Support tickets table (`pk`/`sk`):
-//! - ticket `TICKET#<id>` / `META` (transcript as JSON; `user_id` + `created_key` for `by_user`;
-//!   `idempotency_pk` names its key's item),
-//! - its mails `TICKET#<id>` / `MAIL#<recipient>` (raw MIME as binary; while queued, `queue` and
+//! - ticket `TICKET#<id>` / `META` (transcript and rating as JSON; `user_id` + `created_key` for
+//!   `by_user`; `idempotency_pk` names its key's item; while resolved, `queue = closing` and
+//!   `due` = when its reopen window ends put it in the sparse index `by_due`),
+//! - its mails `TICKET#<id>` / `MAIL#<mail id>` (raw MIME as binary; while queued, `queue` and
 //!   `due` put it in the sparse index `by_due`),
 //! - day counters `COUNTER#<yyyymmdd>` / `COUNTER`,
 //! - idempotency keys `IDEM#<sha256(user, key)>` / `IDEM` (TTL `expires_at`).
@@ -12,11 +13,12 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, build_err, position, unavailable};
+use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
+use super::{DynamoStore, build_err, failed_condition, position, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{
-    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, UserId,
+    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, REOPEN_WINDOW, Recipient,
+    SupportTicket, TicketStatus, TicketUpdate, UserId,
 };
 use crate::ports::{CreateConflict, StoreError, StoreResult, SupportTickets};
 
@@ -25,13 +27,15 @@ pub(crate) const BY_USER: &str = "by_user";
 /// Sparse index of queued mails by due time.
 pub(crate) const BY_DUE: &str = "by_due";
 const QUEUED: &str = "queued";
+/// The `by_due` partition of resolved tickets, due when their reopen window ends.
+const CLOSING: &str = "closing";
 
 fn ticket_key(id: &str) -> String {
     format!("TICKET#{id}")
 }
 
-fn mail_key(recipient: Recipient) -> String {
-    format!("MAIL#{}", recipient.as_str())
+fn mail_key(mail_id: &str) -> String {
+    format!("MAIL#{mail_id}")
 }
 
 /// Keys are per user; the item holds only a hash of both, so nothing in it names the user.
@@ -42,7 +46,20 @@ fn idem_key(user: &UserId, key: &str) -> String {
 }
 
 fn due(m: &MailRecord) -> String {
-    format!("{:020}#{}#{}", epoch(m.next_attempt_at).max(0), m.ticket_id, m.recipient.as_str())
+    format!("{:020}#{}#{}", epoch(m.next_attempt_at).max(0), m.ticket_id, m.mail_id)
+}
+
+/// A resolved ticket's place in `by_due`: when its reopen window ends.
+fn closing_due(t: &SupportTicket) -> Option<String> {
+    let resolved = t.resolved_at.filter(|_| t.status == TicketStatus::Resolved)?;
+    Some(format!("{:020}#{}", epoch(resolved + REOPEN_WINDOW).max(0), t.id))
+}
+
+fn rating_json(t: &SupportTicket) -> StoreResult<Option<String>> {
+    t.rating
+        .as_ref()
+        .map(|r| serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -51,7 +68,7 @@ fn corrupt(what: &str) -> StoreError {
 
 fn ticket_item(t: &SupportTicket) -> StoreResult<Item> {
     let transcript = serde_json::to_string(&t.transcript).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Item::from([
+    let mut item = Item::from([
         ("pk".to_owned(), s(ticket_key(&t.id))),
         ("sk".to_owned(), s("META")),
         ("id".to_owned(), s(&t.id)),
@@ -62,13 +79,26 @@ fn ticket_item(t: &SupportTicket) -> StoreResult<Item> {
         ("subject".to_owned(), s(&t.subject)),
         ("description".to_owned(), s(&t.description)),
         ("priority".to_owned(), s(t.priority.as_str())),
-        ("status".to_owned(), s(&t.status)),
+        ("status".to_owned(), s(t.status.as_str())),
         ("created_at".to_owned(), n(epoch(t.created_at))),
+        ("updated_at".to_owned(), n(epoch(t.updated_at))),
+        ("revision".to_owned(), n(i64::from(t.revision))),
         ("created_key".to_owned(), s(position(t.created_at, &t.id))),
         ("transcript".to_owned(), s(transcript)),
         ("mail_support".to_owned(), s(t.mail_support.as_str())),
         ("mail_user".to_owned(), s(t.mail_user.as_str())),
-    ]))
+    ]);
+    if let Some(at) = t.resolved_at {
+        item.insert("resolved_at".to_owned(), n(epoch(at)));
+    }
+    if let Some(rating) = rating_json(t)? {
+        item.insert("rating".to_owned(), s(rating));
+    }
+    if let Some(due) = closing_due(t) {
+        item.insert("queue".to_owned(), s(CLOSING));
+        item.insert("due".to_owned(), s(due));
+    }
+    Ok(item)
 }
 
 fn ticket(item: &Item) -> StoreResult<SupportTicket> {
@@ -83,8 +113,15 @@ fn ticket(item: &Item) -> StoreResult<SupportTicket> {
         subject: get_s(item, "subject")?,
         description: get_s(item, "description")?,
         priority: Priority::parse(&get_s(item, "priority")?).map_err(|_| corrupt("ticket priority"))?,
-        status: get_s(item, "status")?,
+        status: TicketStatus::parse(&get_s(item, "status")?).ok_or_else(|| corrupt("ticket status"))?,
         created_at: from_epoch(get_n(item, "created_at")?),
+        // Tickets from before the lifecycle: never changed since they were opened.
+        updated_at: from_epoch(get_opt_n(item, "updated_at").map_or_else(|| get_n(item, "created_at"), Ok)?),
+        resolved_at: get_opt_n(item, "resolved_at").map(from_epoch),
+        rating: get_opt_s(item, "rating")
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("ticket rating")))
+            .transpose()?,
+        revision: get_opt_n(item, "revision").map_or(0, |r| u32::try_from(r).unwrap_or(0)),
         transcript: serde_json::from_str(&get_s(item, "transcript")?)
             .map_err(|_| corrupt("ticket transcript"))?,
         mail_support: status("mail_support")?,
@@ -95,8 +132,9 @@ fn ticket(item: &Item) -> StoreResult<SupportTicket> {
 fn mail_item(m: &MailRecord) -> Item {
     let mut item = Item::from([
         ("pk".to_owned(), s(ticket_key(&m.ticket_id))),
-        ("sk".to_owned(), s(mail_key(m.recipient))),
+        ("sk".to_owned(), s(mail_key(&m.mail_id))),
         ("ticket_id".to_owned(), s(&m.ticket_id)),
+        ("mail_id".to_owned(), s(&m.mail_id)),
         ("recipient".to_owned(), s(m.recipient.as_str())),
         ("to".to_owned(), s(&m.to)),
         ("raw".to_owned(), AttributeValue::B(Blob::new(m.raw.clone()))),
@@ -115,9 +153,12 @@ fn mail_item(m: &MailRecord) -> Item {
 }
 
 fn mail(item: &Item) -> StoreResult<MailRecord> {
+    let recipient = Recipient::parse(&get_s(item, "recipient")?).ok_or_else(|| corrupt("mail recipient"))?;
     Ok(MailRecord {
         ticket_id: get_s(item, "ticket_id")?,
-        recipient: Recipient::parse(&get_s(item, "recipient")?).ok_or_else(|| corrupt("mail recipient"))?,
+        // Mails from before `mail_id` are the escalation's two, named after their recipient.
+        mail_id: get_opt_s(item, "mail_id").unwrap_or_else(|| recipient.as_str().to_owned()),
+        recipient,
         to: get_s(item, "to")?,
         raw: item
             .get("raw")
@@ -275,29 +316,125 @@ impl SupportTickets for DynamoStore {
         items.iter().map(ticket).collect()
     }
 
-    async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {
-        self.item(ticket_key(ticket_id), &mail_key(recipient)).await?.as_ref().map(mail).transpose()
+    async fn mail(&self, ticket_id: &str, mail_id: &str) -> StoreResult<Option<MailRecord>> {
+        self.item(ticket_key(ticket_id), &mail_key(mail_id)).await?.as_ref().map(mail).transpose()
+    }
+
+    async fn update(&self, u: &TicketUpdate) -> StoreResult<()> {
+        let table = &self.tables.support_tickets;
+        let t = &u.ticket;
+        let mut set = vec!["#s = :s", "updated_at = :u", "revision = :r"];
+        let mut remove = Vec::new();
+        let mut change = Update::builder()
+            .table_name(table)
+            .key("pk", s(ticket_key(&t.id)))
+            .key("sk", s("META"))
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", s(t.status.as_str()))
+            .expression_attribute_values(":u", n(epoch(t.updated_at)))
+            .expression_attribute_values(":r", n(i64::from(t.revision)))
+            .expression_attribute_values(":was", n(i64::from(t.revision.wrapping_sub(1))));
+        // Tickets from before the lifecycle have no revision: they are at 0.
+        change = change.condition_expression(if t.revision == 1 {
+            "attribute_exists(pk) AND (attribute_not_exists(revision) OR revision = :was)"
+        } else {
+            "revision = :was"
+        });
+        match t.resolved_at {
+            Some(at) => {
+                set.push("resolved_at = :ra");
+                change = change.expression_attribute_values(":ra", n(epoch(at)));
+            }
+            None => remove.push("resolved_at"),
+        }
+        if let Some(rating) = rating_json(t)? {
+            set.push("rating = :rating");
+            change = change.expression_attribute_values(":rating", s(rating));
+        }
+        match closing_due(t) {
+            Some(due) => {
+                set.extend(["#q = :q", "#d = :d"]);
+                change = change
+                    .expression_attribute_values(":q", s(CLOSING))
+                    .expression_attribute_values(":d", s(due));
+            }
+            None => remove.extend(["#q", "#d"]),
+        }
+        change = change.expression_attribute_names("#q", "queue").expression_attribute_names("#d", "due");
+        let expression = format!(
+            "SET {}{}",
+            set.join(", "),
+            if remove.is_empty() { String::new() } else { format!(" REMOVE {}", remove.join(", ")) }
+        );
+        let change = change.update_expression(expression).build().map_err(build_err)?;
+        let mut request =
+            self.transaction().transact_items(TransactWriteItem::builder().update(change).build());
+        for m in &u.mails {
+            request = request.transact_items(put(table, mail_item(m), "attribute_not_exists(pk)")?);
+        }
+        if let Some(a) = &u.append {
+            for item in self.append_items(&a.conversation, &a.messages, a.expected_count)? {
+                request = request.transact_items(item);
+            }
+        }
+        // A closed ticket frees its conversation for a new one (a detached ticket's is gone).
+        if t.status == TicketStatus::Closed && t.user_id.as_str() != DETACHED_OWNER {
+            let free = Update::builder()
+                .table_name(&self.tables.conversations)
+                .key("pk", s(&t.conversation_id))
+                .key("sk", s("META"))
+                .update_expression("REMOVE open_ticket")
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(build_err)?;
+            request = request.transact_items(TransactWriteItem::builder().update(free).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if failed_condition(&e).is_some() => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
+        // Due when the window ends: resolved at or before `cutoff` means due at `cutoff + window`.
+        let until = format!("{:020}#~", epoch(cutoff + REOPEN_WINDOW).max(0));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.support_tickets)
+            .index_name(BY_DUE)
+            .key_condition_expression("#q = :q AND #d < :until")
+            .expression_attribute_names("#q", "queue")
+            .expression_attribute_names("#d", "due")
+            .expression_attribute_values(":q", s(CLOSING))
+            .expression_attribute_values(":until", s(until))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items().iter().map(ticket).collect()
     }
 
     async fn update_mail(&self, m: &MailRecord) -> StoreResult<()> {
         let table = &self.tables.support_tickets;
-        let copy = Update::builder()
-            .table_name(table)
-            .key("pk", s(ticket_key(&m.ticket_id)))
-            .key("sk", s("META"))
-            .update_expression("SET #m = :s")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#m", format!("mail_{}", m.recipient.as_str()))
-            .expression_attribute_values(":s", s(m.status.as_str()))
-            .build()
-            .map_err(build_err)?;
-        let result = self
-            .transaction()
-            .transact_items(put(table, mail_item(m), "attribute_exists(pk)")?)
-            .transact_items(TransactWriteItem::builder().update(copy).build())
-            .send()
-            .await;
-        match result {
+        let mut request =
+            self.transaction().transact_items(put(table, mail_item(m), "attribute_exists(pk)")?);
+        // The ticket carries the statuses of its two first mails.
+        if m.is_first() {
+            let copy = Update::builder()
+                .table_name(table)
+                .key("pk", s(ticket_key(&m.ticket_id)))
+                .key("sk", s("META"))
+                .update_expression("SET #m = :s")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#m", format!("mail_{}", m.recipient.as_str()))
+                .expression_attribute_values(":s", s(m.status.as_str()))
+                .build()
+                .map_err(build_err)?;
+            request = request.transact_items(TransactWriteItem::builder().update(copy).build());
+        }
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
@@ -334,12 +471,20 @@ impl SupportTickets for DynamoStore {
                 .await?;
             }
             // The mails hold the user's address; the ticket keeps their statuses.
-            for recipient in [Recipient::Support, Recipient::User] {
-                self.delete_key(
-                    table,
-                    Item::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(mail_key(recipient)))]),
-                )
-                .await?;
+            let mails = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :mail)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":mail", s("MAIL#"))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for key in mails.items() {
+                self.delete_key(table, key.clone()).await?;
             }
             self.client
                 .update_item()
@@ -363,7 +508,7 @@ impl SupportTickets for DynamoStore {
             .update_item()
             .table_name(&self.tables.support_tickets)
             .key("pk", s(ticket_key(&m.ticket_id)))
-            .key("sk", s(mail_key(m.recipient)))
+            .key("sk", s(mail_key(&m.mail_id)))
             .update_expression("SET next_attempt_at = :until, #d = :due")
             .condition_expression("#s = :queued AND next_attempt_at = :was")
             .expression_attribute_names("#d", "due")

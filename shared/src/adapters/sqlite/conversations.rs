@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{NewestFirst, SqliteStore, conflict_or_unavailable, unavailable};
 use crate::clock::{epoch, from_epoch};
@@ -37,6 +37,60 @@ fn message(r: &Row<'_>) -> rusqlite::Result<StoreResult<MessageRecord>> {
     }))
 }
 
+/// Writes the conversation (new, or its new count if the stored one is `expected_count`) and
+/// its new messages inside `tx`; a moved count is a conflict (the caller rolls back).
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    k: &ConversationRecord,
+    messages: &[MessageRecord],
+    expected_count: u32,
+) -> StoreResult<()> {
+    let written = if expected_count == 0 {
+        tx.execute(
+            &format!("INSERT INTO conversations ({CONVERSATION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![
+                k.id,
+                k.user_id.as_str(),
+                k.title,
+                epoch(k.created_at),
+                epoch(k.updated_at),
+                k.message_count,
+                k.open_ticket
+            ],
+        )
+        .map_err(conflict_or_unavailable)?
+    } else {
+        tx.execute(
+            "UPDATE conversations SET updated_at = ?2, message_count = ?3 WHERE id = ?1 AND message_count = ?4",
+            params![k.id, epoch(k.updated_at), k.message_count, expected_count],
+        )
+        .map_err(unavailable)?
+    };
+    if written != 1 {
+        return Err(StoreError::Conflict);
+    }
+    for m in messages {
+        let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            &format!(
+                "INSERT INTO messages (conversation_id, {MESSAGE}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![
+                k.id,
+                m.id,
+                m.seq,
+                m.role.as_str(),
+                m.content,
+                sources,
+                m.suggest_escalation,
+                epoch(m.created_at)
+            ],
+        )
+        .map_err(conflict_or_unavailable)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Conversations for SqliteStore {
     async fn get(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
@@ -62,47 +116,7 @@ impl Conversations for SqliteStore {
         let (k, messages) = (conversation.clone(), messages.to_vec());
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
-            let written = if expected_count == 0 {
-                tx.execute(
-                    &format!("INSERT INTO conversations ({CONVERSATION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                    params![
-                        k.id,
-                        k.user_id.as_str(),
-                        k.title,
-                        epoch(k.created_at),
-                        epoch(k.updated_at),
-                        k.message_count,
-                        k.open_ticket
-                    ],
-                )
-                .map_err(conflict_or_unavailable)?
-            } else {
-                tx.execute(
-                    "UPDATE conversations SET updated_at = ?2, message_count = ?3 WHERE id = ?1 AND message_count = ?4",
-                    params![k.id, epoch(k.updated_at), k.message_count, expected_count],
-                )
-                .map_err(unavailable)?
-            };
-            if written != 1 {
-                return Err(StoreError::Conflict);
-            }
-            for m in &messages {
-                let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.execute(
-                    &format!("INSERT INTO messages (conversation_id, {MESSAGE}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-                    params![
-                        k.id,
-                        m.id,
-                        m.seq,
-                        m.role.as_str(),
-                        m.content,
-                        sources,
-                        m.suggest_escalation,
-                        epoch(m.created_at)
-                    ],
-                )
-                .map_err(conflict_or_unavailable)?;
-            }
+            append(&tx, &k, &messages, expected_count)?;
             tx.commit().map_err(unavailable)
         })
         .await

@@ -42,6 +42,33 @@ const MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE sessions ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
          DROP TABLE IF EXISTS reset_tokens;",
     ),
+    // Tickets have a lifecycle; a ticket has any number of mails, named by `mail_id` (the two
+    // of the escalation keep their recipient's name). The mails' key changes, so the table is
+    // copied.
+    (
+        7,
+        "ALTER TABLE tickets ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+         UPDATE tickets SET updated_at = created_at;
+         ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
+         ALTER TABLE tickets ADD COLUMN rating TEXT;
+         ALTER TABLE tickets ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+         CREATE TABLE ticket_mails_7 (
+             ticket_id TEXT NOT NULL,
+             mail_id TEXT NOT NULL,
+             recipient TEXT NOT NULL,
+             to_address TEXT NOT NULL,
+             raw BLOB NOT NULL,
+             status TEXT NOT NULL,
+             attempts INTEGER NOT NULL,
+             last_error TEXT,
+             next_attempt_at INTEGER NOT NULL,
+             PRIMARY KEY (ticket_id, mail_id)
+         ) STRICT;
+         INSERT INTO ticket_mails_7 SELECT ticket_id, recipient, recipient, to_address, raw, status,
+             attempts, last_error, next_attempt_at FROM ticket_mails;
+         DROP TABLE ticket_mails;
+         ALTER TABLE ticket_mails_7 RENAME TO ticket_mails;",
+    ),
 ];
 
 const SCHEMA: &str = "
@@ -125,11 +152,17 @@ CREATE TABLE IF NOT EXISTS tickets (
     created_at INTEGER NOT NULL,
     transcript TEXT NOT NULL,
     mail_support TEXT NOT NULL,
-    mail_user TEXT NOT NULL
+    mail_user TEXT NOT NULL,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    resolved_at INTEGER,
+    rating TEXT,
+    revision INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+CREATE INDEX IF NOT EXISTS tickets_resolved ON tickets(status, resolved_at);
 CREATE INDEX IF NOT EXISTS tickets_by_user ON tickets(user_id, created_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS ticket_mails (
     ticket_id TEXT NOT NULL,
+    mail_id TEXT NOT NULL,
     recipient TEXT NOT NULL,
     to_address TEXT NOT NULL,
     raw BLOB NOT NULL,
@@ -137,7 +170,7 @@ CREATE TABLE IF NOT EXISTS ticket_mails (
     attempts INTEGER NOT NULL,
     last_error TEXT,
     next_attempt_at INTEGER NOT NULL,
-    PRIMARY KEY (ticket_id, recipient)
+    PRIMARY KEY (ticket_id, mail_id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS ticket_mails_due ON ticket_mails(status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS ticket_counters (

@@ -2,24 +2,27 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{NewestFirst, SqliteStore, unavailable};
+use super::{NewestFirst, SqliteStore, conversations, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{
-    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket, UserId,
+    Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, Recipient, SupportTicket,
+    TicketStatus, TicketUpdate, UserId,
 };
 use crate::ports::{CreateConflict, StoreError, StoreResult, SupportTickets};
 
 const TICKET: &str = "id, number, user_id, user_email, conversation_id, subject, description, priority, status, \
-                      created_at, transcript, mail_support, mail_user";
-const MAIL: &str = "ticket_id, recipient, to_address, raw, status, attempts, last_error, next_attempt_at";
+                      created_at, transcript, mail_support, mail_user, updated_at, resolved_at, rating, revision";
+const MAIL: &str =
+    "ticket_id, recipient, to_address, raw, status, attempts, last_error, next_attempt_at, mail_id";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
 fn ticket(r: &Row<'_>) -> rusqlite::Result<StoreResult<SupportTicket>> {
-    let (priority, transcript, support, user): (String, String, String, String) =
-        (r.get(7)?, r.get(10)?, r.get(11)?, r.get(12)?);
+    let (priority, status, transcript, support, user): (String, String, String, String, String) =
+        (r.get(7)?, r.get(8)?, r.get(10)?, r.get(11)?, r.get(12)?);
+    let rating: Option<String> = r.get(15)?;
     let parsed = (|| {
         Ok(SupportTicket {
             id: r.get(0)?,
@@ -30,8 +33,14 @@ fn ticket(r: &Row<'_>) -> rusqlite::Result<StoreResult<SupportTicket>> {
             subject: r.get(5)?,
             description: r.get(6)?,
             priority: Priority::parse(&priority).map_err(|_| corrupt("ticket priority"))?,
-            status: r.get(8)?,
+            status: TicketStatus::parse(&status).ok_or_else(|| corrupt("ticket status"))?,
             created_at: from_epoch(r.get(9)?),
+            updated_at: from_epoch(r.get(13)?),
+            resolved_at: r.get::<_, Option<i64>>(14)?.map(from_epoch),
+            rating: rating
+                .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("ticket rating")))
+                .transpose()?,
+            revision: r.get(16)?,
             transcript: serde_json::from_str(&transcript).map_err(|_| corrupt("ticket transcript"))?,
             mail_support: MailStatus::parse(&support).ok_or_else(|| corrupt("mail status"))?,
             mail_user: MailStatus::parse(&user).ok_or_else(|| corrupt("mail status"))?,
@@ -74,6 +83,7 @@ fn mail(r: &Row<'_>) -> rusqlite::Result<StoreResult<MailRecord>> {
     };
     Ok(Ok(MailRecord {
         ticket_id: r.get(0)?,
+        mail_id: r.get(8)?,
         recipient,
         to: r.get(2)?,
         raw: r.get(3)?,
@@ -84,9 +94,17 @@ fn mail(r: &Row<'_>) -> rusqlite::Result<StoreResult<MailRecord>> {
     }))
 }
 
+/// The ticket column that copies this mail's status: only the escalation's two mails have one.
+fn ticket_copy(m: &MailRecord) -> Option<&'static str> {
+    m.is_first().then_some(match m.recipient {
+        Recipient::Support => "mail_support",
+        Recipient::User => "mail_user",
+    })
+}
+
 fn insert_mail(tx: &Transaction<'_>, m: &MailRecord) -> rusqlite::Result<usize> {
     tx.execute(
-        &format!("INSERT INTO ticket_mails ({MAIL}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!("INSERT INTO ticket_mails ({MAIL}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             m.ticket_id,
             m.recipient.as_str(),
@@ -95,9 +113,54 @@ fn insert_mail(tx: &Transaction<'_>, m: &MailRecord) -> rusqlite::Result<usize> 
             m.status.as_str(),
             m.attempts,
             m.last_error,
-            epoch(m.next_attempt_at)
+            epoch(m.next_attempt_at),
+            m.mail_id
         ],
     )
+}
+
+fn rating_json(t: &SupportTicket) -> StoreResult<Option<String>> {
+    t.rating
+        .as_ref()
+        .map(|r| serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+/// Writes a ticket change inside `tx`, or reports a conflict (the caller rolls back).
+fn update(tx: &Transaction<'_>, u: &TicketUpdate) -> StoreResult<()> {
+    let t = &u.ticket;
+    let changed = tx
+        .execute(
+            "UPDATE tickets SET status = ?2, updated_at = ?3, resolved_at = ?4, rating = ?5, revision = ?6
+             WHERE id = ?1 AND revision = ?7",
+            params![
+                t.id,
+                t.status.as_str(),
+                epoch(t.updated_at),
+                t.resolved_at.map(epoch),
+                rating_json(t)?,
+                t.revision,
+                t.revision.wrapping_sub(1)
+            ],
+        )
+        .map_err(unavailable)?;
+    if changed != 1 {
+        return Err(StoreError::Conflict);
+    }
+    for m in &u.mails {
+        insert_mail(tx, m).map_err(super::conflict_or_unavailable)?;
+    }
+    if let Some(a) = &u.append {
+        conversations::append(tx, &a.conversation, &a.messages, a.expected_count)?;
+    }
+    if t.status == TicketStatus::Closed {
+        tx.execute(
+            "UPDATE conversations SET open_ticket = NULL WHERE id = ?1 AND open_ticket = ?2",
+            params![t.conversation_id, t.id],
+        )
+        .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 /// Writes everything of `new`, or reports which condition failed (the caller rolls back).
@@ -145,7 +208,8 @@ fn create(tx: &Transaction<'_>, new: &NewTicket) -> StoreResult<Result<(), Creat
     let transcript = serde_json::to_string(&t.transcript).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         &format!(
-            "INSERT INTO tickets ({TICKET}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            "INSERT INTO tickets ({TICKET}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             ?15, ?16, ?17)"
         ),
         params![
             t.id,
@@ -156,11 +220,15 @@ fn create(tx: &Transaction<'_>, new: &NewTicket) -> StoreResult<Result<(), Creat
             t.subject,
             t.description,
             t.priority.as_str(),
-            t.status,
+            t.status.as_str(),
             now,
             transcript,
             t.mail_support.as_str(),
-            t.mail_user.as_str()
+            t.mail_user.as_str(),
+            epoch(t.updated_at),
+            t.resolved_at.map(epoch),
+            rating_json(t)?,
+            t.revision
         ],
     )
     .map_err(unavailable)?;
@@ -233,12 +301,37 @@ impl SupportTickets for SqliteStore {
         self.newest_first(list, user, before, limit, ticket).await
     }
 
-    async fn mail(&self, ticket_id: &str, recipient: Recipient) -> StoreResult<Option<MailRecord>> {
-        let ticket_id = ticket_id.to_owned();
+    async fn update(&self, u: &TicketUpdate) -> StoreResult<()> {
+        let u = u.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            update(&tx, &u)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
+        let cutoff = epoch(cutoff);
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {TICKET} FROM tickets WHERE status = 'resolved' AND resolved_at <= ?1
+                     ORDER BY resolved_at, id LIMIT ?2"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![cutoff, limit], ticket).map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)?).collect()
+        })
+        .await
+    }
+
+    async fn mail(&self, ticket_id: &str, mail_id: &str) -> StoreResult<Option<MailRecord>> {
+        let (ticket_id, mail_id) = (ticket_id.to_owned(), mail_id.to_owned());
         self.run(move |c| {
             c.query_row(
-                &format!("SELECT {MAIL} FROM ticket_mails WHERE ticket_id = ?1 AND recipient = ?2"),
-                params![ticket_id, recipient.as_str()],
+                &format!("SELECT {MAIL} FROM ticket_mails WHERE ticket_id = ?1 AND mail_id = ?2"),
+                params![ticket_id, mail_id],
                 mail,
             )
             .optional()
@@ -255,10 +348,10 @@ impl SupportTickets for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE ticket_mails SET status = ?3, attempts = ?4, last_error = ?5, next_attempt_at = ?6
-                     WHERE ticket_id = ?1 AND recipient = ?2",
+                     WHERE ticket_id = ?1 AND mail_id = ?2",
                     params![
                         m.ticket_id,
-                        m.recipient.as_str(),
+                        m.mail_id,
                         m.status.as_str(),
                         m.attempts,
                         m.last_error,
@@ -269,15 +362,14 @@ impl SupportTickets for SqliteStore {
             if n != 1 {
                 return Err(StoreError::Conflict);
             }
-            let column = match m.recipient {
-                Recipient::Support => "mail_support",
-                Recipient::User => "mail_user",
-            };
-            tx.execute(
-                &format!("UPDATE tickets SET {column} = ?2 WHERE id = ?1"),
-                params![m.ticket_id, m.status.as_str()],
-            )
-            .map_err(unavailable)?;
+            // The ticket carries the statuses of its two first mails.
+            if let Some(column) = ticket_copy(&m) {
+                tx.execute(
+                    &format!("UPDATE tickets SET {column} = ?2 WHERE id = ?1"),
+                    params![m.ticket_id, m.status.as_str()],
+                )
+                .map_err(unavailable)?;
+            }
             tx.commit().map_err(unavailable)
         })
         .await
@@ -289,7 +381,7 @@ impl SupportTickets for SqliteStore {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {MAIL} FROM ticket_mails WHERE status = 'queued' AND next_attempt_at <= ?1
-                     ORDER BY next_attempt_at, ticket_id, recipient LIMIT ?2"
+                     ORDER BY next_attempt_at, ticket_id, mail_id LIMIT ?2"
                 ))
                 .map_err(unavailable)?;
             let rows = stmt.query_map(params![now, limit], mail).map_err(unavailable)?;
@@ -320,14 +412,14 @@ impl SupportTickets for SqliteStore {
     }
 
     async fn claim_mail(&self, m: &MailRecord, until: DateTime<Utc>) -> StoreResult<bool> {
-        let (ticket_id, recipient, due, until) =
-            (m.ticket_id.clone(), m.recipient, epoch(m.next_attempt_at), epoch(until));
+        let (ticket_id, mail_id, due, until) =
+            (m.ticket_id.clone(), m.mail_id.clone(), epoch(m.next_attempt_at), epoch(until));
         self.run(move |c| {
             let n = c
                 .execute(
                     "UPDATE ticket_mails SET next_attempt_at = ?4
-                     WHERE ticket_id = ?1 AND recipient = ?2 AND status = 'queued' AND next_attempt_at = ?3",
-                    params![ticket_id, recipient.as_str(), due, until],
+                     WHERE ticket_id = ?1 AND mail_id = ?2 AND status = 'queued' AND next_attempt_at = ?3",
+                    params![ticket_id, mail_id, due, until],
                 )
                 .map_err(unavailable)?;
             Ok(n == 1)
