@@ -636,7 +636,13 @@ fn message(seq: u32) -> MessageRecord {
     MessageRecord {
         id: format!("msg_{seq}"),
         seq,
-        role: if seq.is_multiple_of(2) { Role::Assistant } else { Role::User },
+        role: match seq {
+            3 => Role::Agent,
+            _ if seq.is_multiple_of(2) => Role::Assistant,
+            _ => Role::User,
+        },
+        // An agent's message carries their name.
+        author: (seq == 3).then(|| "Grace Hopper ✓".to_owned()),
         content: format!("message {seq} ✓ with \"quotes\""),
         sources: if seq.is_multiple_of(2) {
             vec![Source { id: "a".into(), title: "A".into() }]
@@ -943,7 +949,7 @@ async fn ticket_changes_are_conditional_and_whole(store: Arc<impl Store>) {
     let waiting = opened.apply(&TicketChange::UserWrote, at).unwrap().unwrap();
     let mail = MailRecord { mail_id: "message-1-support".into(), ..new.mails[0].clone() };
     let mut reply = message(3);
-    reply.role = Role::User;
+    (reply.role, reply.author) = (Role::User, None);
     let append = Append {
         conversation: ConversationRecord {
             open_ticket: Some("tkt_l".into()),

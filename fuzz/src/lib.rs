@@ -428,6 +428,7 @@ fn build_fixture() -> Fixture {
     let mail = MailSettings {
         from: "Support <support@example.com>".parse().expect("from"),
         support: "help@example.com".parse().expect("support"),
+        replies: None,
     };
     let chat =
         chat::Chat::new(http.clone(), &stores, stub.clone(), stub.clone(), mail.clone(), clock.clone());

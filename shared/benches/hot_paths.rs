@@ -194,6 +194,7 @@ fn mail(c: &mut Criterion) {
     let settings = MailSettings {
         from: "Support <support@example.com>".parse().unwrap(),
         support: "help@example.com".parse().unwrap(),
+        replies: None,
     };
     let line = |i: usize| TranscriptLine {
         role: if i.is_multiple_of(2) { "user" } else { "assistant" }.into(),

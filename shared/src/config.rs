@@ -9,6 +9,7 @@ use chrono::Duration;
 use crate::auth::keys::{PublicKeys, SigningKey};
 use crate::auth::token::MAX_ACCESS_TTL;
 use crate::auth::{Allowance, KeyRing, SessionPolicy, TokenSettings};
+use crate::domain::ReplyAddresses;
 use crate::domain::mail::MailSettings;
 use crate::http::cookies::parse_same_site;
 use crate::http::{CookieSettings, Cors, FrontDoor};
@@ -262,6 +263,64 @@ pub fn management_endpoint(src: &dyn Source) -> Result<String, ConfigError> {
         .ok_or_else(|| err("WEBSOCKET_URL", "must start with wss:// or ws://"))
 }
 
+/// `INBOUND_MAIL_DOMAIN` (none: ticket mails carry no reply address and replies do not come
+/// back) and `INBOUND_REPLY_KEY` (hex, at least 32 bytes; required with the domain).
+pub fn reply_addresses(src: &dyn Source) -> Result<Option<ReplyAddresses>, ConfigError> {
+    let Some(domain) = src.get("INBOUND_MAIL_DOMAIN").filter(|d| !d.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if !domain.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+        return Err(err(
+            "INBOUND_MAIL_DOMAIN",
+            "must be a domain name (ASCII letters, digits, dots, hyphens)",
+        ));
+    }
+    let key = src
+        .get("INBOUND_REPLY_KEY")
+        .and_then(|k| hex::decode(k.trim()).ok())
+        .filter(|k| k.len() >= 32)
+        .ok_or_else(|| {
+            err("INBOUND_REPLY_KEY", "must be at least 32 bytes in hex when INBOUND_MAIL_DOMAIN is set")
+        })?;
+    Ok(Some(ReplyAddresses::new(&key, &domain)))
+}
+
+/// Inbound mail settings beyond the reply addresses: who counts as support, and where the web
+/// client is.
+#[derive(Debug, Clone, Default)]
+pub struct InboundConfig {
+    /// Agents and the web client's address.
+    pub policy: crate::services::InboundPolicy,
+}
+
+impl InboundConfig {
+    /// Reads `SUPPORT_AGENTS` (comma-separated addresses or `@domain`s whose mail counts as
+    /// support's, besides `SUPPORT_EMAIL`; none by default) and `WEB_CLIENT_URL` (optional).
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let mut agents = Vec::new();
+        for entry in
+            src.get("SUPPORT_AGENTS").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty())
+        {
+            let entry = entry.to_ascii_lowercase();
+            let valid = match entry.strip_prefix('@') {
+                Some(domain) => !domain.is_empty() && !domain.contains('@'),
+                None => entry.parse::<lettre::Address>().is_ok(),
+            };
+            if !valid {
+                return Err(err("SUPPORT_AGENTS", format!("{entry:?} is neither an address nor an @domain")));
+            }
+            agents.push(entry);
+        }
+        let web_client_url = src.get("WEB_CLIENT_URL").filter(|u| !u.trim().is_empty());
+        if let Some(url) = &web_client_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(err("WEB_CLIENT_URL", "must be an http(s) URL"));
+        }
+        Ok(Self { policy: crate::services::InboundPolicy { agents, web_client_url } })
+    }
+}
+
 /// Escalation settings: mail addresses, ticket numbering, mail retries.
 #[derive(Debug, Clone)]
 pub struct EscalationConfig {
@@ -273,9 +332,14 @@ pub struct EscalationConfig {
 
 impl EscalationConfig {
     /// Reads `MAIL_FROM` and `SUPPORT_EMAIL` (both required, `Name <addr>` or `addr`),
-    /// `TICKET_PREFIX` (`AB`; 1–10 of A-Z 0-9), `MAIL_MAX_ATTEMPTS` (5), `MAIL_RETRY_BASE_SECONDS` (60).
+    /// `TICKET_PREFIX` (`AB`; 1–10 of A-Z 0-9), `MAIL_MAX_ATTEMPTS` (5), `MAIL_RETRY_BASE_SECONDS` (60),
+    /// and the reply addresses (see [`reply_addresses`]).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let mail = MailSettings { from: mailbox(src, "MAIL_FROM")?, support: mailbox(src, "SUPPORT_EMAIL")? };
+        let mail = MailSettings {
+            from: mailbox(src, "MAIL_FROM")?,
+            support: mailbox(src, "SUPPORT_EMAIL")?,
+            replies: reply_addresses(src)?,
+        };
         let defaults = EscalationPolicy::default();
         let prefix = src.get("TICKET_PREFIX").unwrap_or(defaults.prefix);
         if prefix.is_empty()

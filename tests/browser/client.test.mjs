@@ -15,7 +15,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +95,19 @@ function watchSockets(page) {
   return seen;
 }
 
+// Routes a page's sockets through a relay that, while `losing`, drops what the server pushes,
+// as a dying connection does; `current.close()` then drops the page's socket.
+async function lossyRelay(page) {
+  const relay = { losing: false, current: null };
+  await page.routeWebSocket(() => true, (ws) => {
+    relay.current = ws;
+    const server = ws.connectToServer();
+    server.onMessage((frame) => { if (!relay.losing) ws.send(frame); });
+    ws.onMessage((frame) => server.send(frame));
+  });
+  return relay;
+}
+
 // The link to `page` in a mail (quoted-printable soft breaks and `=3D` undone first).
 function mailLink(mail, page) {
   const body = mail.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
@@ -121,6 +134,8 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
   const sockets = watchSockets(page);
+  // This tab's socket goes through a relay too (see the other tab's).
+  const pageRelay = await lossyRelay(page);
   const responses = [];
   page.on("response", (r) => responses.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`));
 
@@ -191,13 +206,7 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   const otherSockets = watchSockets(other);
   const otherRequests = [];
   other.on("request", (r) => otherRequests.push(`${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
-  const relay = { losing: false, current: null };
-  await other.routeWebSocket(() => true, (ws) => {
-    relay.current = ws;
-    const server = ws.connectToServer();
-    server.onMessage((frame) => { if (!relay.losing) ws.send(frame); });
-    ws.onMessage((frame) => server.send(frame));
-  });
+  const relay = await lossyRelay(other);
   await other.goto(`${base}/`);
   await other.getByText("Live updates: connected").waitFor();
   await other.getByText("No tickets yet.").waitFor();
@@ -250,6 +259,38 @@ test("sign up, chat, live events, escalate, survive a restart, sign out", async 
   await page.getByText(/A person from the support team is handling this conversation/).waitFor();
   assert.equal(await page.locator(".message.assistant").count(), 2, "the assistant stayed quiet");
   await page.locator("#ticket-list").getByText(/Waiting for support/).waitFor();
+  // Support answers by mail (SES receiving, locally: a message dropped into the inbox) while
+  // this tab's socket loses what is pushed; once the socket drops, the tab fetches what it
+  // missed and shows the answer.
+  const supportMail = readdirSync(outbox)
+    .map((f) => readFileSync(join(outbox, f), "utf8"))
+    .find((m) => m.includes(number) && /^To: support@localhost/m.test(m));
+  const replyTo = supportMail.match(/^Reply-To: (\S+)/m)[1];
+  pageRelay.losing = true;
+  const reply = [
+    "Authentication-Results: mx.inbound.localhost; spf=pass smtp.mailfrom=localhost; dkim=pass; dmarc=pass",
+    "From: Grace Hopper <support@localhost>",
+    `To: ${replyTo}`,
+    `Subject: Re: [${number}] Locked out after the reset`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    "I sent you a fresh link; it works for an hour.",
+    "",
+    "On Fri, Jan 9, 2026 at 10:00 AM Support <support@localhost> wrote:",
+    "> New support ticket",
+  ].join("\r\n");
+  mkdirSync(join(dataDir, "inbox"), { recursive: true });
+  writeFileSync(join(dataDir, "reply.eml.part"), reply);
+  renameSync(join(dataDir, "reply.eml.part"), join(dataDir, "inbox", "reply.eml"));
+  await eventually("the answer reaching the relay", () => sockets.frames.some((f) => f.type === "agent.message"));
+  assert.equal(await page.locator(".message.agent").count(), 0, "the push was lost");
+  pageRelay.losing = false;
+  await pageRelay.current.close();
+  await page.locator(".message.agent").getByText("I sent you a fresh link; it works for an hour.").waitFor();
+  assert.equal(await page.locator(".message.agent .who").textContent(), "Grace Hopper (support team)");
+  await page.locator("#ticket-list").getByText(/Waiting for your reply/).waitFor();
+
   // The user marks it resolved, which frees the assistant, and says it helped.
   await page.getByRole("button", { name: `Mark resolved: ticket ${number}` }).click();
   await page.getByText("Did we help?").waitFor();

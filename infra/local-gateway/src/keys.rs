@@ -34,3 +34,26 @@ pub fn load_or_create(data_dir: &Path) -> Result<String> {
     tracing::info!(path = %path.display(), "generated a new signing key");
     Ok(pem)
 }
+
+/// File name of the reply-address key inside the data dir.
+pub const REPLY_KEY_FILE: &str = "inbound-reply.key";
+
+/// The hex text of `<data_dir>/inbound-reply.key` (32 random bytes), creating it first if
+/// absent: the key that signs ticket mails' reply addresses, as `INBOUND_REPLY_KEY` in Lambda.
+pub fn reply_key(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(REPLY_KEY_FILE);
+    if path.exists() {
+        let hex = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(hex.trim().to_owned());
+    }
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut key).map_err(|_| anyhow::anyhow!("no randomness for the reply key"))?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(hex::encode(key).as_bytes())?;
+    file.sync_all()?;
+    Ok(hex::encode(key))
+}

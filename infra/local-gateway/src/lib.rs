@@ -3,6 +3,7 @@
 //! on SQLite adapters. Keys and data live in the data dir, so restarts change nothing.
 
 pub mod apigw;
+pub mod inbox;
 pub mod keys;
 pub mod server;
 mod settings;
@@ -33,7 +34,7 @@ use shared::adapters::outbox::Outbox;
 use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::SigningKey;
-use shared::config::{EscalationConfig, Source, Tables};
+use shared::config::{EscalationConfig, InboundConfig, Source, Tables};
 use shared::env;
 use shared::error::ApiError;
 use shared::http::HttpFunction;
@@ -41,6 +42,7 @@ use shared::http::request::MAX_BODY_BYTES;
 use shared::http::router::covers;
 use shared::ports::Stores;
 use shared::runtime::Wiring;
+use shared::services::{InboundService, Mailer, Notifier};
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -59,6 +61,8 @@ const DEFAULT_READ_TIMEOUT: chrono::Duration = chrono::Duration::seconds(10);
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// How often queued mails are retried unless `MAIL_RETRY_INTERVAL_SECONDS` says otherwise.
 const DEFAULT_RETRY_EVERY: chrono::Duration = chrono::Duration::seconds(30);
+/// How often `<data-dir>/inbox` is looked into unless `INBOX_INTERVAL_SECONDS` says otherwise.
+const DEFAULT_INBOX_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 
 /// Where the functions keep their state.
 pub enum Backend {
@@ -136,6 +140,7 @@ pub struct Gateway {
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
     retrier: JoinHandle<()>,
+    inbox: JoinHandle<()>,
 }
 
 impl Gateway {
@@ -147,16 +152,18 @@ impl Gateway {
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let pem = keys::load_or_create(&config.data_dir)?;
         let key = SigningKey::from_pem(keys::KEY_ID, &pem)?;
+        let reply_key = keys::reply_key(&config.data_dir)?;
 
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         let origins =
             if config.allowed_origins.is_empty() { default_origins(addr) } else { config.allowed_origins };
-        let source = Arc::new(Overlay::new(config.settings, pem, &key, addr, &origins)?);
+        let source = Arc::new(Overlay::new(config.settings, pem, &key, reply_key, addr, &origins)?);
         let retry_every =
             env::seconds(&*source, "MAIL_RETRY_INTERVAL_SECONDS", DEFAULT_RETRY_EVERY)?.to_std()?;
         let read_timeout = env::seconds(&*source, "READ_TIMEOUT_SECONDS", DEFAULT_READ_TIMEOUT)?.to_std()?;
+        let inbox_every = env::seconds(&*source, "INBOX_INTERVAL_SECONDS", DEFAULT_INBOX_EVERY)?.to_std()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sockets = Sockets::default();
         let (wiring, sqlite) =
@@ -172,6 +179,7 @@ impl Gateway {
         ];
         let ws_connect = Arc::new(WsConnect::build(&wiring)?);
         let mail_retry = MailRetry::build(&wiring)?;
+        let inbound = inbound(&wiring)?;
         let ws = WsState {
             handler: Arc::new(move |event| {
                 let f = Arc::clone(&ws_connect);
@@ -189,8 +197,9 @@ impl Gateway {
         let server = tokio::spawn(server::serve(listener, app, read_timeout, rx));
         let sweeper = tokio::spawn(sweep(sqlite, clock));
         let retrier = tokio::spawn(retry_mail(mail_retry, retry_every));
+        let inbox = tokio::spawn(inbox::watch(config.data_dir.join("inbox"), inbound, inbox_every));
         tracing::info!(%addr, origins = ?origins, data_dir = %config.data_dir.display(), "local-gateway started");
-        Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper, retrier })
+        Ok(Self { addr, login, sockets, shutdown: Some(tx), server, sweeper, retrier, inbox })
     }
 
     /// The bound address.
@@ -220,6 +229,7 @@ impl Gateway {
         }
         self.sweeper.abort();
         self.retrier.abort();
+        self.inbox.abort();
         (&mut self.server).await.context("server task")?.context("server")?;
         Ok(())
     }
@@ -229,6 +239,7 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.sweeper.abort();
         self.retrier.abort();
+        self.inbox.abort();
         self.server.abort();
     }
 }
@@ -270,6 +281,18 @@ async fn sweep(store: Option<Arc<SqliteStore>>, clock: Arc<dyn Clock>) {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }
+}
+
+/// What SES receiving and the `mail-inbound` function do in AWS, wired from the same settings.
+fn inbound(w: &Wiring) -> Result<InboundService> {
+    let config = EscalationConfig::from_source(w.settings())?;
+    let stores = w.stores();
+    let clock = w.clock();
+    let mailer =
+        Mailer::new(stores.tickets.clone(), w.mail()?, &config.mail, config.policy.clone(), clock.clone());
+    let notifier = Notifier::new(stores, w.push()?, clock.clone());
+    let policy = InboundConfig::from_source(w.settings())?.policy;
+    Ok(InboundService::new(stores, mailer, notifier, config.mail, policy, clock))
 }
 
 /// The mail-retry function's schedule, locally.

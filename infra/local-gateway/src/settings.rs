@@ -18,6 +18,8 @@ pub(crate) struct Overlay {
     websocket_url: String,
     reset_url: String,
     verify_url: String,
+    web_url: String,
+    reply_key: String,
 }
 
 impl Source for Overlay {
@@ -31,6 +33,10 @@ impl Source for Overlay {
             "SUPPORT_EMAIL" => self.base.get(var).or_else(|| Some("support@localhost".into())),
             "PASSWORD_RESET_URL" => self.base.get(var).or_else(|| Some(self.reset_url.clone())),
             "EMAIL_VERIFY_URL" => self.base.get(var).or_else(|| Some(self.verify_url.clone())),
+            // Replies to ticket mails come back through `<data-dir>/inbox`.
+            "INBOUND_MAIL_DOMAIN" => self.base.get(var).or_else(|| Some("inbound.localhost".into())),
+            "INBOUND_REPLY_KEY" => self.base.get(var).or_else(|| Some(self.reply_key.clone())),
+            "WEB_CLIENT_URL" => self.base.get(var).or_else(|| Some(self.web_url.clone())),
             "AUTH_SIGNING_KEY" => Some(self.signing_key.clone()),
             "AUTH_SIGNING_KEY_ID" => Some(keys::KEY_ID.to_owned()),
             _ => self.base.get(var),
@@ -39,11 +45,13 @@ impl Source for Overlay {
 }
 
 impl Overlay {
-    /// The caller's settings under the gateway's key (its PEM and public JWKS), origins and URLs.
+    /// The caller's settings under the gateway's keys (its PEM and public JWKS; the reply-address
+    /// key), origins and URLs.
     pub(crate) fn new(
         base: Arc<dyn Source + Send + Sync>,
         pem: String,
         key: &SigningKey,
+        reply_key: String,
         addr: SocketAddr,
         origins: &[String],
     ) -> anyhow::Result<Self> {
@@ -55,6 +63,8 @@ impl Overlay {
             websocket_url: format!("ws://{addr}/ws"),
             reset_url: format!("http://{addr}/reset-password"),
             verify_url: format!("http://{addr}/verify-email"),
+            web_url: format!("http://{addr}/"),
+            reply_key,
         })
     }
 }

@@ -375,6 +375,9 @@
       case "ticket.created":
         upsertTicket(frame.ticket);
         break;
+      case "agent.message":
+        if (frame.conversation_id === state.conversation) addMessage(frame.message);
+        break;
       case "ticket.updated":
         upsertTicket(frame.ticket);
         showHandled();
@@ -408,7 +411,8 @@
     item.className = `message ${message.role}`;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = message.role === "user" ? "You" : "Assistant";
+    who.textContent = message.role === "user" ? "You"
+      : message.role === "agent" ? `${message.author || "Support"} (support team)` : "Assistant";
     const text = document.createElement("div");
     text.className = "text";
     text.textContent = message.content;

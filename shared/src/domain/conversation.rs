@@ -49,14 +49,17 @@ pub enum Role {
     User,
     /// The assistant.
     Assistant,
+    /// A person of the support team (a reply by mail).
+    Agent,
 }
 
 impl Role {
-    /// `user` or `assistant`.
+    /// `user`, `assistant` or `agent`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Assistant => "assistant",
+            Self::Agent => "agent",
         }
     }
 
@@ -65,6 +68,7 @@ impl Role {
         match raw {
             "user" => Some(Self::User),
             "assistant" => Some(Self::Assistant),
+            "agent" => Some(Self::Agent),
             _ => None,
         }
     }
@@ -98,6 +102,8 @@ pub struct MessageRecord {
     pub seq: u32,
     /// Author.
     pub role: Role,
+    /// The person's name, for an agent's message (from their mail's `From`).
+    pub author: Option<String>,
     /// Text.
     pub content: String,
     /// Articles an assistant answer drew on.

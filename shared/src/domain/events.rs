@@ -39,6 +39,14 @@ pub enum ServerEvent {
         /// The reply, as `POST /api/chat/messages` returns it.
         reply: MessageView,
     },
+    /// A person of the support team wrote in the conversation (by mail).
+    #[serde(rename = "agent.message")]
+    AgentMessage {
+        /// The conversation.
+        conversation_id: String,
+        /// The message, as `GET /api/chat/messages` lists it.
+        message: MessageView,
+    },
     /// A support ticket was opened.
     #[serde(rename = "ticket.created")]
     TicketCreated {
@@ -105,6 +113,7 @@ impl ServerEvent {
         match self {
             Self::Pong | Self::Error { .. } | Self::SessionRevoked | Self::AssistantStarted { .. } => false,
             Self::AssistantCompleted { .. }
+            | Self::AgentMessage { .. }
             | Self::TicketCreated { .. }
             | Self::TicketUpdated { .. }
             | Self::TicketMail { .. } => true,

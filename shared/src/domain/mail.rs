@@ -6,15 +6,28 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::domain::{Priority, Rating, Recipient, SupportTicket};
+use crate::domain::{Priority, Rating, Recipient, ReplyAddresses, SupportTicket};
 
 /// Addresses the mails use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MailSettings {
     /// Sender (a verified SES identity), e.g. `Support <support@example.com>`.
     pub from: Mailbox,
     /// Where support mails go.
     pub support: Mailbox,
+    /// Reply addresses for ticket mails, when inbound mail is set up: replies by support and by
+    /// the user then come back into the conversation.
+    pub replies: Option<ReplyAddresses>,
+}
+
+impl MailSettings {
+    /// The `Reply-To` of a ticket's mails: its reply address, if inbound mail is set up.
+    fn reply_to(&self, ticket: &SupportTicket) -> Result<Option<Mailbox>, BuildError> {
+        self.replies
+            .as_ref()
+            .map(|r| r.for_ticket(&ticket.id).parse().map_err(|e| BuildError(format!("reply address: {e}"))))
+            .transpose()
+    }
 }
 
 /// A mail could not be built (an address did not parse).
@@ -91,7 +104,9 @@ pub fn build(
                     escape(&line.content)
                 ));
             }
-            (settings.support.clone(), Some(user), text, html)
+            // Support's answer comes back into the conversation when inbound mail is set up;
+            // else it goes straight to the user.
+            (settings.support.clone(), Some(settings.reply_to(ticket)?.unwrap_or(user)), text, html)
         }
         Recipient::User => {
             let text = format!(
@@ -114,7 +129,7 @@ pub fn build(
                 time = reply_time(ticket.priority),
                 priority = ticket.priority.as_str(),
             );
-            (user, None, text, html)
+            (user, settings.reply_to(ticket)?, text, html)
         }
     };
     let envelope_to = to.email.to_string();
@@ -208,7 +223,7 @@ pub fn build_followup(
     let message = Message::builder()
         .from(settings.from.clone())
         .to(settings.support.clone())
-        .reply_to(user)
+        .reply_to(settings.reply_to(ticket)?.unwrap_or(user))
         .subject(subject)
         .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, header_safe(mail_id))))
         .in_reply_to(root.clone())
@@ -216,6 +231,58 @@ pub fn build_followup(
         .multipart(text_and_html(text, html))
         .map_err(|e| BuildError(e.to_string()))?;
     Ok((settings.support.email.to_string(), message.formatted()))
+}
+
+/// A support agent's reply, mailed to the ticket's owner because no socket of theirs was live:
+/// threaded under the user's first ticket mail, with a link to the conversation when the web
+/// client's address is known.
+pub fn build_agent_reply(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    mail_id: &str,
+    author: &str,
+    content: &str,
+    link: Option<&str>,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let subject = header_safe(&format!("Re: [{}] {}", ticket.number, ticket.subject));
+    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let open = link.map_or_else(
+        || ("Reply to this mail to answer.".to_owned(), "<p>Reply to this mail to answer.</p>".to_owned()),
+        |l| {
+            (
+                format!("Reply to this mail, or continue the conversation here: {l}"),
+                format!(
+                    "<p>Reply to this mail, or <a href=\"{}\">continue the conversation</a>.</p>",
+                    html_escape::encode_double_quoted_attribute(l)
+                ),
+            )
+        },
+    );
+    let text = format!(
+        "{author} from the support team answered about ticket {number}:\n\n{content}\n\n{}\n",
+        open.0,
+        number = ticket.number
+    );
+    let html = format!(
+        "<p>{} from the support team answered about ticket {}:</p>\n<blockquote>{}</blockquote>\n{}\n",
+        escape(author),
+        escape(&ticket.number),
+        escape(content),
+        open.1
+    );
+    let root = thread_root(ticket, Recipient::User);
+    let mut builder = Message::builder()
+        .from(settings.from.clone())
+        .to(user)
+        .subject(subject)
+        .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, header_safe(mail_id))))
+        .in_reply_to(root.clone())
+        .references(root);
+    if let Some(reply_to) = settings.reply_to(ticket)? {
+        builder = builder.reply_to(reply_to);
+    }
+    let message = builder.multipart(text_and_html(text, html)).map_err(|e| BuildError(e.to_string()))?;
+    Ok((ticket.user_email.clone(), message.formatted()))
 }
 
 /// The password-reset mail to `to`, with the one-time `link`: the envelope recipient and the
@@ -325,6 +392,7 @@ mod tests {
         MailSettings {
             from: "Support <support@example.com>".parse().unwrap(),
             support: "help@example.com".parse().unwrap(),
+            replies: None,
         }
     }
 

@@ -7,10 +7,12 @@ mod conversation;
 mod email;
 mod events;
 mod identity;
+mod inbound;
 mod lifecycle;
 pub mod mail;
 mod paging;
 mod password;
+mod reply_address;
 mod socket;
 mod ticket;
 mod views;
@@ -20,6 +22,7 @@ pub use conversation::{Content, ConversationRecord, MAX_CONTENT_CHARS, MessageRe
 pub use email::Email;
 pub use events::{EVENT_LIFETIME, LoggedEvent, ServerEvent, numbered};
 pub use identity::{DisplayName, Principal, SessionId, UserId, UserProfile, UserView};
+pub use inbound::{MailCommand, ReplyText, Verdicts, reply_text};
 pub use lifecycle::{
     LifecycleError, MAX_COMMENT_CHARS, REOPEN_WINDOW, Rating, Score, TicketChange, TicketStatus,
     parse_comment,
@@ -28,6 +31,7 @@ pub use paging::{
     Cursor, DEFAULT_PAGE, MAX_PAGE, Page, message_cursor, parse_limit, parse_message_cursor, plausible_id,
 };
 pub use password::Password;
+pub use reply_address::ReplyAddresses;
 pub use socket::{ConnectionRecord, TicketRecord};
 pub use ticket::{
     Append, DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME, MAX_DESCRIPTION_CHARS,

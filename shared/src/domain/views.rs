@@ -13,6 +13,8 @@ use crate::clock::rfc3339;
 pub struct MessageView {
     id: String,
     role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<String>,
     content: String,
     sources: Vec<Source>,
     suggest_escalation: bool,
@@ -24,6 +26,7 @@ impl From<&MessageRecord> for MessageView {
         Self {
             id: m.id.clone(),
             role: m.role,
+            author: m.author.clone(),
             content: m.content.clone(),
             sources: m.sources.clone(),
             suggest_escalation: m.suggest_escalation,

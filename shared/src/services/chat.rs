@@ -127,6 +127,7 @@ impl ChatService {
                 sources: Vec::new(),
                 suggest_escalation: false,
                 created_at: now,
+                author: None,
             };
             let followup = Followup::UserMessage { author: &author, content: content.as_str() };
             let mail = followup_mail(&self.mail, &next, followup, now)
@@ -219,6 +220,7 @@ impl ChatService {
                 sources: Vec::new(),
                 suggest_escalation: false,
                 created_at: now,
+                author: None,
             };
             let reply = MessageRecord {
                 id: new_id("msg"),
@@ -228,6 +230,7 @@ impl ChatService {
                 sources: answer.sources.clone(),
                 suggest_escalation: answer.suggest_escalation,
                 created_at: now,
+                author: None,
             };
             let conversation = match &existing {
                 Some(c) => ConversationRecord { updated_at: now, message_count: count + 2, ..c.clone() },

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod catch_up;
 pub mod chat;
 pub mod escalation;
+pub mod inbound;
 pub mod mailer;
 pub mod notifier;
 pub mod ws_tickets;
@@ -16,6 +17,9 @@ pub use catch_up::{CatchUp, Missed};
 pub use chat::{CONVERSATIONS, ChatError, ChatService, Exchange};
 pub use escalation::{
     Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS, followup_mail,
+};
+pub use inbound::{
+    Accepted, InboundError, InboundPolicy, InboundService, Received, Refusal, header_verdicts,
 };
 pub use mailer::{Mailer, RetryRun};
 pub use notifier::{Delivery, Notifier, Targets};

@@ -37,6 +37,13 @@ pub struct Targets {
     sockets: Vec<ConnectionRecord>,
 }
 
+impl Targets {
+    /// Whether the user has no live socket (a push would reach nobody).
+    pub fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+}
+
 impl Notifier {
     /// A notifier over the stores' connections and event log, and a push transport.
     pub fn new(stores: &Stores, push: Arc<dyn Push>, clock: Arc<dyn Clock>) -> Self {

@@ -28,8 +28,11 @@ pub enum Metric {
     /// WebSocket connects refused, by the problem's code (`origin_not_allowed`,
     /// `unauthenticated`, `rate_limited`, `too_many_connections`, …).
     WebSocketRefusals,
-    /// Assistant replies, by mode: `retrieval` (the knowledge base) or `model`.
+    /// Assistant replies, by mode: `retrieval` (the knowledge base) or `model`; `forwarded`
+    /// when a person handles the conversation.
     AssistantTurns,
+    /// Replies by mail: `taken`, or the refusal's code (`untrusted`, `no_reply_address`, …).
+    InboundMails,
 }
 
 impl Metric {
@@ -44,6 +47,7 @@ impl Metric {
             Self::Pushes => "Pushes",
             Self::WebSocketRefusals => "WebSocketRefusals",
             Self::AssistantTurns => "AssistantTurns",
+            Self::InboundMails => "InboundMails",
         }
     }
 }

@@ -52,7 +52,7 @@ fn conversation(item: &Item) -> StoreResult<ConversationRecord> {
 
 fn message_item(conversation_id: &str, m: &MessageRecord) -> StoreResult<Item> {
     let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Item::from([
+    let mut item = Item::from([
         ("pk".to_owned(), s(conversation_id)),
         ("sk".to_owned(), s(message_key(m.seq))),
         ("id".to_owned(), s(&m.id)),
@@ -62,7 +62,11 @@ fn message_item(conversation_id: &str, m: &MessageRecord) -> StoreResult<Item> {
         ("sources".to_owned(), s(sources)),
         ("suggest_escalation".to_owned(), AttributeValue::Bool(m.suggest_escalation)),
         ("created_at".to_owned(), n(epoch(m.created_at))),
-    ]))
+    ]);
+    if let Some(author) = &m.author {
+        item.insert("author".to_owned(), s(author));
+    }
+    Ok(item)
 }
 
 fn message(item: &Item) -> StoreResult<MessageRecord> {
@@ -80,6 +84,7 @@ fn message(item: &Item) -> StoreResult<MessageRecord> {
             .copied()
             .unwrap_or(false),
         created_at: from_epoch(get_n(item, "created_at")?),
+        author: get_opt_s(item, "author"),
     })
 }
 

@@ -7,7 +7,7 @@ use crate::domain::{ConversationRecord, Cursor, MessageRecord, Role, UserId};
 use crate::ports::{Conversations, StoreError, StoreResult};
 
 const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, message_count, open_ticket";
-const MESSAGE: &str = "id, seq, role, content, sources, suggest_escalation, created_at";
+const MESSAGE: &str = "id, seq, role, content, sources, suggest_escalation, created_at, author";
 
 fn conversation(r: &Row<'_>) -> rusqlite::Result<ConversationRecord> {
     Ok(ConversationRecord {
@@ -34,6 +34,7 @@ fn message(r: &Row<'_>) -> rusqlite::Result<StoreResult<MessageRecord>> {
         sources,
         suggest_escalation: r.get(5)?,
         created_at: from_epoch(r.get(6)?),
+        author: r.get(7)?,
     }))
 }
 
@@ -73,7 +74,7 @@ pub(super) fn append(
         let sources = serde_json::to_string(&m.sources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
             &format!(
-                "INSERT INTO messages (conversation_id, {MESSAGE}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT INTO messages (conversation_id, {MESSAGE}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
             params![
                 k.id,
@@ -83,7 +84,8 @@ pub(super) fn append(
                 m.content,
                 sources,
                 m.suggest_escalation,
-                epoch(m.created_at)
+                epoch(m.created_at),
+                m.author
             ],
         )
         .map_err(conflict_or_unavailable)?;

@@ -42,7 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE sessions ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
          DROP TABLE IF EXISTS reset_tokens;",
     ),
-    // Tickets have a lifecycle; a ticket has any number of mails, named by `mail_id` (the two
+    // Tickets have a lifecycle and agents write in conversations; a ticket has any number of mails, named by `mail_id` (the two
     // of the escalation keep their recipient's name). The mails' key changes, so the table is
     // copied.
     (
@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
          ALTER TABLE tickets ADD COLUMN rating TEXT;
          ALTER TABLE tickets ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE messages ADD COLUMN author TEXT;
          CREATE TABLE ticket_mails_7 (
              ticket_id TEXT NOT NULL,
              mail_id TEXT NOT NULL,
@@ -137,6 +138,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sources TEXT NOT NULL,
     suggest_escalation INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
+    author TEXT,
     PRIMARY KEY (conversation_id, seq)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS tickets (
