@@ -46,7 +46,7 @@ pub async fn wire(function: &'static str) -> Aws {
     crate::telemetry::init();
     crate::telemetry::metrics::set_function(function);
     let tables = or_exit(Tables::from_source(&ProcessEnv));
-    let sdk = crate::adapters::aws::sdk_config().await;
+    let sdk = crate::adapters::aws::lambda_sdk_config();
     let store = Arc::new(DynamoStore::from_sdk(&sdk, tables));
     let warming = tokio::spawn({
         let store = store.clone();
