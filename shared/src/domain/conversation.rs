@@ -114,6 +114,22 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl MessageRecord {
+    /// A new message of `role` at `seq` with a fresh id, and no author, sources or suggestion.
+    pub fn new(seq: u32, role: Role, content: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            seq,
+            role,
+            author: None,
+            content: content.to_owned(),
+            sources: Vec::new(),
+            suggest_escalation: false,
+            created_at: now,
+        }
+    }
+}
+
 impl ConversationRecord {
     /// A conversation's title: its first message's first line, cut to 80 characters.
     pub fn title_of(content: &Content) -> String {

@@ -191,6 +191,27 @@ pub struct MailRecord {
 }
 
 impl MailRecord {
+    /// A mail of a ticket, queued for its first attempt at `now`.
+    pub fn queued(
+        ticket_id: &str,
+        mail_id: String,
+        recipient: Recipient,
+        (to, raw): (String, Vec<u8>),
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            ticket_id: ticket_id.to_owned(),
+            mail_id,
+            recipient,
+            to,
+            raw,
+            status: MailStatus::Queued,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: now,
+        }
+    }
+
     /// Whether this is one of the escalation's two mails (named after their recipient), whose
     /// statuses the ticket carries.
     pub fn is_first(&self) -> bool {

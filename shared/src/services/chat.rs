@@ -119,16 +119,7 @@ impl ChatService {
                 return self.answer(principal, Some(conversation), content).await;
             };
             let count = conversation.message_count;
-            let message = MessageRecord {
-                id: new_id("msg"),
-                seq: count + 1,
-                role: Role::User,
-                content: content.as_str().to_owned(),
-                sources: Vec::new(),
-                suggest_escalation: false,
-                created_at: now,
-                author: None,
-            };
+            let message = MessageRecord::new(count + 1, Role::User, content.as_str(), now);
             let followup = Followup::UserMessage { author: &author, content: content.as_str() };
             let mail = followup_mail(&self.mail, &next, followup, now)
                 .map_err(|e| ChatError::Internal(e.to_string()))?;
@@ -212,25 +203,11 @@ impl ChatService {
         for _ in 0..APPEND_ATTEMPTS {
             let now = self.clock.now();
             let count = existing.as_ref().map_or(0, |c| c.message_count);
-            let message = MessageRecord {
-                id: new_id("msg"),
-                seq: count + 1,
-                role: Role::User,
-                content: content.as_str().to_owned(),
-                sources: Vec::new(),
-                suggest_escalation: false,
-                created_at: now,
-                author: None,
-            };
+            let message = MessageRecord::new(count + 1, Role::User, content.as_str(), now);
             let reply = MessageRecord {
-                id: new_id("msg"),
-                seq: count + 2,
-                role: Role::Assistant,
-                content: answer.content.clone(),
                 sources: answer.sources.clone(),
                 suggest_escalation: answer.suggest_escalation,
-                created_at: now,
-                author: None,
+                ..MessageRecord::new(count + 2, Role::Assistant, &answer.content, now)
             };
             let conversation = match &existing {
                 Some(c) => ConversationRecord { updated_at: now, message_count: count + 2, ..c.clone() },

@@ -251,19 +251,10 @@ impl EscalationService {
         };
         let mut mails = Vec::with_capacity(2);
         for recipient in [Recipient::Support, Recipient::User] {
-            let (to, raw) = build(&self.settings, &ticket, recipient)
+            let mail = build(&self.settings, &ticket, recipient)
                 .map_err(|e| EscalationError::Internal(e.to_string()))?;
-            mails.push(MailRecord {
-                ticket_id: draft.id.clone(),
-                mail_id: recipient.as_str().to_owned(),
-                recipient,
-                to,
-                raw,
-                status: MailStatus::Queued,
-                attempts: 0,
-                last_error: None,
-                next_attempt_at: now,
-            });
+            // The escalation's two mails are named after their recipient.
+            mails.push(MailRecord::queued(&draft.id, recipient.as_str().to_owned(), recipient, mail, now));
         }
         let idempotency = draft.request.idempotency_key.as_ref().map(|key| IdempotencyKey {
             user_id: user.id.clone(),
@@ -395,18 +386,8 @@ pub fn followup_mail(
     now: DateTime<Utc>,
 ) -> Result<MailRecord, crate::domain::mail::BuildError> {
     let mail_id = format!("{}-{}-support", followup.kind(), ticket.revision);
-    let (to, raw) = build_followup(settings, ticket, &mail_id, followup)?;
-    Ok(MailRecord {
-        ticket_id: ticket.id.clone(),
-        mail_id,
-        recipient: Recipient::Support,
-        to,
-        raw,
-        status: MailStatus::Queued,
-        attempts: 0,
-        last_error: None,
-        next_attempt_at: now,
-    })
+    let mail = build_followup(settings, ticket, &mail_id, followup)?;
+    Ok(MailRecord::queued(&ticket.id, mail_id, Recipient::Support, mail, now))
 }
 
 /// Another ticket took this number: back off a little more each time, with jitter so the losers

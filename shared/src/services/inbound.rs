@@ -221,18 +221,12 @@ impl InboundService {
             let conversation =
                 self.conversations.get(&ticket.conversation_id).await?.ok_or(Refusal::UnknownTicket)?;
             let count = conversation.message_count;
-            let appended = (!text.is_empty()).then(|| MessageRecord {
-                id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-                seq: count + 1,
-                role: if matches!(author, Author::Agent(_)) { Role::Agent } else { Role::User },
-                author: match &author {
-                    Author::Agent(name) => Some(name.clone()),
-                    Author::User => None,
+            let appended = (!text.is_empty()).then(|| match &author {
+                Author::Agent(name) => MessageRecord {
+                    author: Some(name.clone()),
+                    ..MessageRecord::new(count + 1, Role::Agent, &text, now)
                 },
-                content: text.clone(),
-                sources: Vec::new(),
-                suggest_escalation: false,
-                created_at: now,
+                Author::User => MessageRecord::new(count + 1, Role::User, &text, now),
             });
             let mut targets = self.notifier.user_targets(&ticket.user_id).await;
             let mails = self.mails(&next, &author, appended.as_ref(), targets.is_empty(), now)?;

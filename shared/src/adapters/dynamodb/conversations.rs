@@ -4,11 +4,10 @@
 //! conversations, most recent first (eventually consistent).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, build_err, position, unavailable};
+use super::{DynamoStore, build_err, lost_race, position, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{ConversationRecord, Cursor, MessageRecord, Role, UserId};
 use crate::ports::{Conversations, StoreError, StoreResult};
@@ -163,15 +162,8 @@ impl Conversations for DynamoStore {
         }
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let condition_failed = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(ex)) => {
-                        ex.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => false,
-                };
-                if condition_failed { Err(StoreError::Conflict) } else { Err(unavailable(e)) }
-            }
+            Err(e) if lost_race(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
         }
     }
 

@@ -178,6 +178,18 @@ fn failed_condition<R>(e: &SdkError<TransactWriteItemsError, R>) -> Option<usize
     }
 }
 
+/// Whether a transaction lost to another write: a condition failed, or a concurrent
+/// transaction held one of its items (`TransactionConflict`); either way, read again and retry.
+fn lost_race<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(ex)) => ex
+            .cancellation_reasons()
+            .iter()
+            .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
+        _ => false,
+    }
+}
+
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, build_err, failed_condition, position, unavailable};
+use super::{DynamoStore, build_err, lost_race, position, unavailable};
 use crate::clock::{epoch, from_epoch};
 use crate::domain::{
     Cursor, DETACHED_OWNER, MailRecord, MailStatus, NewTicket, Priority, REOPEN_WINDOW, Recipient,
@@ -183,6 +183,26 @@ fn put(table: &str, item: Item, condition: &str) -> StoreResult<TransactWriteIte
 }
 
 impl DynamoStore {
+    /// Up to `limit` items of the `by_due` partition `queue` due at or before `at`, oldest first
+    /// (every due key of that second or earlier sorts below "<at>#~").
+    async fn due(&self, queue: &str, at: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Item>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.support_tickets)
+            .index_name(BY_DUE)
+            .key_condition_expression("#q = :q AND #d < :until")
+            .expression_attribute_names("#q", "queue")
+            .expression_attribute_names("#d", "due")
+            .expression_attribute_values(":q", s(queue))
+            .expression_attribute_values(":until", s(format!("{:020}#~", epoch(at).max(0))))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     async fn item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
@@ -391,29 +411,15 @@ impl SupportTickets for DynamoStore {
         }
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) if failed_condition(&e).is_some() => Err(StoreError::Conflict),
+            Err(e) if lost_race(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
         }
     }
 
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SupportTicket>> {
         // Due when the window ends: resolved at or before `cutoff` means due at `cutoff + window`.
-        let until = format!("{:020}#~", epoch(cutoff + REOPEN_WINDOW).max(0));
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.support_tickets)
-            .index_name(BY_DUE)
-            .key_condition_expression("#q = :q AND #d < :until")
-            .expression_attribute_names("#q", "queue")
-            .expression_attribute_names("#d", "due")
-            .expression_attribute_values(":q", s(CLOSING))
-            .expression_attribute_values(":until", s(until))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.items().iter().map(ticket).collect()
+        let items = self.due(CLOSING, cutoff + REOPEN_WINDOW, limit).await?;
+        items.iter().map(ticket).collect()
     }
 
     async fn update_mail(&self, m: &MailRecord) -> StoreResult<()> {
@@ -441,22 +447,7 @@ impl SupportTickets for DynamoStore {
     }
 
     async fn due_mails(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailRecord>> {
-        // Every due key of this second or earlier sorts below "<now>#~".
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.support_tickets)
-            .index_name(BY_DUE)
-            .key_condition_expression("#q = :q AND #d < :until")
-            .expression_attribute_names("#q", "queue")
-            .expression_attribute_names("#d", "due")
-            .expression_attribute_values(":q", s(QUEUED))
-            .expression_attribute_values(":until", s(format!("{:020}#~", epoch(now).max(0))))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.items().iter().map(mail).collect()
+        self.due(QUEUED, now, limit).await?.iter().map(mail).collect()
     }
 
     async fn detach_user(&self, user: &UserId) -> StoreResult<()> {
