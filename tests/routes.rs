@@ -63,3 +63,49 @@ async fn the_web_client_is_served_with_a_strict_policy() {
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.headers()["cache-control"], "no-store", "the gateway's own answers too");
 }
+
+#[tokio::test]
+async fn the_web_client_is_sent_gzipped_and_revalidated_by_its_etag() {
+    use std::io::Read;
+    let gw = TestGateway::start().await;
+    for path in ["/", "/app.js", "/app.css"] {
+        let plain = gw.http.get(gw.at(path)).send().await.unwrap();
+        let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{path}: a strong validator, {etag}");
+        assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+        assert!(plain.headers().get("content-encoding").is_none());
+        let text = plain.text().await.unwrap();
+
+        let zipped =
+            gw.http.get(gw.at(path)).header("accept-encoding", "br, gzip;q=0.8").send().await.unwrap();
+        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
+        let zipped_tag = zipped.headers()["etag"].to_str().unwrap().to_owned();
+        assert_ne!(zipped_tag, etag, "each representation has its own tag");
+        let bytes = zipped.bytes().await.unwrap();
+        assert!(bytes.len() * 2 < text.len(), "{path}: {} bytes gzipped for {}", bytes.len(), text.len());
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut unzipped).unwrap();
+        assert_eq!(unzipped, text, "{path}: the same file");
+
+        let refused = gw.http.get(gw.at(path)).header("accept-encoding", "gzip;q=0").send().await.unwrap();
+        assert!(refused.headers().get("content-encoding").is_none(), "{path}: q=0 refuses gzip");
+
+        // A reload with the tag it holds: 304, no body, the strict headers kept.
+        for (tag, encoding) in [(&etag, "identity"), (&zipped_tag, "gzip")] {
+            let again = gw
+                .http
+                .get(gw.at(path))
+                .header("if-none-match", tag.as_str())
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), 304, "{path} {encoding}");
+            assert_eq!(again.headers()["etag"], tag.as_str());
+            assert!(again.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors"));
+            assert!(again.bytes().await.unwrap().is_empty());
+        }
+        let stale = gw.http.get(gw.at(path)).header("if-none-match", "\"old\"").send().await.unwrap();
+        assert_eq!(stale.status(), 200, "{path}: another tag gets the file");
+    }
+}
