@@ -285,40 +285,31 @@ pub fn reply_addresses(src: &dyn Source) -> Result<Option<ReplyAddresses>, Confi
     Ok(Some(ReplyAddresses::new(&key, &domain)))
 }
 
-/// Inbound mail settings beyond the reply addresses: who counts as support, and where the web
-/// client is.
-#[derive(Debug, Clone, Default)]
-pub struct InboundConfig {
-    /// Agents and the web client's address.
-    pub policy: crate::services::InboundPolicy,
-}
-
-impl InboundConfig {
-    /// Reads `SUPPORT_AGENTS` (comma-separated addresses or `@domain`s whose mail counts as
-    /// support's, besides `SUPPORT_EMAIL`; none by default) and `WEB_CLIENT_URL` (optional).
-    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let mut agents = Vec::new();
-        for entry in
-            src.get("SUPPORT_AGENTS").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty())
-        {
-            let entry = entry.to_ascii_lowercase();
-            let valid = match entry.strip_prefix('@') {
-                Some(domain) => !domain.is_empty() && !domain.contains('@'),
-                None => entry.parse::<lettre::Address>().is_ok(),
-            };
-            if !valid {
-                return Err(err("SUPPORT_AGENTS", format!("{entry:?} is neither an address nor an @domain")));
-            }
-            agents.push(entry);
+/// Inbound mail settings beyond the reply addresses: `SUPPORT_AGENTS` (comma-separated addresses
+/// or `@domain`s whose mail counts as support's, besides `SUPPORT_EMAIL`; none by default) and
+/// `WEB_CLIENT_URL` (optional, linked from mails that carry an agent's reply).
+pub fn inbound_policy(src: &dyn Source) -> Result<crate::services::InboundPolicy, ConfigError> {
+    let mut agents = Vec::new();
+    for entry in
+        src.get("SUPPORT_AGENTS").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty())
+    {
+        let entry = entry.to_ascii_lowercase();
+        let valid = match entry.strip_prefix('@') {
+            Some(domain) => !domain.is_empty() && !domain.contains('@'),
+            None => entry.parse::<lettre::Address>().is_ok(),
+        };
+        if !valid {
+            return Err(err("SUPPORT_AGENTS", format!("{entry:?} is neither an address nor an @domain")));
         }
-        let web_client_url = src.get("WEB_CLIENT_URL").filter(|u| !u.trim().is_empty());
-        if let Some(url) = &web_client_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(err("WEB_CLIENT_URL", "must be an http(s) URL"));
-        }
-        Ok(Self { policy: crate::services::InboundPolicy { agents, web_client_url } })
+        agents.push(entry);
     }
+    let web_client_url = src.get("WEB_CLIENT_URL").filter(|u| !u.trim().is_empty());
+    if let Some(url) = &web_client_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(err("WEB_CLIENT_URL", "must be an http(s) URL"));
+    }
+    Ok(crate::services::InboundPolicy { agents, web_client_url })
 }
 
 /// Escalation settings: mail addresses, ticket numbering, mail retries.

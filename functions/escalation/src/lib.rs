@@ -9,11 +9,10 @@ use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use shared::Clock;
 use shared::auth::Authenticator;
-use shared::clock::rfc3339;
 use shared::config::{EscalationConfig, HttpConfig};
 use shared::domain::{
-    Cursor, EscalationRequest, Priority, Rating, Score, TicketChange, TicketView, parse_comment,
-    parse_description, parse_key, parse_limit, parse_subject,
+    Cursor, EscalationRequest, Priority, Score, TicketChange, TicketView, parse_comment, parse_description,
+    parse_key, parse_limit, parse_subject,
 };
 use shared::env::ConfigError;
 use shared::http::{Answer, Cors, Route, Routed, Validator, json, json_body};
@@ -27,7 +26,6 @@ pub struct Escalation {
     auth: Authenticator,
     service: EscalationService,
     http: HttpConfig,
-    clock: Arc<dyn Clock>,
 }
 
 /// `POST /api/escalations` body (public for the fuzz targets, which parse what the handler parses).
@@ -109,9 +107,8 @@ impl Escalation {
             config.policy.clone(),
             clock.clone(),
         );
-        let service =
-            EscalationService::new(stores, mailer, config.mail, notifier, config.policy, clock.clone());
-        Self { auth, service, http, clock }
+        let service = EscalationService::new(stores, mailer, config.mail, notifier, config.policy, clock);
+        Self { auth, service, http }
     }
 
     async fn escalate(&self, req: &Request) -> Answer {
@@ -168,8 +165,7 @@ impl Escalation {
         let (Some(score), Some(comment)) = (score, comment) else {
             return Err(v.into_error());
         };
-        let rating = Rating { score, comment, rated_at: rfc3339(self.clock.now()) };
-        let ticket = self.service.change(&principal, id, TicketChange::Rate(rating)).await?;
+        let ticket = self.service.rate(&principal, id, score, comment).await?;
         json(StatusCode::OK, &TicketBody { ticket: TicketView::summary(&ticket) })
     }
 

@@ -34,7 +34,7 @@ use shared::adapters::outbox::Outbox;
 use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::SigningKey;
-use shared::config::{EscalationConfig, InboundConfig, Source, Tables};
+use shared::config::{EscalationConfig, Source, Tables, inbound_policy};
 use shared::env;
 use shared::error::ApiError;
 use shared::http::HttpFunction;
@@ -291,7 +291,7 @@ fn inbound(w: &Wiring) -> Result<InboundService> {
     let mailer =
         Mailer::new(stores.tickets.clone(), w.mail()?, &config.mail, config.policy.clone(), clock.clone());
     let notifier = Notifier::new(stores, w.push()?, clock.clone());
-    let policy = InboundConfig::from_source(w.settings())?.policy;
+    let policy = inbound_policy(w.settings())?;
     Ok(InboundService::new(stores, mailer, notifier, config.mail, policy, clock))
 }
 

@@ -68,7 +68,7 @@ pub fn build(
     recipient: Recipient,
 ) -> Result<(String, Vec<u8>), BuildError> {
     let subject = header_safe(&format!("[{}] {}", ticket.number, ticket.subject));
-    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let user = user_mailbox(ticket)?;
     let (to, reply_to, text, html) = match recipient {
         Recipient::Support => {
             let mut text = format!(
@@ -186,8 +186,7 @@ pub fn build_followup(
     mail_id: &str,
     followup: Followup<'_>,
 ) -> Result<(String, Vec<u8>), BuildError> {
-    let subject = header_safe(&format!("Re: [{}] {}", ticket.number, ticket.subject));
-    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let user = user_mailbox(ticket)?;
     let (text, html) = match followup {
         Followup::UserMessage { author, content } => (
             format!("{author} wrote in the conversation of ticket {}:\n\n{content}\n", ticket.number),
@@ -219,18 +218,16 @@ pub fn build_followup(
             )
         }
     };
-    let root = thread_root(ticket, Recipient::Support);
-    let message = Message::builder()
-        .from(settings.from.clone())
-        .to(settings.support.clone())
-        .reply_to(settings.reply_to(ticket)?.unwrap_or(user))
-        .subject(subject)
-        .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, header_safe(mail_id))))
-        .in_reply_to(root.clone())
-        .references(root)
-        .multipart(text_and_html(text, html))
-        .map_err(|e| BuildError(e.to_string()))?;
-    Ok((settings.support.email.to_string(), message.formatted()))
+    let reply_to = settings.reply_to(ticket)?.unwrap_or(user);
+    in_thread(
+        settings,
+        ticket,
+        mail_id,
+        Recipient::Support,
+        settings.support.clone(),
+        Some(reply_to),
+        (text, html),
+    )
 }
 
 /// A support agent's reply, mailed to the ticket's owner because no socket of theirs was live:
@@ -244,8 +241,7 @@ pub fn build_agent_reply(
     content: &str,
     link: Option<&str>,
 ) -> Result<(String, Vec<u8>), BuildError> {
-    let subject = header_safe(&format!("Re: [{}] {}", ticket.number, ticket.subject));
-    let user: Mailbox = ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))?;
+    let user = user_mailbox(ticket)?;
     let open = link.map_or_else(
         || ("Reply to this mail to answer.".to_owned(), "<p>Reply to this mail to answer.</p>".to_owned()),
         |l| {
@@ -270,19 +266,39 @@ pub fn build_agent_reply(
         escape(content),
         open.1
     );
-    let root = thread_root(ticket, Recipient::User);
+    in_thread(settings, ticket, mail_id, Recipient::User, user, settings.reply_to(ticket)?, (text, html))
+}
+
+fn user_mailbox(ticket: &SupportTicket) -> Result<Mailbox, BuildError> {
+    ticket.user_email.parse().map_err(|e| BuildError(format!("user address: {e}")))
+}
+
+/// A later mail of a ticket to `to`, threaded under the ticket's first mail to `root` (same
+/// subject with `Re:`, `In-Reply-To` and `References` naming it), with its own `Message-ID`
+/// from `mail_id`: the envelope recipient and the MIME bytes.
+fn in_thread(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    mail_id: &str,
+    root: Recipient,
+    to: Mailbox,
+    reply_to: Option<Mailbox>,
+    (text, html): (String, String),
+) -> Result<(String, Vec<u8>), BuildError> {
+    let root = thread_root(ticket, root);
+    let envelope_to = to.email.to_string();
     let mut builder = Message::builder()
         .from(settings.from.clone())
-        .to(user)
-        .subject(subject)
+        .to(to)
+        .subject(header_safe(&format!("Re: [{}] {}", ticket.number, ticket.subject)))
         .message_id(Some(format!("<{}.{}@support-backend>", ticket.id, header_safe(mail_id))))
         .in_reply_to(root.clone())
         .references(root);
-    if let Some(reply_to) = settings.reply_to(ticket)? {
+    if let Some(reply_to) = reply_to {
         builder = builder.reply_to(reply_to);
     }
     let message = builder.multipart(text_and_html(text, html)).map_err(|e| BuildError(e.to_string()))?;
-    Ok((ticket.user_email.clone(), message.formatted()))
+    Ok((envelope_to, message.formatted()))
 }
 
 /// The password-reset mail to `to`, with the one-time `link`: the envelope recipient and the

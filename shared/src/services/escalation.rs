@@ -17,6 +17,7 @@ use crate::domain::{
     Recipient, ServerEvent, SupportTicket, TicketChange, TicketStatus, TicketUpdate, TicketView,
     TranscriptLine, plausible_id, ticket_number,
 };
+use crate::domain::{Rating, Score};
 use crate::ports::{Conversations, CreateConflict, StoreError, Stores, SupportTickets, UserStore};
 
 /// Attempts to take a day number before giving up. Each conflict means another ticket won, so
@@ -335,6 +336,18 @@ impl EscalationService {
             }
         }
         Err(EscalationError::Busy)
+    }
+
+    /// The caller's one rating of their resolved ticket, stamped now (see [`Self::change`]).
+    pub async fn rate(
+        &self,
+        principal: &Principal,
+        id: &str,
+        score: Score,
+        comment: String,
+    ) -> Result<SupportTicket, EscalationError> {
+        let rating = Rating { score, comment, rated_at: rfc3339(self.clock.now()) };
+        self.change(principal, id, TicketChange::Rate(rating)).await
     }
 
     /// Closes up to `limit` resolved tickets whose reopen window is over and tells their

@@ -17,9 +17,9 @@ use super::notifier::Notifier;
 use crate::clock::Clock;
 use crate::domain::mail::{Followup, MailSettings, build_agent_reply};
 use crate::domain::{
-    Append, DETACHED_OWNER, LifecycleError, MAX_CONTENT_CHARS, MailCommand, MailRecord, MailStatus,
-    MessageRecord, MessageView, Recipient, Role, ServerEvent, SupportTicket, TicketChange, TicketUpdate,
-    TicketView, Verdicts, reply_text,
+    Append, DETACHED_OWNER, LifecycleError, MAX_CONTENT_CHARS, MailCommand, MailRecord, MessageRecord,
+    MessageView, Recipient, Role, ServerEvent, SupportTicket, TicketChange, TicketUpdate, TicketView,
+    Verdicts, reply_text,
 };
 use crate::ports::{Conversations, StoreError, Stores, SupportTickets};
 use crate::telemetry::metrics::{self, Metric};
@@ -281,20 +281,9 @@ impl InboundService {
             Author::Agent(name) if offline => {
                 let mail_id = format!("agent-{}-user", ticket.revision);
                 let link = self.policy.web_client_url.as_deref();
-                let (to, raw) =
-                    build_agent_reply(&self.settings, ticket, &mail_id, name, &message.content, link)
-                        .map_err(internal)?;
-                Ok(vec![MailRecord {
-                    ticket_id: ticket.id.clone(),
-                    mail_id,
-                    recipient: Recipient::User,
-                    to,
-                    raw,
-                    status: MailStatus::Queued,
-                    attempts: 0,
-                    last_error: None,
-                    next_attempt_at: now,
-                }])
+                let mail = build_agent_reply(&self.settings, ticket, &mail_id, name, &message.content, link)
+                    .map_err(internal)?;
+                Ok(vec![MailRecord::queued(&ticket.id, mail_id, Recipient::User, mail, now)])
             }
             Author::Agent(_) => Ok(Vec::new()),
             Author::User => {
