@@ -8,7 +8,10 @@
   template.yaml);
 - the SES identity example.com, verified, so mail from support@example.com is accepted;
 - a fresh Ed25519 signing key in the secrets <prefix>/signing-key ({"kid", "pem"}) and
-  <prefix>/public-keys (its JWKS), as the stack keeps them;
+  <prefix>/public-keys (its JWKS), as the stack keeps them, and a reply key in
+  <prefix>/inbound-reply-key;
+- the bucket <prefix>-inbound, where a received message goes under mail/<SES message id> before
+  a mail-inbound event names it (aws s3 cp message.eml s3://<prefix>-inbound/mail/<id>);
 - every variable template.yaml gives the functions, with these names and the sample events'
   origin (https://app.example.com), one KEY="VALUE" per line (cargo lambda watch --env-file).
 
@@ -71,11 +74,20 @@ secrets = boto3.client("secretsmanager", **aws)
 for name, value in [
     (f"{prefix}/public-keys", json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": x}]})),
     (f"{prefix}/signing-key", json.dumps({"kid": kid, "pem": pem})),
+    # The reply key, as README "Replies by mail" makes it (openssl rand -hex 32).
+    (f"{prefix}/inbound-reply-key", os.urandom(32).hex()),
 ]:
     try:
         secrets.create_secret(Name=name, SecretString=value)
     except secrets.exceptions.ResourceExistsException:
         secrets.put_secret_value(SecretId=name, SecretString=value)
+
+# The inbound bucket SES receiving stores messages in (mail-inbound reads mail/<message id>).
+try:
+    boto3.client("s3", **aws).create_bucket(Bucket=f"{prefix}-inbound")
+except Exception as e:  # already there from an earlier run
+    if "BucketAlreadyOwnedByYou" not in str(e):
+        raise
 
 origin = "https://app.example.com"
 env = {
@@ -89,6 +101,8 @@ env = {
     "WEBSOCKET_URL": "wss://ws123.execute-api.us-east-1.amazonaws.com/prod",
     "WEBSOCKET_MANAGEMENT_ENDPOINT": endpoint,
     "PASSWORD_RESET_URL": f"{origin}/reset-password", "EMAIL_VERIFY_URL": f"{origin}/verify-email",
+    "INBOUND_MAIL_DOMAIN": "reply.example.com", "INBOUND_REPLY_KEY_SECRET": f"{prefix}/inbound-reply-key",
+    "INBOUND_MAIL_BUCKET": f"{prefix}-inbound", "INBOUND_MAIL_PREFIX": "mail/", "WEB_CLIENT_URL": origin,
 }
 os.makedirs("target", exist_ok=True)
 with open(f"target/{prefix}.env", "w") as f:

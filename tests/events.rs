@@ -13,7 +13,7 @@ use login::Login;
 use serde_json::Value;
 use shared::adapters::sqlite::SqliteStore;
 use shared::clock::ManualClock;
-use shared::ports::{Conversations, Stores};
+use shared::ports::{Conversations, ReceivedMail, Stores};
 use ws_connect::WsConnect;
 use ws_ticket::WsTicket;
 
@@ -92,6 +92,11 @@ const STEPS: &[Step] = &[
     ok("escalation", "get-escalation.json", 200),
     fails("escalation", "get-escalation-unknown.json", 404, "not_found"),
     ok("escalation", "list-escalations.json", 200),
+    // Replies to the ticket's mails, as SES receiving delivers them: support's is taken (and its
+    // #pending line waits on the user); a failed DMARC check and a stranger are refused.
+    ok("mail-inbound", "reply-from-support.json", 200),
+    ok("mail-inbound", "reply-failed-dmarc.json", 200),
+    ok("mail-inbound", "reply-unknown-sender.json", 200),
     // The ticket's lifecycle: rated only once resolved, and only once.
     fails("escalation", "rate-escalation.json", 409, "ticket_not_resolved"),
     ok("escalation", "resolve-escalation.json", 200),
@@ -133,11 +138,33 @@ fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("events")
 }
 
+/// The reply addresses' domain and key the functions get (`InboundMailDomain`, and the secret).
+const REPLY_DOMAIN: &str = "reply.example.com";
+const REPLY_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// What SES receiving's S3 action stored, by message id: filled from the `.eml` beside each
+/// `mail-inbound` event before it runs.
+#[derive(Default)]
+struct Stored(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+#[async_trait::async_trait]
+impl ReceivedMail for Stored {
+    async fn get(&self, message_id: &str) -> shared::ports::StoreResult<Option<Vec<u8>>> {
+        Ok(self.0.lock().unwrap().get(message_id).cloned())
+    }
+
+    fn location(&self, message_id: &str) -> String {
+        format!("memory://{message_id}")
+    }
+}
+
 struct Functions {
     login: Arc<Login>,
     chat: Arc<chat::Chat>,
     escalation: Arc<escalation::Escalation>,
     mail_retry: mail_retry::MailRetry,
+    mail_inbound: mail_inbound::MailInbound,
+    received: Arc<Stored>,
     ws_ticket: Arc<WsTicket>,
     ws_connect: Arc<WsConnect>,
     store: Arc<SqliteStore>,
@@ -151,16 +178,22 @@ fn functions(dir: &Path, clock: Arc<ManualClock>) -> Functions {
         "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         "PASSWORD_RESET_URL" => Some("https://app.example.com/reset-password".to_owned()),
         "EMAIL_VERIFY_URL" => Some("https://app.example.com/verify-email".to_owned()),
+        "INBOUND_MAIL_DOMAIN" => Some(REPLY_DOMAIN.to_owned()),
+        "INBOUND_REPLY_KEY" => Some(REPLY_KEY.to_owned()),
         _ => None,
     };
     let store = Arc::new(SqliteStore::open(&dir.join("app.db")).unwrap());
     let outbox = Arc::new(shared::adapters::outbox::Outbox::new(dir.join("outbox")));
-    let w = e2e::wiring(settings, Stores::single(store.clone()), outbox, clock);
+    let received = Arc::new(Stored::default());
+    let w = e2e::wiring(settings, Stores::single(store.clone()), outbox, clock)
+        .with_received_mail(received.clone());
     Functions {
         login: Arc::new(Login::build(&w).unwrap()),
         chat: Arc::new(chat::Chat::build(&w).unwrap()),
         escalation: Arc::new(escalation::Escalation::build(&w).unwrap()),
         mail_retry: mail_retry::MailRetry::build(&w).unwrap(),
+        mail_inbound: mail_inbound::MailInbound::build(&w).unwrap(),
+        received,
         ws_ticket: Arc::new(WsTicket::build(&w).unwrap()),
         ws_connect: Arc::new(WsConnect::build(&w).unwrap()),
         store,
@@ -179,6 +212,10 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
             let run = functions.mail_retry.handle(event).await.unwrap();
             serde_json::json!({ "statusCode": 200, "body": serde_json::to_string(&run).unwrap() })
         }
+        "mail-inbound" => {
+            let run = functions.mail_inbound.handle(serde_json::from_value(event).unwrap()).await.unwrap();
+            serde_json::json!({ "statusCode": 200, "body": serde_json::to_string(&run).unwrap() })
+        }
         "ws-connect" => {
             let response = functions.ws_connect.handle(serde_json::from_value(event).unwrap()).await;
             serde_json::to_value(response).unwrap()
@@ -190,7 +227,7 @@ async fn run(functions: &Functions, folder: &str, event: Value) -> Value {
 #[test]
 fn every_event_file_has_an_expectation() {
     let mut files = BTreeSet::new();
-    for folder in ["login", "ws-ticket", "ws-connect", "chat", "escalation", "mail-retry"] {
+    for folder in ["login", "ws-ticket", "ws-connect", "chat", "escalation", "mail-retry", "mail-inbound"] {
         for entry in std::fs::read_dir(events_dir().join(folder)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".json") {
@@ -238,7 +275,11 @@ async fn every_event_produces_its_documented_outcome() {
             .replace("${TICKET_ID}", &ticket_id)
             .replace("${RESET_TOKEN}", &reset_token)
             .replace("${VERIFY_TOKEN}", &verify_token)
-            .replace("${SESSION_ID}", &session_id);
+            .replace("${SESSION_ID}", &session_id)
+            .replace("${REPLY_ADDRESS}", &reply_address(&ticket_id));
+        if folder == "mail-inbound" {
+            store_message(&functions, &text, &events_dir().join(folder).join(file), &ticket_id);
+        }
         let response = run(&functions, folder, serde_json::from_str(&text).unwrap()).await;
         assert_eq!(response["statusCode"], status, "{name}: {response}");
         let body: Value = response["body"]
@@ -370,6 +411,28 @@ async fn every_event_produces_its_documented_outcome() {
             "escalation/rate-escalation.json" => {
                 assert_eq!(body["ticket"]["rating"]["score"], "good");
             }
+            "mail-inbound/reply-from-support.json" => {
+                assert_eq!(body, serde_json::json!({"taken": 1, "refused": []}));
+                let ticket = ticket_of(&functions, &ticket_id).await;
+                assert_eq!(ticket.status.as_str(), "waiting_on_user", "#pending, after the agent wrote");
+                let messages = agent_messages(&functions, &ticket.conversation_id).await;
+                assert_eq!(
+                    messages,
+                    [(
+                        "Dana from Support".to_owned(),
+                        "I refunded the second charge: it shows on your statement within 5 days.".to_owned()
+                    )],
+                    "the reply without its command and quote, by the agent's name"
+                );
+            }
+            "mail-inbound/reply-failed-dmarc.json" | "mail-inbound/reply-unknown-sender.json" => {
+                let reason = if name.contains("dmarc") { "untrusted" } else { "unknown_sender" };
+                assert_eq!(body["taken"], 0, "{name}");
+                assert_eq!(body["refused"][0]["reason"], reason, "{name}: {body}");
+                let ticket = ticket_of(&functions, &ticket_id).await;
+                assert_eq!(ticket.status.as_str(), "waiting_on_user", "{name} changed nothing");
+                assert_eq!(agent_messages(&functions, &ticket.conversation_id).await.len(), 1, "{name}");
+            }
             "mail-retry/scheduled-event.json" => {
                 assert_eq!(body["due"], 0, "both mails went out at escalation: {body}");
             }
@@ -383,6 +446,36 @@ async fn every_event_produces_its_documented_outcome() {
             other => panic!("no positive check for {other}"),
         }
     }
+}
+
+/// The signed reply address of a ticket's mails.
+fn reply_address(ticket_id: &str) -> String {
+    shared::domain::ReplyAddresses::new(REPLY_KEY.as_bytes(), REPLY_DOMAIN).for_ticket(ticket_id)
+}
+
+/// Stores the `.eml` beside a `mail-inbound` event under the event's message id, as SES's S3
+/// action would.
+fn store_message(functions: &Functions, event: &str, path: &Path, ticket_id: &str) {
+    let event: Value = serde_json::from_str(event).unwrap();
+    let id = event["Records"][0]["ses"]["mail"]["messageId"].as_str().unwrap().to_owned();
+    let raw = std::fs::read_to_string(path.with_extension("eml")).unwrap();
+    let raw = raw.replace("${REPLY_ADDRESS}", &reply_address(ticket_id));
+    functions.received.0.lock().unwrap().insert(id, raw.into_bytes());
+}
+
+async fn ticket_of(functions: &Functions, id: &str) -> shared::domain::SupportTicket {
+    use shared::ports::SupportTickets;
+    SupportTickets::get(&*functions.store, id).await.unwrap().expect("the ticket")
+}
+
+/// The conversation's agent messages: (author, text).
+async fn agent_messages(functions: &Functions, conversation: &str) -> Vec<(String, String)> {
+    let messages = functions.store.messages(conversation, 0, 100).await.unwrap();
+    messages
+        .into_iter()
+        .filter(|m| m.role == shared::domain::Role::Agent)
+        .map(|m| (m.author.unwrap_or_default(), m.content))
+        .collect()
 }
 
 /// The token of the one link mail (`verify-…` or `reset-…` in the outbox) not seen before.

@@ -1,7 +1,9 @@
 //! Replies by mail through the local gateway's inbox (SES receiving, locally): an agent's reply
 //! lands in the conversation in the quoting styles of Gmail, Outlook and Apple Mail, an offline
 //! user gets it by mail, commands move the ticket, the user can answer by mail, and every spoofed
-//! or malformed message is refused with a reason and changes nothing. Both backends.
+//! or malformed message is refused with a reason and changes nothing. Both backends. And the
+//! Lambda path: `mail-inbound` reads what SES receiving stored in S3 (moto) and trusts the
+//! verdicts of SES's receipt.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -88,6 +90,11 @@ async fn filed(gw: &TestGateway, name: &str) -> Result<(), String> {
         assert!(Instant::now() < deadline, "{name} was not filed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The gateway's reply key, as `INBOUND_REPLY_KEY` holds it.
+fn reply_key(gw: &TestGateway) -> String {
+    std::fs::read_to_string(gw.data_dir().join("inbound-reply.key")).unwrap().trim().to_owned()
 }
 
 async fn messages(gw: &TestGateway, who: &Account, conversation: &str) -> Vec<Value> {
@@ -206,9 +213,7 @@ async fn spoofed_or_malformed_mail_is_refused_with_a_reason_and_changes_nothing(
     let before = messages(&gw, &ada, &t.conversation).await.len();
 
     // A valid signature for a ticket that does not exist: made with the gateway's own key.
-    let key = hex::decode(std::fs::read_to_string(gw.data_dir().join("inbound-reply.key")).unwrap().trim())
-        .unwrap();
-    let replies = shared::domain::ReplyAddresses::new(&key, "inbound.localhost");
+    let replies = shared::domain::ReplyAddresses::new(reply_key(&gw).as_bytes(), "inbound.localhost");
     let unknown = replies.for_ticket("tkt_00000000000000000000000000000000");
     let mac = t.reply_to.split('.').nth(1).unwrap().split('@').next().unwrap().to_owned();
     let tampered = t.reply_to.replace(&mac, "0000000000000000000a");
@@ -278,4 +283,87 @@ async fn spoofed_or_malformed_mail_is_refused_with_a_reason_and_changes_nothing(
     assert_eq!(status(&gw, &ada, &t.id).await, "open", "nothing moved");
     let rejected = std::fs::read_dir(gw.data_dir().join("inbox").join("rejected")).unwrap().count();
     assert_eq!(rejected, 2 * 9, "each kept, with its reason");
+}
+
+/// An SES receipt event for `message_id` sent to `to`, with these SPF, DKIM and DMARC statuses
+/// (the sample event's shape).
+fn receipt(message_id: &str, to: &str, verdict: &str) -> aws_lambda_events::event::ses::SimpleEmailEvent {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/mail-inbound/reply-from-support.json");
+    let text = std::fs::read_to_string(path).unwrap().replace("${REPLY_ADDRESS}", to);
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let ses = &mut event["Records"][0]["ses"];
+    ses["mail"]["messageId"] = json!(message_id);
+    for check in ["spfVerdict", "dkimVerdict", "dmarcVerdict"] {
+        ses["receipt"][check] = json!({ "status": verdict });
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn mail_inbound_takes_what_ses_stored_in_s3_by_the_verdicts_of_ses_receipt() {
+    use mail_inbound::{InboundRun, MailInbound, RefusedMail};
+    use shared::adapters::s3::S3ReceivedMail;
+
+    let gw = TestGateway::start().await;
+    let ada = gw.register_verified("inbound-lambda@example.com").await;
+    let t = ticket(&gw, &ada).await;
+
+    // SES's S3 action: the message under `mail/<SES message id>` in the inbound bucket. Its own
+    // Authentication-Results header claims a pass; only the receipt's verdicts count.
+    let sdk = e2e::moto::sdk_config();
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let bucket = format!("inbound-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&bucket).send().await.expect("bucket on moto");
+    let id = format!("{}", uuid::Uuid::new_v4().simple());
+    let raw =
+        eml("Dana <support@localhost>", &t.reply_to, PASS, &format!("Re: [{}] x", t.number), "Refunded.\n");
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("mail/{id}"))
+        .body(raw.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+
+    // The function as its main wires it, over the gateway's stores.
+    let key = reply_key(&gw);
+    let settings = move |var: &str| match var {
+        "MAIL_FROM" => Some("Support <support@localhost>".to_owned()),
+        "SUPPORT_EMAIL" => Some("support@localhost".to_owned()),
+        "INBOUND_MAIL_DOMAIN" => Some("inbound.localhost".to_owned()),
+        "INBOUND_REPLY_KEY" => Some(key.clone()),
+        _ => None,
+    };
+    let outbox = tempfile::tempdir().unwrap();
+    let clock: std::sync::Arc<dyn shared::Clock> = std::sync::Arc::new(shared::SystemClock);
+    let mail = std::sync::Arc::new(shared::adapters::outbox::Outbox::new(outbox.path().to_owned()));
+    let wiring = e2e::wiring(settings, gw.stores(), mail, clock)
+        .with_received_mail(std::sync::Arc::new(S3ReceivedMail::from_sdk(&sdk, &bucket, "mail/")));
+    let function = MailInbound::build(&wiring).unwrap();
+    let refused = |reason: &str, message_id: &str| InboundRun {
+        taken: 0,
+        refused: vec![RefusedMail {
+            message_id: message_id.to_owned(),
+            reason: reason.to_owned(),
+            location: format!("s3://{bucket}/mail/{message_id}"),
+        }],
+    };
+
+    let failed = function.handle(receipt(&id, &t.reply_to, "FAIL")).await.unwrap();
+    assert_eq!(failed, refused("untrusted", &id), "SES's verdicts, not the header's");
+    let gray = function.handle(receipt(&id, &t.reply_to, "GRAY")).await.unwrap();
+    assert_eq!(gray, refused("untrusted", &id), "only PASS passes");
+    let missing = function.handle(receipt("not-stored", &t.reply_to, "PASS")).await.unwrap();
+    assert_eq!(missing, refused("not_stored", "not-stored"));
+    assert_eq!(messages(&gw, &ada, &t.conversation).await.len(), 2, "nothing appended yet");
+
+    let taken = function.handle(receipt(&id, &t.reply_to, "PASS")).await.unwrap();
+    assert_eq!(taken, InboundRun { taken: 1, refused: Vec::new() });
+    let all = messages(&gw, &ada, &t.conversation).await;
+    let last = all.last().unwrap();
+    assert_eq!((last["role"].as_str(), last["content"].as_str()), (Some("agent"), Some("Refunded.")));
+    assert_eq!(last["author"], "Dana");
+    assert_eq!(status(&gw, &ada, &t.id).await, "waiting_on_user");
 }

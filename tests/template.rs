@@ -52,6 +52,7 @@ fn functions() -> Vec<Function> {
         http::<chat::Chat>("ChatFunction", "chat"),
         http::<escalation::Escalation>("EscalationFunction", "escalation"),
         event("MailRetryFunction", "mail-retry"),
+        event("MailInboundFunction", "mail-inbound"),
     ]
 }
 
@@ -136,6 +137,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
         }
         "ChatFunction" => {
             p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "reply-key-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             p.extend(allow(
                 &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
@@ -158,6 +160,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
         }
         "EscalationFunction" => {
             p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "reply-key-secret"));
             p.extend(allow(&["dynamodb:GetItem"], "SessionsTable"));
             // only a verified email may open a ticket.
             p.extend(allow(&["dynamodb:GetItem"], "UsersTable"));
@@ -193,6 +196,23 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
             p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
+        "MailInboundFunction" => {
+            p.extend(allow(&["secretsmanager:GetSecretValue"], "reply-key-secret"));
+            // the message SES stored, and nothing else of the bucket.
+            p.extend(allow(&["s3:GetObject"], "InboundMailBucket/mail/*"));
+            // the ticket's change with its mails and the appended message, in one transaction.
+            for table in ["SupportTicketsTable", "ConversationsTable"] {
+                p.extend(allow(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table));
+            }
+            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+            // durable events are numbered in the catch-up log.
+            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
+            // a gone connection is forgotten and its slot freed.
+            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
+            p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
+            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
+        }
         other => panic!("no expectation for {other}"),
     }
     p.into_iter().collect()
@@ -206,9 +226,11 @@ fn resource_token(resource: &Value) -> String {
     }
     if let Some(sub) = resource["Fn::Sub"].as_str() {
         // A secret's ARN ends in a random six-character suffix; nothing wider is allowed.
-        for (parameter, token) in
-            [("SigningKeySecretName", "signing-key-secret"), ("PublicKeysSecretName", "public-keys-secret")]
-        {
+        for (parameter, token) in [
+            ("SigningKeySecretName", "signing-key-secret"),
+            ("PublicKeysSecretName", "public-keys-secret"),
+            ("InboundReplyKeySecretName", "reply-key-secret"),
+        ] {
             if sub
                 == format!(
                     "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{parameter}}}-??????"
@@ -394,7 +416,7 @@ fn every_function_gets_every_table_and_only_login_can_read_the_signing_key() {
         for var in ["AUTH_PUBLIC_KEYS", "AUTH_SIGNING_KEY", "AUTH_SIGNING_KEY_ID"] {
             assert!(env.get(var).is_none(), "{id}: {var} is in the configuration");
         }
-        let verifies = *id != "MailRetryFunction";
+        let verifies = !["MailRetryFunction", "MailInboundFunction"].contains(id);
         assert_eq!(env.get("AUTH_PUBLIC_KEYS_SECRET").is_some(), verifies, "{id}");
         if verifies {
             assert_eq!(env["AUTH_PUBLIC_KEYS_SECRET"]["Ref"], "PublicKeysSecretName", "{id}");
@@ -921,7 +943,11 @@ fn saved_queries_read_every_function_log_with_the_fields_the_logs_have() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|g| g["Ref"].as_str().unwrap().to_owned())
+            .map(|g| {
+                // A conditional function's group is read when it exists.
+                let g = g.get("Fn::If").map_or(g, |branches| &branches[1]);
+                g["Ref"].as_str().unwrap().to_owned()
+            })
             .collect();
         assert_eq!(read, groups, "{}", q["Properties"]["Name"]);
         // The fields as the JSON logs name them (tests/logs.rs reads the same lines): the
@@ -937,5 +963,99 @@ fn saved_queries_read_every_function_log_with_the_fields_the_logs_have() {
                 assert!(["request_id", "method", "path"].contains(&name), "{field} in {query}");
             }
         }
+    }
+}
+
+/// The functions that build ticket mails (chat forwards, escalation opens, mail-inbound answers)
+/// and so sign their reply addresses.
+const SIGNS_REPLY_ADDRESSES: &[&str] = &["ChatFunction", "EscalationFunction", "MailInboundFunction"];
+
+#[test]
+fn replies_by_mail_are_received_as_ses_needs_and_only_with_a_domain() {
+    let t = template();
+    let r = resources(&t);
+    // The reply key is read from its secret at cold start, by the functions that sign reply
+    // addresses and by no other.
+    for id in functions().iter().map(|f| f.id) {
+        let env = &r[id]["Properties"]["Environment"]["Variables"];
+        let signs = SIGNS_REPLY_ADDRESSES.contains(&id);
+        assert_eq!(env.get("INBOUND_MAIL_DOMAIN").is_some(), signs, "{id}");
+        assert_eq!(env.get("INBOUND_REPLY_KEY_SECRET").is_some(), signs, "{id}");
+        assert!(env.get("INBOUND_REPLY_KEY").is_none(), "{id}: the key itself is in the configuration");
+        if signs {
+            assert_eq!(env["INBOUND_MAIL_DOMAIN"]["Ref"], "InboundMailDomain", "{id}");
+            assert_eq!(env["INBOUND_REPLY_KEY_SECRET"]["Ref"], "InboundReplyKeySecretName", "{id}");
+        }
+    }
+    assert_eq!(t["Parameters"]["InboundMailDomain"]["Default"], "", "receiving is opt-in");
+
+    // Everything that receives exists only with a domain.
+    let receiving = [
+        "MailInboundFunction",
+        "MailInboundLogGroup",
+        "InboundMailBucket",
+        "InboundMailBucketPolicy",
+        "MailInboundPermission",
+        "InboundRuleSet",
+        "InboundRule",
+    ];
+    for id in receiving {
+        assert_eq!(r[id]["Condition"], "ReceivesMail", "{id}");
+    }
+    assert_eq!(
+        t["Conditions"]["ReceivesMail"],
+        serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "InboundMailDomain"}, ""]}]})
+    );
+
+    // The rule: every recipient at the domain, scanned, stored under the prefix the function
+    // reads, then the function invoked asynchronously; created after SES may do both.
+    let rule = &r["InboundRule"];
+    assert_eq!(rule["Properties"]["RuleSetName"]["Ref"], "InboundRuleSet");
+    let depends: BTreeSet<&str> =
+        rule["DependsOn"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(depends.is_superset(&BTreeSet::from(["InboundMailBucketPolicy", "MailInboundPermission"])));
+    let spec = &rule["Properties"]["Rule"];
+    assert_eq!(spec["Enabled"], true);
+    assert_eq!(spec["ScanEnabled"], true, "spam and virus verdicts are required");
+    assert_eq!(spec["Recipients"], serde_json::json!([{"Ref": "InboundMailDomain"}]));
+    let actions = spec["Actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2);
+    let store = &actions[0]["S3Action"];
+    let invoke = &actions[1]["LambdaAction"];
+    assert_eq!(store["BucketName"]["Ref"], "InboundMailBucket", "the message is stored first");
+    assert_eq!(invoke["FunctionArn"]["Fn::GetAtt"], serde_json::json!(["MailInboundFunction", "Arn"]));
+    assert_eq!(invoke["InvocationType"], "Event");
+    let env = &r["MailInboundFunction"]["Properties"]["Environment"]["Variables"];
+    let prefix = store["ObjectKeyPrefix"].as_str().unwrap();
+    assert_eq!(env["INBOUND_MAIL_PREFIX"], prefix);
+    assert_eq!(env["INBOUND_MAIL_BUCKET"]["Ref"], "InboundMailBucket");
+    assert!(env.get("SUPPORT_AGENTS").is_some() && env.get("WEB_CLIENT_URL").is_some());
+
+    // Only this account's SES, for this stack's rule set, may store messages, and only under
+    // the prefix; only SES of this account may invoke the function.
+    let rule_arn = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:receipt-rule-set/${InboundRuleSet}:receipt-rule/*";
+    let statements =
+        r["InboundMailBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_array().unwrap();
+    let ses = statements.iter().find(|s| s["Effect"] == "Allow").unwrap();
+    assert_eq!(ses["Principal"]["Service"], "ses.amazonaws.com");
+    assert_eq!(ses["Action"], "s3:PutObject");
+    assert_eq!(ses["Resource"]["Fn::Sub"], format!("${{InboundMailBucket.Arn}}/{prefix}*"));
+    assert_eq!(ses["Condition"]["StringEquals"]["aws:SourceAccount"]["Ref"], "AWS::AccountId");
+    assert_eq!(ses["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"], rule_arn);
+    assert!(statements.iter().filter(|s| s["Effect"] == "Allow").count() == 1, "SES alone may write");
+    let permission = &r["MailInboundPermission"]["Properties"];
+    assert_eq!(permission["Principal"], "ses.amazonaws.com");
+    assert_eq!(permission["FunctionName"]["Ref"], "MailInboundFunction");
+    assert_eq!(permission["SourceAccount"]["Ref"], "AWS::AccountId");
+    assert_eq!(permission["SourceArn"]["Fn::Sub"], rule_arn);
+
+    // Received mail is private and expires after the retention parameter.
+    let bucket = &r["InboundMailBucket"]["Properties"];
+    assert_eq!(bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"], true);
+    let expiry = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(expiry["Status"], "Enabled");
+    assert_eq!(expiry["ExpirationInDays"]["Ref"], "InboundMailRetentionDays");
+    for output in ["InboundMxRecord", "InboundRuleSetName", "InboundMailBucketName"] {
+        assert_eq!(t["Outputs"][output]["Condition"], "ReceivesMail", "{output}");
     }
 }

@@ -264,7 +264,9 @@ pub fn management_endpoint(src: &dyn Source) -> Result<String, ConfigError> {
 }
 
 /// `INBOUND_MAIL_DOMAIN` (none: ticket mails carry no reply address and replies do not come
-/// back) and `INBOUND_REPLY_KEY` (hex, at least 32 bytes; required with the domain).
+/// back) and `INBOUND_REPLY_KEY` (required with the domain): at least 64 characters, whose
+/// text is the HMAC key, e.g. 32 random bytes in hex (`openssl rand -hex 32`, what the local
+/// gateway generates).
 pub fn reply_addresses(src: &dyn Source) -> Result<Option<ReplyAddresses>, ConfigError> {
     let Some(domain) = src.get("INBOUND_MAIL_DOMAIN").filter(|d| !d.trim().is_empty()) else {
         return Ok(None);
@@ -277,12 +279,25 @@ pub fn reply_addresses(src: &dyn Source) -> Result<Option<ReplyAddresses>, Confi
     }
     let key = src
         .get("INBOUND_REPLY_KEY")
-        .and_then(|k| hex::decode(k.trim()).ok())
-        .filter(|k| k.len() >= 32)
+        .map(|k| k.trim().to_owned())
+        .filter(|k| k.chars().count() >= MIN_REPLY_KEY_CHARS && !k.contains(char::is_whitespace))
         .ok_or_else(|| {
-            err("INBOUND_REPLY_KEY", "must be at least 32 bytes in hex when INBOUND_MAIL_DOMAIN is set")
+            err(
+                "INBOUND_REPLY_KEY",
+                "must be at least 64 characters without spaces (e.g. 32 random bytes in hex) when INBOUND_MAIL_DOMAIN is set",
+            )
         })?;
-    Ok(Some(ReplyAddresses::new(&key, &domain)))
+    Ok(Some(ReplyAddresses::new(key.as_bytes(), &domain)))
+}
+
+/// The shortest reply key: 64 hex digits are 256 bits.
+const MIN_REPLY_KEY_CHARS: usize = 64;
+
+/// Where SES receiving stores messages: `INBOUND_MAIL_BUCKET` (required) and
+/// `INBOUND_MAIL_PREFIX` (the S3 action's object key prefix; none by default).
+pub fn received_mail_location(src: &dyn Source) -> Result<(String, String), ConfigError> {
+    let bucket = required(src, "INBOUND_MAIL_BUCKET")?;
+    Ok((bucket, src.get("INBOUND_MAIL_PREFIX").unwrap_or_default()))
 }
 
 /// Inbound mail settings beyond the reply addresses: `SUPPORT_AGENTS` (comma-separated addresses
@@ -374,6 +389,28 @@ mod tests {
         assert_eq!(HttpConfig::from_source(&junk, true).unwrap_err().var, "AUTH_SIGNING_KEY");
         let e = KeySecrets::from_source(&src(&[("AUTH_SIGNING_KEY_SECRET", "s")])).unwrap_err();
         assert_eq!(e.var, "AUTH_PUBLIC_KEYS_SECRET");
+    }
+
+    #[test]
+    fn a_reply_key_is_64_characters_or_more_and_needed_only_with_a_domain() {
+        assert!(reply_addresses(&src(&[])).unwrap().is_none(), "no domain: no reply addresses");
+        let hex = "ab".repeat(32);
+        let generated = "Zq8".repeat(22);
+        for key in [hex.as_str(), generated.as_str()] {
+            let set = src(&[("INBOUND_MAIL_DOMAIN", "reply.example.com"), ("INBOUND_REPLY_KEY", key)]);
+            let replies = reply_addresses(&set).unwrap().expect("reply addresses");
+            let address = replies.for_ticket("tkt_1");
+            assert_eq!(
+                ReplyAddresses::new(key.as_bytes(), "reply.example.com").ticket_of(&address).as_deref(),
+                Some("tkt_1")
+            );
+        }
+        for key in [None, Some("ab".repeat(31)), Some(format!("{} {}", "a".repeat(40), "b".repeat(40)))] {
+            let mut pairs = vec![("INBOUND_MAIL_DOMAIN", "reply.example.com".to_owned())];
+            pairs.extend(key.map(|k| ("INBOUND_REPLY_KEY", k)));
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            assert_eq!(reply_addresses(&src(&pairs)).unwrap_err().var, "INBOUND_REPLY_KEY", "{pairs:?}");
+        }
     }
 
     #[test]

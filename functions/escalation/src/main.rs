@@ -6,6 +6,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         .await
         .with_keys()
         .await
+        .with_reply_key()
+        .await
         .with_push()
         .with_mail()
         .serve_http(escalation::Escalation::build)

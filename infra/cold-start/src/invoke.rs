@@ -11,7 +11,10 @@
 //!   tokens the reset and verification mails carry;
 //! - `${CONVERSATION_ID}`, `${TICKET_ID}`: taken from the answers of the sample events that make
 //!   them (`chat/post-new-conversation.json`, `escalation/post-escalation.json`), run first
-//!   through their own function binaries.
+//!   through their own function binaries;
+//! - `${REPLY_ADDRESS}`: that ticket's signed reply address. A `mail-inbound` event's message is
+//!   the `.eml` file beside it, filled in the same way and stored in the inbound bucket under the
+//!   event's message id first, as SES receiving's S3 action does.
 //!
 //! A few sample events need more than that to show what they are for (an account that does not
 //! exist yet, an expired ticket, a ticket already spent…): [`tailored`] says what, by file name.
@@ -88,6 +91,8 @@ fn tailored(key: Option<&str>) -> (Account, bool, &'static [&'static str]) {
         "escalation/post-escalation-same-key.json"
         | "escalation/post-escalation-same-conversation.json"
         | "escalation/list-escalations.json" => (verified, false, &["escalation/post-escalation.json"]),
+        // A reply to the ticket's mails.
+        key if key.starts_with("mail-inbound/") => (verified, false, &["escalation/post-escalation.json"]),
         _ => (verified, false, &[]),
     }
 }
@@ -234,6 +239,7 @@ impl Values {
             "${RESET_TOKEN}",
             "${CONVERSATION_ID}",
             "${TICKET_ID}",
+            "${REPLY_ADDRESS}",
         ] {
             if text.contains(placeholder) {
                 let value = self.value(world, placeholder).await?;
@@ -266,6 +272,11 @@ impl Values {
             "${WS_TICKET}" => world.ws_ticket(self.expired_ticket).await?,
             "${SESSION_ID}" => world.other_session().await?,
             "${RESET_TOKEN}" => world.reset_token().await?,
+            "${REPLY_ADDRESS}" => {
+                let ticket =
+                    self.known.get("${TICKET_ID}").context("${REPLY_ADDRESS}: no ticket was made")?;
+                world.reply_address(ticket)
+            }
             other => bail!("no value for {other}: no setup event made it"),
         };
         self.known.insert(placeholder, value.clone());
@@ -354,7 +365,24 @@ async fn serve(
         }
     }
     let event = values.fill(world, text).await?;
+    if args.target.function == "mail-inbound" {
+        store_message(world, &mut values, &args.target.event, &event).await?;
+    }
     processes[0].call(event).await
+}
+
+/// The `.eml` beside a `mail-inbound` event, filled, stored under the event's message id.
+async fn store_message(world: &World, values: &mut Values, event_file: &Path, event: &str) -> Result<()> {
+    let message = event_file.with_extension("eml");
+    let raw = std::fs::read_to_string(&message)
+        .with_context(|| format!("reading {} (the message this event delivers)", message.display()))?;
+    let raw = values.fill(world, &raw).await?;
+    let json: Value = serde_json::from_str(event)?;
+    let id = json
+        .pointer("/Records/0/ses/mail/messageId")
+        .and_then(Value::as_str)
+        .context("the event has no Records[0].ses.mail.messageId")?;
+    world.store_received(id, raw.as_bytes()).await
 }
 
 /// `statusCode 201` (and the problem's `code`), or the whole answer when it is not an HTTP one.
@@ -411,6 +439,11 @@ mod tests {
         let plan = t.plan(&t.text().unwrap()).unwrap();
         assert_eq!(plan.steps, ["chat/post-new-conversation.json", "chat/post-follow-up.json"]);
         assert_eq!(t.binaries().unwrap(), ["chat"]);
+
+        let t = target("mail-inbound/reply-from-support.json");
+        let plan = t.plan(&t.text().unwrap()).unwrap();
+        assert_eq!(plan.steps, ["chat/post-new-conversation.json", "escalation/post-escalation.json"]);
+        assert_eq!(t.binaries().unwrap(), ["mail-inbound", "chat", "escalation"]);
     }
 
     #[test]
@@ -436,6 +469,9 @@ mod tests {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(function);
             for entry in std::fs::read_dir(dir).unwrap() {
                 let name = entry.unwrap().file_name().into_string().unwrap();
+                if !name.ends_with(".json") {
+                    continue;
+                }
                 let t = target(&format!("{function}/{name}"));
                 t.binaries().unwrap_or_else(|e| panic!("{function}/{name}: {e}"));
             }

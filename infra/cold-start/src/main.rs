@@ -123,6 +123,14 @@ const FUNCTIONS: &[Function] = &[
         expect: r#""due":"#,
         tidy: false,
     },
+    // Refused on SES's verdicts after the message is read from S3 and parsed, so a thousand
+    // invocations write nothing.
+    Function {
+        name: "mail-inbound",
+        event: "mail-inbound/reply-failed-dmarc.json",
+        expect: r#""reason":"untrusted""#,
+        tidy: false,
+    },
 ];
 
 /// One function's figures.
@@ -193,9 +201,20 @@ async fn bench(args: Args) -> Result<()> {
             world.use_fixed_keys();
         }
         let binary = args.bin_dir.join(f.name);
+        let reply_address = world.reply_address("tkt_00000000000000000000000000000000");
         let event = std::fs::read_to_string(args.events.join(f.event))
             .with_context(|| format!("reading events/{}", f.event))?
-            .replace("${ACCESS_TOKEN}", &world.signed_in()?.access_token);
+            .replace("${ACCESS_TOKEN}", &world.signed_in()?.access_token)
+            .replace("${REPLY_ADDRESS}", &reply_address);
+        // A received message's event delivers the `.eml` beside it, stored as SES stores it.
+        let message = args.events.join(f.event).with_extension("eml");
+        if message.is_file() {
+            let raw = std::fs::read_to_string(&message)?.replace("${REPLY_ADDRESS}", &reply_address);
+            let json: serde_json::Value = serde_json::from_str(&event)?;
+            let id =
+                json.pointer("/Records/0/ses/mail/messageId").and_then(|v| v.as_str()).unwrap_or_default();
+            world.store_received(id, raw.as_bytes()).await?;
+        }
         let figures = measure(
             &world,
             f,

@@ -18,8 +18,8 @@ use shared::auth::secret::{MailToken, Secret};
 use shared::auth::{PasswordHasher, PublicKeys, SessionPolicy, SigningKey, TokenIssuer};
 use shared::config::Tables;
 use shared::domain::{
-    ConversationRecord, DisplayName, Email, Password, SessionRecord, StoredToken, TicketRecord, TokenPurpose,
-    UserId, UserProfile, UserRecord,
+    ConversationRecord, DisplayName, Email, Password, ReplyAddresses, SessionRecord, StoredToken,
+    TicketRecord, TokenPurpose, UserId, UserProfile, UserRecord,
 };
 use shared::ports::{Admission, Conversations, SessionStore, UserStore, WsTickets};
 use shared::services::minting_quota;
@@ -28,7 +28,8 @@ use tokio::process::{Child, Command};
 use crate::runtime::RuntimeApi;
 
 /// The functions, by binary name (`template.yaml`'s `Binary`).
-pub const FUNCTIONS: [&str; 6] = ["login", "ws-ticket", "ws-connect", "chat", "escalation", "mail-retry"];
+pub const FUNCTIONS: [&str; 7] =
+    ["login", "ws-ticket", "ws-connect", "chat", "escalation", "mail-retry", "mail-inbound"];
 
 /// The account the sample events sign in as (`events/login/register.json`, `login.json`).
 pub const SAMPLE_EMAIL: &str = "sample@example.com";
@@ -45,6 +46,11 @@ pub const MAIL_FROM: &str = "Support <support@example.com>";
 pub const MAIL_IDENTITY: &str = "example.com";
 /// The WebSocket API's URL as the sample events name it (`ws123`, stage `prod`).
 pub const WEBSOCKET_URL: &str = "wss://ws123.execute-api.us-east-1.amazonaws.com/prod";
+/// `InboundMailDomain`: replies by mail are on, so the functions that sign reply addresses read
+/// the reply key's secret at cold start, as such a stack's do.
+pub const REPLY_DOMAIN: &str = "reply.example.com";
+/// The S3 action's object key prefix (`template.yaml`'s `ObjectKeyPrefix`).
+pub const INBOUND_PREFIX: &str = "mail/";
 /// The key id the login function signs with.
 const KID: &str = "local-1";
 
@@ -80,17 +86,23 @@ pub struct World {
     /// The sample user, signed in.
     pub user: Option<SignedIn>,
     endpoint: String,
-    secrets: KeySecretNames,
+    s3: aws_sdk_s3::Client,
+    replies: ReplyAddresses,
+    secrets: Names,
     /// The same key as a JWKS and a PEM, and whether the functions get it that way (fixed keys,
     /// as the local gateway has them) instead of from the secrets.
     fixed: (String, String),
     fixed_keys: bool,
 }
 
-/// The two secrets holding this world's keys (`PublicKeysSecretName`, `SigningKeySecretName`).
-struct KeySecretNames {
+/// What this world's stack would have made or been given: the secrets holding its keys
+/// (`PublicKeysSecretName`, `SigningKeySecretName`, `InboundReplyKeySecretName`) and the
+/// inbound bucket.
+struct Names {
     public_keys: String,
     signing_key: String,
+    reply_key: String,
+    inbound_bucket: String,
 }
 
 impl World {
@@ -113,13 +125,21 @@ impl World {
 
         let (key, pem) = SigningKey::generate(KID)?;
         let jwks = PublicKeys::new([key.public_key().clone()])?.to_jwks();
-        let secrets = KeySecretNames {
+        let secrets = Names {
             public_keys: format!("{name}-public-keys"),
             signing_key: format!("{name}-signing-key"),
+            reply_key: format!("{name}-reply-key"),
+            inbound_bucket: format!("{name}-inbound"),
         };
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let signing = serde_json::json!({ "kid": KID, "pem": pem }).to_string();
-        for (name, value) in [(&secrets.public_keys, &jwks), (&secrets.signing_key, &signing)] {
+        // 64 hex characters of fresh randomness, as the README's `openssl rand -hex 32` makes.
+        let reply_key = Secret::generate().digest();
+        for (name, value) in [
+            (&secrets.public_keys, &jwks),
+            (&secrets.signing_key, &signing),
+            (&secrets.reply_key, &reply_key),
+        ] {
             sm.create_secret()
                 .name(name)
                 .secret_string(value)
@@ -127,6 +147,12 @@ impl World {
                 .await
                 .with_context(|| format!("creating the secret {name} on moto"))?;
         }
+        let s3 = s3_client(&sdk);
+        s3.create_bucket()
+            .bucket(&secrets.inbound_bucket)
+            .send()
+            .await
+            .with_context(|| format!("creating the bucket {} on moto", secrets.inbound_bucket))?;
         let issuer = TokenIssuer::new(key, "support-backend", "support-api", chrono::Duration::minutes(15));
         let user = match account {
             Account::Absent => None,
@@ -138,6 +164,8 @@ impl World {
             store,
             user,
             endpoint: endpoint.to_owned(),
+            s3,
+            replies: ReplyAddresses::new(reply_key.as_bytes(), REPLY_DOMAIN),
             secrets,
             fixed: (jwks, pem),
             fixed_keys: false,
@@ -153,6 +181,25 @@ impl World {
     /// The signed-in user, or an error saying the event needs one.
     pub fn signed_in(&self) -> Result<&SignedIn> {
         self.user.as_ref().context("this event needs the sample user, and this setup has none")
+    }
+
+    /// The signed reply address of a ticket's mails, under this world's reply key.
+    pub fn reply_address(&self, ticket_id: &str) -> String {
+        self.replies.for_ticket(ticket_id)
+    }
+
+    /// Stores a received message as SES receiving's S3 action does: `mail/<message id>` in the
+    /// inbound bucket.
+    pub async fn store_received(&self, message_id: &str, raw: &[u8]) -> Result<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.secrets.inbound_bucket)
+            .key(format!("{INBOUND_PREFIX}{message_id}"))
+            .body(raw.to_vec().into())
+            .send()
+            .await
+            .with_context(|| format!("storing {message_id} in the inbound bucket on moto"))?;
+        Ok(())
     }
 
     /// Deletes the tables this world created.
@@ -299,7 +346,7 @@ fn template_env(
     function: &str,
     tables: &Tables,
     endpoint: &str,
-    secrets: &KeySecretNames,
+    secrets: &Names,
 ) -> Vec<(&'static str, String)> {
     let mut env: Vec<(&'static str, String)> = vec![
         ("RUST_LOG", "info".into()),
@@ -324,10 +371,16 @@ fn template_env(
         // The front door's proof header; the sample events come straight from API Gateway.
         ("FRONT_DOOR_SECRET", "front-door-secret-not-sent-by-the-events".into()),
     ];
-    if function != "mail-retry" {
+    if !["mail-retry", "mail-inbound"].contains(&function) {
         env.extend([
             ("AUTH_PUBLIC_KEYS_SECRET", secrets.public_keys.clone()),
             ("KEYS_REFRESH_SECONDS", "300".into()),
+        ]);
+    }
+    if ["chat", "escalation", "mail-inbound"].contains(&function) {
+        env.extend([
+            ("INBOUND_MAIL_DOMAIN", REPLY_DOMAIN.into()),
+            ("INBOUND_REPLY_KEY_SECRET", secrets.reply_key.clone()),
         ]);
     }
     match function {
@@ -343,6 +396,12 @@ fn template_env(
         "ws-connect" => {
             env.extend([("MAX_SOCKETS_PER_USER", "10".into()), ("WS_TICKETS_PER_MINUTE", "20".into())])
         }
+        "mail-inbound" => env.extend([
+            ("INBOUND_MAIL_BUCKET", secrets.inbound_bucket.clone()),
+            ("INBOUND_MAIL_PREFIX", INBOUND_PREFIX.into()),
+            ("SUPPORT_AGENTS", String::new()),
+            ("WEB_CLIENT_URL", ORIGIN.into()),
+        ]),
         _ => {}
     }
     env
@@ -355,6 +414,11 @@ fn memory_size(function: &str) -> u32 {
         "chat" => 256,
         _ => 128,
     }
+}
+
+/// An S3 client on moto (path-style addresses: moto has no bucket subdomains).
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
 /// The sender identity, verified as in production (`MailFromIdentity`): without it SES (and
@@ -437,7 +501,12 @@ mod tests {
                 function,
                 &Tables::with_prefix("t"),
                 "http://x",
-                &KeySecretNames { public_keys: "p".into(), signing_key: "s".into() },
+                &Names {
+                    public_keys: "p".into(),
+                    signing_key: "s".into(),
+                    reply_key: "r".into(),
+                    inbound_bucket: "b".into(),
+                },
             )
             .into_iter()
             .map(|(k, _)| k)

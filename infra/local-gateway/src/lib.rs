@@ -34,7 +34,7 @@ use shared::adapters::outbox::Outbox;
 use shared::adapters::ses::Ses;
 use shared::adapters::sqlite::SqliteStore;
 use shared::auth::SigningKey;
-use shared::config::{EscalationConfig, Source, Tables, inbound_policy};
+use shared::config::{EscalationConfig, Source, Tables};
 use shared::env;
 use shared::error::ApiError;
 use shared::http::HttpFunction;
@@ -42,7 +42,6 @@ use shared::http::request::MAX_BODY_BYTES;
 use shared::http::router::covers;
 use shared::ports::Stores;
 use shared::runtime::Wiring;
-use shared::services::{InboundService, Mailer, Notifier};
 use shared::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -179,7 +178,7 @@ impl Gateway {
         ];
         let ws_connect = Arc::new(WsConnect::build(&wiring)?);
         let mail_retry = MailRetry::build(&wiring)?;
-        let inbound = inbound(&wiring)?;
+        let inbound = mail_inbound::service(&wiring)?;
         let ws = WsState {
             handler: Arc::new(move |event| {
                 let f = Arc::clone(&ws_connect);
@@ -281,18 +280,6 @@ async fn sweep(store: Option<Arc<SqliteStore>>, clock: Arc<dyn Clock>) {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }
-}
-
-/// What SES receiving and the `mail-inbound` function do in AWS, wired from the same settings.
-fn inbound(w: &Wiring) -> Result<InboundService> {
-    let config = EscalationConfig::from_source(w.settings())?;
-    let stores = w.stores();
-    let clock = w.clock();
-    let mailer =
-        Mailer::new(stores.tickets.clone(), w.mail()?, &config.mail, config.policy.clone(), clock.clone());
-    let notifier = Notifier::new(stores, w.push()?, clock.clone());
-    let policy = inbound_policy(w.settings())?;
-    Ok(InboundService::new(stores, mailer, notifier, config.mail, policy, clock))
 }
 
 /// The mail-retry function's schedule, locally.

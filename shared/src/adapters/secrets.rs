@@ -1,5 +1,6 @@
 //! The token keys in AWS Secrets Manager: one secret with the accepted keys' JWKS (every
-//! function reads it) and one with login's signing key (only login's role may read it).
+//! function reads it) and one with login's signing key (only login's role may read it); and the
+//! key that signs ticket mails' reply addresses.
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
@@ -18,23 +19,33 @@ pub struct SecretsManagerKeys {
 impl SecretsManagerKeys {
     /// A key source over these secrets, with a client from the shared SDK configuration.
     pub fn from_sdk(sdk: &aws_config::SdkConfig, public_keys: &str, signing_key: Option<&str>) -> Self {
-        Self {
-            client: Client::new(sdk),
-            public_keys: public_keys.to_owned(),
-            signing_key: signing_key.map(str::to_owned),
-        }
+        Self::new(Client::new(sdk), public_keys, signing_key)
+    }
+
+    /// A key source over these secrets with this client (and its open connection).
+    pub fn new(client: Client, public_keys: &str, signing_key: Option<&str>) -> Self {
+        Self { client, public_keys: public_keys.to_owned(), signing_key: signing_key.map(str::to_owned) }
     }
 
     async fn read(&self, id: &str) -> Result<String, KeySourceError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| KeySourceError(format!("{id}: {}", DisplayErrorContext(&e))))?;
-        out.secret_string.ok_or_else(|| KeySourceError(format!("{id}: not a text secret")))
+        read(&self.client, id).await
     }
+}
+
+/// The text of one secret, read once (the reply-address key, which never rotates: the
+/// addresses in mails already sent carry it).
+pub async fn secret_string(client: &Client, id: &str) -> Result<String, KeySourceError> {
+    read(client, id).await
+}
+
+async fn read(client: &Client, id: &str) -> Result<String, KeySourceError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| KeySourceError(format!("{id}: {}", DisplayErrorContext(&e))))?;
+    out.secret_string.ok_or_else(|| KeySourceError(format!("{id}: not a text secret")))
 }
 
 #[async_trait]

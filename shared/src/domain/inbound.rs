@@ -93,6 +93,26 @@ impl Verdicts {
         (self.spf || self.dkim) && !self.dmarc_failed && self.spam_ok && self.virus_ok
     }
 
+    /// Verdicts from SES receiving's statuses (`PASS`, `FAIL`, `GRAY`, `PROCESSING_FAILED`,
+    /// `DISABLED`; absent is `None`): only `PASS` passes, and only `FAIL` fails DMARC.
+    pub fn from_ses(
+        spf: Option<&str>,
+        dkim: Option<&str>,
+        dmarc: Option<&str>,
+        spam: Option<&str>,
+        virus: Option<&str>,
+    ) -> Self {
+        let is =
+            |status: Option<&str>, expected: &str| status.is_some_and(|s| s.eq_ignore_ascii_case(expected));
+        Self {
+            spf: is(spf, "PASS"),
+            dkim: is(dkim, "PASS"),
+            dmarc_failed: is(dmarc, "FAIL"),
+            spam_ok: is(spam, "PASS"),
+            virus_ok: is(virus, "PASS"),
+        }
+    }
+
     /// Verdicts from `Authentication-Results` header values (`spf=pass dkim=pass dmarc=pass`),
     /// as the local gateway reads them from a dropped message. Spam and virus checks are SES's:
     /// locally they count as passed.
@@ -178,5 +198,18 @@ mod tests {
         assert!(!Verdicts::from_authentication_results([]).trusted(), "no header: no verdicts");
         let spam = Verdicts { spf: true, dkim: true, dmarc_failed: false, spam_ok: false, virus_ok: true };
         assert!(!spam.trusted());
+    }
+
+    #[test]
+    fn ses_verdicts_pass_only_on_pass() {
+        let ses = |spf, dkim, dmarc, spam, virus| Verdicts::from_ses(spf, dkim, dmarc, spam, virus).trusted();
+        let pass = Some("PASS");
+        assert!(ses(pass, pass, pass, pass, pass));
+        assert!(ses(Some("FAIL"), pass, Some("GRAY"), pass, pass), "DKIM alone, DMARC not failed");
+        assert!(!ses(Some("GRAY"), Some("PROCESSING_FAILED"), pass, pass, pass), "neither passed");
+        assert!(!ses(pass, pass, Some("FAIL"), pass, pass), "DMARC failed");
+        assert!(!ses(pass, pass, pass, Some("FAIL"), pass), "spam");
+        assert!(!ses(pass, pass, pass, Some("DISABLED"), pass), "no spam scan");
+        assert!(!ses(pass, pass, pass, pass, None), "no virus verdict");
     }
 }

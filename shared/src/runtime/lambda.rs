@@ -22,16 +22,22 @@ use lambda_http::{Request, service_fn};
 use super::{EventFunction, Wiring};
 use crate::adapters::dynamodb::{DynamoStore, Tables};
 use crate::config::ProcessEnv;
+#[cfg(feature = "secrets")]
+use crate::env::Source;
 use crate::http::HttpFunction;
 use crate::ports::Stores;
 
 /// The AWS wiring of one Lambda, before its function is built.
 pub struct Aws {
     #[cfg_attr(
-        not(any(feature = "apigw", feature = "ses", feature = "secrets")),
+        not(any(feature = "apigw", feature = "ses", feature = "secrets", feature = "s3")),
         allow(dead_code, reason = "read by the adapters behind features")
     )]
     sdk: SdkConfig,
+    /// One Secrets Manager client for every secret read at init, so the reads after the first
+    /// reuse its connection (one TLS handshake, not one per secret).
+    #[cfg(feature = "secrets")]
+    secrets: aws_sdk_secretsmanager::Client,
     wiring: Wiring,
     /// The store's first round trip, running while the rest of init (key secrets, the
     /// function's own build) goes on; awaited before the first request is taken.
@@ -53,7 +59,13 @@ pub async fn wire(function: &'static str) -> Aws {
         async move { store.warm().await }
     });
     let wiring = Wiring::new(Arc::new(ProcessEnv), Stores::single(store), Arc::new(crate::SystemClock));
-    Aws { sdk, wiring, warming }
+    Aws {
+        #[cfg(feature = "secrets")]
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        sdk,
+        wiring,
+        warming,
+    }
 }
 
 impl Aws {
@@ -74,8 +86,8 @@ impl Aws {
     #[cfg(feature = "secrets")]
     pub async fn with_keys(mut self) -> Self {
         let Some(secrets) = or_exit(crate::config::KeySecrets::from_source(&ProcessEnv)) else { return self };
-        let source = crate::adapters::secrets::SecretsManagerKeys::from_sdk(
-            &self.sdk,
+        let source = crate::adapters::secrets::SecretsManagerKeys::new(
+            self.secrets.clone(),
             &secrets.public_keys,
             secrets.signing_key.as_deref(),
         );
@@ -91,11 +103,35 @@ impl Aws {
         self
     }
 
+    /// With `INBOUND_REPLY_KEY` read from the Secrets Manager secret `INBOUND_REPLY_KEY_SECRET`
+    /// names, once, when `INBOUND_MAIL_DOMAIN` is set (ticket mails then carry signed reply
+    /// addresses); otherwise nothing is read.
+    #[cfg(feature = "secrets")]
+    pub async fn with_reply_key(mut self) -> Self {
+        if ProcessEnv.get("INBOUND_MAIL_DOMAIN").is_none() {
+            return self;
+        }
+        let Some(id) = ProcessEnv.get("INBOUND_REPLY_KEY_SECRET") else { return self };
+        let key = or_exit(crate::adapters::secrets::secret_string(&self.secrets, &id).await);
+        self.wiring = self.wiring.with_setting("INBOUND_REPLY_KEY", key);
+        self
+    }
+
     /// With mail through SES.
     #[cfg(feature = "ses")]
     #[must_use]
     pub fn with_mail(mut self) -> Self {
         self.wiring = self.wiring.with_mail(Arc::new(crate::adapters::ses::Ses::from_sdk(&self.sdk)));
+        self
+    }
+
+    /// With the messages SES receiving stores in S3 (`INBOUND_MAIL_BUCKET`, `INBOUND_MAIL_PREFIX`).
+    #[cfg(feature = "s3")]
+    #[must_use]
+    pub fn with_received_mail(mut self) -> Self {
+        let (bucket, prefix) = or_exit(crate::config::received_mail_location(&ProcessEnv));
+        let received = crate::adapters::s3::S3ReceivedMail::from_sdk(&self.sdk, &bucket, &prefix);
+        self.wiring = self.wiring.with_received_mail(Arc::new(received));
         self
     }
 

@@ -16,7 +16,7 @@ use crate::Clock;
 use crate::auth::KeyRing;
 use crate::config::HttpConfig;
 use crate::env::{ConfigError, Source, err};
-use crate::ports::{MailTransport, Push, Stores};
+use crate::ports::{MailTransport, Push, ReceivedMail, Stores};
 
 /// A function invoked with a whole Lambda event (not through `lambda_http`).
 #[async_trait::async_trait]
@@ -31,6 +31,19 @@ pub trait EventFunction: Send + Sync + 'static {
     async fn invoke(&self, event: Self::Event) -> Result<Self::Output, Self::Error>;
 }
 
+/// Settings with one variable's value replaced.
+struct Overridden {
+    base: Arc<dyn Source + Send + Sync>,
+    var: &'static str,
+    value: String,
+}
+
+impl Source for Overridden {
+    fn get(&self, var: &str) -> Option<String> {
+        if var == self.var { Some(self.value.clone()) } else { self.base.get(var) }
+    }
+}
+
 /// What every function is built from.
 #[derive(Clone)]
 pub struct Wiring {
@@ -40,12 +53,13 @@ pub struct Wiring {
     push: Option<Arc<dyn Push>>,
     mail: Option<Arc<dyn MailTransport>>,
     keys: Option<Arc<KeyRing>>,
+    received_mail: Option<Arc<dyn ReceivedMail>>,
 }
 
 impl Wiring {
     /// Settings, stores and clock; push and mail are added when the host has them.
     pub fn new(settings: Arc<dyn Source + Send + Sync>, stores: Stores, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, stores, clock, push: None, mail: None, keys: None }
+        Self { settings, stores, clock, push: None, mail: None, keys: None, received_mail: None }
     }
 
     /// With pushes to WebSocket clients.
@@ -67,6 +81,21 @@ impl Wiring {
     #[must_use]
     pub fn with_keys(mut self, keys: Arc<KeyRing>) -> Self {
         self.keys = Some(keys);
+        self
+    }
+
+    /// With one setting's value given here rather than read from the settings (a secret read
+    /// at init).
+    #[must_use]
+    pub fn with_setting(mut self, var: &'static str, value: String) -> Self {
+        self.settings = Arc::new(Overridden { base: self.settings, var, value });
+        self
+    }
+
+    /// With the messages SES receiving stored (the inbound bucket).
+    #[must_use]
+    pub fn with_received_mail(mut self, received: Arc<dyn ReceivedMail>) -> Self {
+        self.received_mail = Some(received);
         self
     }
 
@@ -97,6 +126,13 @@ impl Wiring {
         self.mail
             .clone()
             .ok_or_else(|| err("MAIL_FROM", "this function sends mail, but no transport is wired"))
+    }
+
+    /// The stored received messages; an error naming the setting when this host has none.
+    pub fn received_mail(&self) -> Result<Arc<dyn ReceivedMail>, ConfigError> {
+        self.received_mail
+            .clone()
+            .ok_or_else(|| err("INBOUND_MAIL_BUCKET", "is required: this function reads received mail"))
     }
 
     /// The HTTP settings every HTTP function reads ([`HttpConfig`]): the wired keys, or fixed
