@@ -150,13 +150,6 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
                 "SupportTicketsTable",
             ));
             p.extend(allow(&["dynamodb:Query"], "ConversationsTable/index/by_user"));
-            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
-            // durable events are numbered in the catch-up log.
-            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
-            // a gone connection is forgotten and its slot freed.
-            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
-            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
-            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "EscalationFunction" => {
             p.extend(allow(&["secretsmanager:GetSecretValue"], "public-keys-secret"));
@@ -170,14 +163,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
                 "SupportTicketsTable",
             ));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_user"));
-            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
-            // durable events are numbered in the catch-up log.
-            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
-            // a gone connection is forgotten and its slot freed.
-            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
-            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
-            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "MailRetryFunction" => {
             p.extend(allow(
@@ -187,14 +173,7 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             // closing a ticket frees its conversation.
             p.extend(allow(&["dynamodb:UpdateItem"], "ConversationsTable"));
             p.extend(allow(&["dynamodb:Query"], "SupportTicketsTable/index/by_due"));
-            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
-            // durable events are numbered in the catch-up log.
-            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
-            // a gone connection is forgotten and its slot freed.
-            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
-            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
-            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         "MailInboundFunction" => {
             p.extend(allow(&["secretsmanager:GetSecretValue"], "reply-key-secret"));
@@ -204,16 +183,19 @@ fn expected_permissions(function: &str) -> BTreeSet<(String, String)> {
             for table in ["SupportTicketsTable", "ConversationsTable"] {
                 p.extend(allow(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table));
             }
-            p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
-            // durable events are numbered in the catch-up log.
-            p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
-            // a gone connection is forgotten and its slot freed.
-            p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
-            p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
             p.extend(allow(&["ses:SendEmail", "ses:SendRawEmail"], "ses"));
-            p.extend(allow(&["execute-api:ManageConnections"], "connections"));
         }
         other => panic!("no expectation for {other}"),
+    }
+    // The notifier, in every function that pushes a user's events: finds their sockets, numbers
+    // durable events in the catch-up log, forgets a gone connection and frees its slot.
+    if ["ChatFunction", "EscalationFunction", "MailRetryFunction", "MailInboundFunction"].contains(&function)
+    {
+        p.extend(allow(&["dynamodb:Query"], "ConnectionsTable/index/by_user"));
+        p.extend(allow(&["dynamodb:UpdateItem", "dynamodb:PutItem"], "EventsTable"));
+        p.extend(allow(&["dynamodb:DeleteItem"], "ConnectionsTable"));
+        p.extend(allow(&["dynamodb:DeleteItem"], "RateLimitsTable"));
+        p.extend(allow(&["execute-api:ManageConnections"], "connections"));
     }
     p.into_iter().collect()
 }
