@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use e2e::gateway::{Mode, TestGateway};
 use serde_json::{Value, json};
-use shared::ports::{MailError, MailTransport, OutgoingMail, Stores, SupportTickets};
+use shared::ports::{MailError, MailTransport, OutgoingMail, Sent, Stores, SupportTickets};
 
 /// The header block of a MIME message, unfolded.
 fn headers(eml: &str) -> Vec<String> {
@@ -232,10 +232,10 @@ struct Flaky {
 
 #[async_trait]
 impl MailTransport for Flaky {
-    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<Sent, MailError> {
         if self.working.load(Ordering::SeqCst) {
             self.sent.lock().unwrap().push(mail.name.to_owned());
-            Ok(())
+            Ok(Sent::default())
         } else {
             Err(MailError("mail service down".into()))
         }

@@ -47,9 +47,12 @@ async fn the_ses_adapter_sends_raw_mime_that_can_be_read_back() {
     );
     let ses = Ses::new(e2e::moto::ses());
     let mail = OutgoingMail { from: &from, to: "someone@example.com", raw: raw.as_bytes(), name: "check" };
-    ses.send(&mail).await.expect("sent");
+    let sent = ses.send(&mail).await.expect("sent");
     let found = raw_messages_with(&domain, &marker).await;
     assert_eq!(found.len(), 1);
+    // SES gives the message an id of its own, and says which: the header form it sends.
+    let id = sent.message_id.expect("the id SES sent it with");
+    assert!(id.starts_with('<') && id.ends_with("@email.amazonses.com>") && id.len() > 24, "{id}");
 
     let unverified = format!("support@{}", unique_domain());
     let refused =
@@ -98,4 +101,20 @@ async fn ses_failing_keeps_the_ticket_and_the_retry_worker_delivers_later() {
         delivered.iter().any(|m| m.contains("my invoices are wrong")),
         "the support mail carries the transcript"
     );
+
+    // SES replaced the support mail's Message-ID: the ticket keeps SES's, and the next mail in
+    // the thread (the user resolving) replies to it, so support's mail client threads them.
+    let ses_id = stored.message_id_support.clone().expect("the id SES sent the support mail with");
+    assert!(ses_id.ends_with("@email.amazonses.com>"), "{ses_id}");
+    let id = ticket["id"].as_str().unwrap();
+    let r = world
+        .escalation
+        .handle(post(&format!("/api/escalations/{id}/resolve"), Some(&token), json!({})))
+        .await;
+    assert_eq!(r.status(), 200);
+    clock.advance(Duration::seconds(61));
+    world.retry.handle(Value::Null).await.unwrap();
+    let resolved = raw_messages_with(&domain, "marked ticket").await;
+    assert_eq!(resolved.len(), 1, "the resolution, mailed to support once");
+    assert!(resolved[0].contains(&format!("In-Reply-To: {ses_id}")), "{}", resolved[0]);
 }

@@ -712,6 +712,7 @@ fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Optio
         attempts: 0,
         last_error: None,
         next_attempt_at: t0(),
+        sent_message_id: None,
     };
     NewTicket {
         ticket: SupportTicket {
@@ -736,6 +737,8 @@ fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Optio
             }],
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,
+            message_id_support: None,
+            message_id_user: None,
         },
         mails: vec![
             mail(Recipient::Support, "help@example.com"),
@@ -839,7 +842,14 @@ async fn mails_move_through_queued_to_sent_or_failed(store: Arc<impl Store>) {
     assert!(!store.claim_mail(&due[0], later).await.unwrap());
     assert_eq!(store.due_mails(t0(), 10).await.unwrap().len(), 1, "a claimed mail is not due");
 
-    let sent = MailRecord { status: MailStatus::Sent, attempts: 1, next_attempt_at: later, ..due[0].clone() };
+    let ses_id = "<0100019a-abc-000000@email.amazonses.com>".to_owned();
+    let sent = MailRecord {
+        status: MailStatus::Sent,
+        attempts: 1,
+        next_attempt_at: later,
+        sent_message_id: Some(ses_id.clone()),
+        ..due[0].clone()
+    };
     store.update_mail(&sent).await.unwrap();
     let failing = MailRecord {
         status: MailStatus::Queued,
@@ -862,6 +872,17 @@ async fn mails_move_through_queued_to_sent_or_failed(store: Arc<impl Store>) {
         |r: Recipient| if r == Recipient::Support { ticket.mail_support } else { ticket.mail_user };
     assert_eq!(by_recipient(sent.recipient), MailStatus::Sent, "the ticket carries each mail's status");
     assert_eq!(by_recipient(gave_up.recipient), MailStatus::Failed);
+    // And the id SES sent it with, which later mails to that recipient thread under.
+    let sent_ids = |r: Recipient| {
+        if r == Recipient::Support {
+            ticket.message_id_support.clone()
+        } else {
+            ticket.message_id_user.clone()
+        }
+    };
+    assert_eq!(sent_ids(sent.recipient), Some(ses_id), "the ticket keeps the sent mail's id");
+    assert_eq!(sent_ids(gave_up.recipient), None, "an unsent mail has none");
+    assert_eq!(store.mail("tkt_m", &sent.mail_id).await.unwrap(), Some(sent));
     assert_eq!(store.mail("tkt_m", &gave_up.mail_id).await.unwrap(), Some(gave_up));
 }
 

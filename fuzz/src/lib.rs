@@ -28,7 +28,7 @@ use shared::http::{CookieSettings, Cors};
 use shared::ports::{
     Acquired, Admission, Answer, Assistant, AssistantError, ConnectGate, Connections, Conversations,
     CreateConflict, EventLog, MailError, MailTransport, Opened, OutgoingMail, Push, PushError, Quota,
-    RateLimits, SessionStore, StoreError, StoreResult, Stores, SupportTickets, UserStore, WsTickets,
+    RateLimits, Sent, SessionStore, StoreError, StoreResult, Stores, SupportTickets, UserStore, WsTickets,
 };
 use shared::services::EscalationPolicy;
 
@@ -317,7 +317,7 @@ impl Push for Stub {
 
 #[async_trait]
 impl MailTransport for Stub {
-    async fn send(&self, _: &OutgoingMail<'_>) -> Result<(), MailError> {
+    async fn send(&self, _: &OutgoingMail<'_>) -> Result<Sent, MailError> {
         Err(MailError("fuzz stub".into()))
     }
 }

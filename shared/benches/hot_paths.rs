@@ -219,6 +219,8 @@ fn mail(c: &mut Criterion) {
         transcript: (0..20).map(line).collect(),
         mail_support: MailStatus::Queued,
         mail_user: MailStatus::Queued,
+        message_id_support: None,
+        message_id_user: None,
     };
     c.bench_function("escalation_mail_build (support mail, 20-message transcript)", |b| {
         b.iter(|| build(&settings, black_box(&ticket), Recipient::Support).unwrap())

@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::Clock;
 use shared::http::HttpFunction;
-use shared::ports::{MailError, MailTransport, OutgoingMail, Stores};
+use shared::ports::{MailError, MailTransport, OutgoingMail, Sent, Stores};
 
 /// The world's mail: address-verification mails are delivered (kept here, so a test user can
 /// confirm its address), everything else goes to the transport under test, which may fail.
@@ -20,11 +20,11 @@ struct Mailroom {
 
 #[async_trait]
 impl MailTransport for Mailroom {
-    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<Sent, MailError> {
         if mail.name.starts_with("verify-") {
             let raw = String::from_utf8_lossy(mail.raw).into_owned();
             self.verifications.lock().expect("mailroom").push((mail.to.to_owned(), raw));
-            return Ok(());
+            return Ok(Sent::default());
         }
         self.inner.send(mail).await
     }

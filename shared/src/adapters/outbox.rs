@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::ports::{MailError, MailTransport, OutgoingMail};
+use crate::ports::{MailError, MailTransport, OutgoingMail, Sent};
 
 /// Writes messages into a folder.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl Outbox {
 
 #[async_trait]
 impl MailTransport for Outbox {
-    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<Sent, MailError> {
         let safe: String =
             mail.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let (dir, raw) = (self.dir.clone(), mail.raw.to_vec());
@@ -39,6 +39,8 @@ impl MailTransport for Outbox {
         })
         .await
         .map_err(|e| MailError(e.to_string()))?
-        .map_err(|e| MailError(format!("writing to the outbox: {e}")))
+        .map_err(|e| MailError(format!("writing to the outbox: {e}")))?;
+        // The file is the message as built, its own Message-ID included.
+        Ok(Sent::default())
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 
-use crate::ports::{MailError, MailTransport, OutgoingMail};
+use crate::ports::{MailError, MailTransport, OutgoingMail, Sent};
 
 /// The SES v2 transport.
 #[derive(Clone, Debug)]
@@ -39,19 +39,42 @@ impl Ses {
 
 #[async_trait]
 impl MailTransport for Ses {
-    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<Sent, MailError> {
         let raw = RawMessage::builder()
             .data(Blob::new(mail.raw))
             .build()
             .map_err(|e| MailError(format!("building the request: {e}")))?;
-        self.client
+        let out = self
+            .client
             .send_email()
             .from_email_address(mail.from)
             .destination(Destination::builder().to_addresses(mail.to).build())
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| MailError(DisplayErrorContext(&e).to_string()))
+            .map_err(|e| MailError(DisplayErrorContext(&e).to_string()))?;
+        let region = self.client.config().region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+        Ok(Sent { message_id: out.message_id().map(|id| message_id_header(id, &region)) })
+    }
+}
+
+/// The `Message-ID` header SES puts on a message it sends in place of the message's own:
+/// `<id@email.amazonses.com>` in us-east-1, `<id@<region>.amazonses.com>` elsewhere.
+pub fn message_id_header(id: &str, region: &str) -> String {
+    match region {
+        "us-east-1" | "" => format!("<{id}@email.amazonses.com>"),
+        region => format!("<{id}@{region}.amazonses.com>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_region_of_the_sending_endpoint() {
+        let id = "0100019a2b3c4d5e-6f7a8b9c-0d1e-2f3a-4b5c-6d7e8f9a0b1c-000000";
+        assert_eq!(message_id_header(id, "us-east-1"), format!("<{id}@email.amazonses.com>"));
+        assert_eq!(message_id_header(id, "eu-west-1"), format!("<{id}@eu-west-1.amazonses.com>"));
     }
 }

@@ -207,6 +207,8 @@ mod tests {
             transcript: Vec::new(),
             mail_support: MailStatus::Sent,
             mail_user: MailStatus::Sent,
+            message_id_support: None,
+            message_id_user: None,
         }
     }
 

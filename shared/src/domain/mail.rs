@@ -147,7 +147,12 @@ pub fn build(
 
 /// The `Message-ID` of a ticket's first mail to `recipient`, which later mails reply to.
 fn thread_root(ticket: &SupportTicket, recipient: Recipient) -> String {
-    format!("<{}.{}@support-backend>", ticket.id, recipient.as_str())
+    let sent = match recipient {
+        Recipient::Support => &ticket.message_id_support,
+        Recipient::User => &ticket.message_id_user,
+    };
+    // The id the recipient saw: the mail service's once it replaced ours, else ours.
+    sent.clone().unwrap_or_else(|| format!("<{}.{}@support-backend>", ticket.id, recipient.as_str()))
 }
 
 /// What a later mail to support in a ticket's thread says.
@@ -401,6 +406,8 @@ mod tests {
             }],
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,
+            message_id_support: None,
+            message_id_user: None,
         }
     }
 
@@ -440,5 +447,26 @@ mod tests {
             assert!(!line.to_ascii_lowercase().starts_with("x-evil:"), "{head}");
         }
         assert_eq!(header_safe("a\r\nb\tc"), "a b c");
+    }
+
+    #[test]
+    fn later_mails_reply_to_the_id_the_recipient_saw() {
+        let header = |raw: &[u8], name: &str| {
+            headers(raw).lines().find_map(|l| l.strip_prefix(name).map(str::to_owned)).unwrap_or_default()
+        };
+        let followup =
+            |t: &SupportTicket| build_followup(&settings(), t, "resolved-2-support", Followup::Resolved);
+        let mut t = ticket("Charged twice");
+        // Before the first mail is sent (or through a service that keeps ours): our own id.
+        let (_, raw) = followup(&t).unwrap();
+        assert_eq!(header(&raw, "In-Reply-To: "), "<tkt_1.support@support-backend>");
+        // SES replaced it: the later mail names SES's, in both headers, and keeps its own id.
+        t.message_id_support = Some("<0100019a-abc-000000@email.amazonses.com>".into());
+        let (_, raw) = followup(&t).unwrap();
+        assert_eq!(header(&raw, "In-Reply-To: "), "<0100019a-abc-000000@email.amazonses.com>");
+        assert_eq!(header(&raw, "References: "), "<0100019a-abc-000000@email.amazonses.com>");
+        assert_eq!(header(&raw, "Message-ID: "), "<tkt_1.resolved-2-support@support-backend>");
+        let (_, reply) = build_agent_reply(&settings(), &t, "agent-3-user", "Dana", "Done.", None).unwrap();
+        assert_eq!(header(&reply, "In-Reply-To: "), "<tkt_1.user@support-backend>", "the user's own thread");
     }
 }

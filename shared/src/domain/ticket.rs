@@ -164,6 +164,11 @@ pub struct SupportTicket {
     pub mail_support: MailStatus,
     /// Status of the mail to the user.
     pub mail_user: MailStatus,
+    /// The `Message-ID` the mail service gave the mail to support once it was sent (SES replaces
+    /// ours): later mails to support name it, so they thread under it.
+    pub message_id_support: Option<String>,
+    /// The same for the mail to the user.
+    pub message_id_user: Option<String>,
 }
 
 /// A stored outgoing mail of a ticket.
@@ -188,6 +193,9 @@ pub struct MailRecord {
     pub last_error: Option<String>,
     /// When a queued mail is due (ignored otherwise).
     pub next_attempt_at: DateTime<Utc>,
+    /// The `Message-ID` the mail service gave it when it was sent in place of its own (the
+    /// ticket keeps that of its first two mails).
+    pub sent_message_id: Option<String>,
 }
 
 impl MailRecord {
@@ -209,6 +217,7 @@ impl MailRecord {
             attempts: 0,
             last_error: None,
             next_attempt_at: now,
+            sent_message_id: None,
         }
     }
 

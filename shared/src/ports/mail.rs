@@ -15,6 +15,15 @@ pub struct OutgoingMail<'a> {
     pub name: &'a str,
 }
 
+/// What the mail service did with a message it accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// The `Message-ID` the service gave the message in place of its own (SES replaces every
+    /// one), which replies and later mails in the thread must name; `None` when the message
+    /// went out with its own.
+    pub message_id: Option<String>,
+}
+
 /// Why a send failed; every failure is retried until the attempts run out.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("mail not sent: {0}")]
@@ -24,5 +33,5 @@ pub struct MailError(pub String);
 #[async_trait]
 pub trait MailTransport: Send + Sync {
     /// Sends one message; `Ok` means the service accepted it.
-    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError>;
+    async fn send(&self, mail: &OutgoingMail<'_>) -> Result<Sent, MailError>;
 }

@@ -20,7 +20,7 @@ pub use connections::{ConnectGate, Connections, Opened};
 pub use conversations::Conversations;
 pub use events::EventLog;
 pub use keys::{KeySource, KeySourceError};
-pub use mail::{MailError, MailTransport, OutgoingMail};
+pub use mail::{MailError, MailTransport, OutgoingMail, Sent};
 pub use push::{Push, PushError};
 pub use rate_limits::{Acquired, Counter, RateLimits};
 pub use received_mail::ReceivedMail;

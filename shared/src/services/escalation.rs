@@ -249,6 +249,8 @@ impl EscalationService {
             transcript: draft.transcript.clone(),
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,
+            message_id_support: None,
+            message_id_user: None,
         };
         let mut mails = Vec::with_capacity(2);
         for recipient in [Recipient::Support, Recipient::User] {
@@ -381,8 +383,12 @@ impl EscalationService {
             let name = format!("{}-{}", ticket.number, mail.mail_id);
             let after = self.mailer.attempt(mail, &name).await;
             match after.recipient {
-                Recipient::Support => ticket.mail_support = after.status,
-                Recipient::User => ticket.mail_user = after.status,
+                Recipient::Support => {
+                    (ticket.mail_support, ticket.message_id_support) = (after.status, after.sent_message_id)
+                }
+                Recipient::User => {
+                    (ticket.mail_user, ticket.message_id_user) = (after.status, after.sent_message_id)
+                }
             }
         }
         let event = ServerEvent::TicketCreated { ticket: TicketView::summary(&ticket) };

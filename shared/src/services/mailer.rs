@@ -62,7 +62,13 @@ impl Mailer {
         let now = self.clock.now();
         let attempts = mail.attempts + 1;
         let updated = match outcome {
-            Ok(()) => MailRecord { status: MailStatus::Sent, attempts, last_error: None, ..mail.clone() },
+            Ok(sent) => MailRecord {
+                status: MailStatus::Sent,
+                attempts,
+                last_error: None,
+                sent_message_id: sent.message_id,
+                ..mail.clone()
+            },
             Err(e) => {
                 let exhausted = attempts >= self.policy.max_attempts;
                 let wait =

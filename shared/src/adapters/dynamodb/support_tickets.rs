@@ -91,6 +91,12 @@ fn ticket_item(t: &SupportTicket) -> StoreResult<Item> {
     if let Some(at) = t.resolved_at {
         item.insert("resolved_at".to_owned(), n(epoch(at)));
     }
+    for (name, id) in [("message_id_support", &t.message_id_support), ("message_id_user", &t.message_id_user)]
+    {
+        if let Some(id) = id {
+            item.insert(name.to_owned(), s(id));
+        }
+    }
     if let Some(rating) = rating_json(t)? {
         item.insert("rating".to_owned(), s(rating));
     }
@@ -126,6 +132,8 @@ fn ticket(item: &Item) -> StoreResult<SupportTicket> {
             .map_err(|_| corrupt("ticket transcript"))?,
         mail_support: status("mail_support")?,
         mail_user: status("mail_user")?,
+        message_id_support: get_opt_s(item, "message_id_support"),
+        message_id_user: get_opt_s(item, "message_id_user"),
     })
 }
 
@@ -144,6 +152,9 @@ fn mail_item(m: &MailRecord) -> Item {
     ]);
     if let Some(error) = &m.last_error {
         item.insert("last_error".to_owned(), s(error));
+    }
+    if let Some(id) = &m.sent_message_id {
+        item.insert("sent_message_id".to_owned(), s(id));
     }
     if m.status == MailStatus::Queued {
         item.insert("queue".to_owned(), s(QUEUED));
@@ -169,6 +180,7 @@ fn mail(item: &Item) -> StoreResult<MailRecord> {
         attempts: u32::try_from(get_n(item, "attempts")?).unwrap_or(0),
         last_error: get_opt_s(item, "last_error"),
         next_attempt_at: from_epoch(get_n(item, "next_attempt_at")?),
+        sent_message_id: get_opt_s(item, "sent_message_id"),
     })
 }
 
@@ -426,18 +438,26 @@ impl SupportTickets for DynamoStore {
         let table = &self.tables.support_tickets;
         let mut request =
             self.transaction().transact_items(put(table, mail_item(m), "attribute_exists(pk)")?);
-        // The ticket carries the statuses of its two first mails.
+        // The ticket carries the statuses of its two first mails, and the ids they were sent with.
         if m.is_first() {
-            let copy = Update::builder()
+            let mut copy = Update::builder()
                 .table_name(table)
                 .key("pk", s(ticket_key(&m.ticket_id)))
                 .key("sk", s("META"))
-                .update_expression("SET #m = :s")
+                .update_expression(if m.sent_message_id.is_some() {
+                    "SET #m = :s, #i = :i"
+                } else {
+                    "SET #m = :s"
+                })
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_names("#m", format!("mail_{}", m.recipient.as_str()))
-                .expression_attribute_values(":s", s(m.status.as_str()))
-                .build()
-                .map_err(build_err)?;
+                .expression_attribute_values(":s", s(m.status.as_str()));
+            if let Some(id) = &m.sent_message_id {
+                copy = copy
+                    .expression_attribute_names("#i", format!("message_id_{}", m.recipient.as_str()))
+                    .expression_attribute_values(":i", s(id));
+            }
+            let copy = copy.build().map_err(build_err)?;
             request = request.transact_items(TransactWriteItem::builder().update(copy).build());
         }
         match request.send().await {

@@ -20,7 +20,7 @@ use crate::clock::epoch;
 use crate::domain::{Cursor, UserId};
 use crate::ports::{StoreError, StoreResult};
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Column additions for databases made by older builds (new tables need none: `SCHEMA` creates
 /// what is missing).
@@ -69,6 +69,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
              attempts, last_error, next_attempt_at FROM ticket_mails;
          DROP TABLE ticket_mails;
          ALTER TABLE ticket_mails_7 RENAME TO ticket_mails;",
+    ),
+    // The Message-ID the mail service gave a sent mail (SES replaces ours), and on the ticket
+    // those of its first two mails, which later mails thread under.
+    (
+        8,
+        "ALTER TABLE ticket_mails ADD COLUMN sent_message_id TEXT;
+         ALTER TABLE tickets ADD COLUMN message_id_support TEXT;
+         ALTER TABLE tickets ADD COLUMN message_id_user TEXT;",
     ),
 ];
 
@@ -158,7 +166,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     updated_at INTEGER NOT NULL DEFAULT 0,
     resolved_at INTEGER,
     rating TEXT,
-    revision INTEGER NOT NULL DEFAULT 0
+    revision INTEGER NOT NULL DEFAULT 0,
+    message_id_support TEXT,
+    message_id_user TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS tickets_resolved ON tickets(status, resolved_at);
 CREATE INDEX IF NOT EXISTS tickets_by_user ON tickets(user_id, created_at DESC, id DESC);
@@ -172,6 +182,7 @@ CREATE TABLE IF NOT EXISTS ticket_mails (
     attempts INTEGER NOT NULL,
     last_error TEXT,
     next_attempt_at INTEGER NOT NULL,
+    sent_message_id TEXT,
     PRIMARY KEY (ticket_id, mail_id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS ticket_mails_due ON ticket_mails(status, next_attempt_at);

@@ -11,9 +11,9 @@ use crate::domain::{
 use crate::ports::{CreateConflict, StoreError, StoreResult, SupportTickets};
 
 const TICKET: &str = "id, number, user_id, user_email, conversation_id, subject, description, priority, status, \
-                      created_at, transcript, mail_support, mail_user, updated_at, resolved_at, rating, revision";
-const MAIL: &str =
-    "ticket_id, recipient, to_address, raw, status, attempts, last_error, next_attempt_at, mail_id";
+                      created_at, transcript, mail_support, mail_user, updated_at, resolved_at, rating, revision, \
+                      message_id_support, message_id_user";
+const MAIL: &str = "ticket_id, recipient, to_address, raw, status, attempts, last_error, next_attempt_at, mail_id, sent_message_id";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -44,6 +44,8 @@ fn ticket(r: &Row<'_>) -> rusqlite::Result<StoreResult<SupportTicket>> {
             transcript: serde_json::from_str(&transcript).map_err(|_| corrupt("ticket transcript"))?,
             mail_support: MailStatus::parse(&support).ok_or_else(|| corrupt("mail status"))?,
             mail_user: MailStatus::parse(&user).ok_or_else(|| corrupt("mail status"))?,
+            message_id_support: r.get(17)?,
+            message_id_user: r.get(18)?,
         })
     })();
     Ok(parsed.map_err(|e: StoreErrorOrSql| e.into_store()))
@@ -91,20 +93,22 @@ fn mail(r: &Row<'_>) -> rusqlite::Result<StoreResult<MailRecord>> {
         attempts: r.get(5)?,
         last_error: r.get(6)?,
         next_attempt_at: from_epoch(r.get(7)?),
+        sent_message_id: r.get(9)?,
     }))
 }
 
-/// The ticket column that copies this mail's status: only the escalation's two mails have one.
-fn ticket_copy(m: &MailRecord) -> Option<&'static str> {
+/// The ticket columns that copy this mail's status and sent Message-ID: only the escalation's
+/// two mails have them.
+fn ticket_copy(m: &MailRecord) -> Option<(&'static str, &'static str)> {
     m.is_first().then_some(match m.recipient {
-        Recipient::Support => "mail_support",
-        Recipient::User => "mail_user",
+        Recipient::Support => ("mail_support", "message_id_support"),
+        Recipient::User => ("mail_user", "message_id_user"),
     })
 }
 
 fn insert_mail(tx: &Transaction<'_>, m: &MailRecord) -> rusqlite::Result<usize> {
     tx.execute(
-        &format!("INSERT INTO ticket_mails ({MAIL}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!("INSERT INTO ticket_mails ({MAIL}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             m.ticket_id,
             m.recipient.as_str(),
@@ -114,7 +118,8 @@ fn insert_mail(tx: &Transaction<'_>, m: &MailRecord) -> rusqlite::Result<usize> 
             m.attempts,
             m.last_error,
             epoch(m.next_attempt_at),
-            m.mail_id
+            m.mail_id,
+            m.sent_message_id
         ],
     )
 }
@@ -209,7 +214,7 @@ fn create(tx: &Transaction<'_>, new: &NewTicket) -> StoreResult<Result<(), Creat
     tx.execute(
         &format!(
             "INSERT INTO tickets ({TICKET}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-             ?15, ?16, ?17)"
+             ?15, ?16, ?17, ?18, ?19)"
         ),
         params![
             t.id,
@@ -228,7 +233,9 @@ fn create(tx: &Transaction<'_>, new: &NewTicket) -> StoreResult<Result<(), Creat
             epoch(t.updated_at),
             t.resolved_at.map(epoch),
             rating_json(t)?,
-            t.revision
+            t.revision,
+            t.message_id_support,
+            t.message_id_user
         ],
     )
     .map_err(unavailable)?;
@@ -347,15 +354,16 @@ impl SupportTickets for SqliteStore {
             let tx = c.transaction().map_err(unavailable)?;
             let n = tx
                 .execute(
-                    "UPDATE ticket_mails SET status = ?3, attempts = ?4, last_error = ?5, next_attempt_at = ?6
-                     WHERE ticket_id = ?1 AND mail_id = ?2",
+                    "UPDATE ticket_mails SET status = ?3, attempts = ?4, last_error = ?5, next_attempt_at = ?6,
+                     sent_message_id = ?7 WHERE ticket_id = ?1 AND mail_id = ?2",
                     params![
                         m.ticket_id,
                         m.mail_id,
                         m.status.as_str(),
                         m.attempts,
                         m.last_error,
-                        epoch(m.next_attempt_at)
+                        epoch(m.next_attempt_at),
+                        m.sent_message_id
                     ],
                 )
                 .map_err(unavailable)?;
@@ -363,10 +371,10 @@ impl SupportTickets for SqliteStore {
                 return Err(StoreError::Conflict);
             }
             // The ticket carries the statuses of its two first mails.
-            if let Some(column) = ticket_copy(&m) {
+            if let Some((status, sent_id)) = ticket_copy(&m) {
                 tx.execute(
-                    &format!("UPDATE tickets SET {column} = ?2 WHERE id = ?1"),
-                    params![m.ticket_id, m.status.as_str()],
+                    &format!("UPDATE tickets SET {status} = ?2, {sent_id} = ?3 WHERE id = ?1"),
+                    params![m.ticket_id, m.status.as_str(), m.sent_message_id],
                 )
                 .map_err(unavailable)?;
             }

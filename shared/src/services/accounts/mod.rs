@@ -340,7 +340,7 @@ impl Accounts {
         let from = self.policy.from.email.to_string();
         let name = format!("{kind}-{}", &token.digest()[..16]);
         let mail = OutgoingMail { from: &from, to: &to, raw: &raw, name: &name };
-        let sent = self.mail.send(&mail).await.map_err(|e| e.to_string());
+        let sent = self.mail.send(&mail).await.map(|_| ()).map_err(|e| e.to_string());
         metrics::count(Metric::Mails, if sent.is_ok() { "sent" } else { "failed" });
         sent
     }
