@@ -42,7 +42,9 @@ async fn escalating_opens_a_dated_ticket_and_mails_support_and_the_user() {
     assert_eq!(mails.len(), 2);
     let support = mails.iter().find(|m| m.to == "support@localhost").expect("a mail to support");
     let user = mails.iter().find(|m| m.to == "ada-esc@example.com").expect("a mail to the user");
-    assert!(user.raw.contains("What happens next"), "the user is told what happens next");
+    assert!(user.raw.contains("Our support team"), "the user is told what happens next");
+    assert!(!user.raw.contains("priority"), "and it does not depend on the priority they picked");
+    assert!(support.raw.contains("ada-esc@example.com asks for help"), "support's mail leads with who asks");
     for mail in &mails {
         assert!(
             headers(&mail.raw).iter().any(|h| h.starts_with("Subject:") && h.contains(number)),

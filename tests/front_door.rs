@@ -2,7 +2,8 @@
 //! viewer's address and host from CloudFront's headers only when the request carries the proof
 //! header (`x-front-door: FRONT_DOOR_SECRET`), so per-address limits count viewers, not edge
 //! servers, the page's own origin passes the Origin checks with no `AllowedOrigins`, and the
-//! WebSocket URL is on the page's host; without the proof, the same headers change nothing.
+//! WebSocket URL is on the page's host, and the mails link to pages on that site (the ticket
+//! mail to the web client); without the proof, the same headers change nothing.
 //! The sample events (`events/`), shaped as CloudFront would pass them on to API Gateway.
 
 use std::path::Path;
@@ -22,6 +23,8 @@ struct Functions {
     login: login::Login,
     ws_ticket: ws_ticket::WsTicket,
     ws_connect: ws_connect::WsConnect,
+    chat: chat::Chat,
+    escalation: escalation::Escalation,
     _dir: tempfile::TempDir,
 }
 
@@ -35,6 +38,7 @@ fn functions_with(pages: bool) -> Functions {
         "REGISTRATIONS_PER_ADDRESS" => Some("1".to_owned()),
         "WEBSOCKET_URL" => Some("wss://ws123.execute-api.us-east-1.amazonaws.com/prod".to_owned()),
         "MAIL_FROM" => Some("Support <support@example.com>".to_owned()),
+        "SUPPORT_EMAIL" => Some("help@example.com".to_owned()),
         "PASSWORD_RESET_URL" if pages => Some("https://app.example.com/reset-password".to_owned()),
         "EMAIL_VERIFY_URL" if pages => Some("https://app.example.com/verify-email".to_owned()),
         // No ALLOWED_ORIGINS: the page is on the front door's own origin.
@@ -48,6 +52,8 @@ fn functions_with(pages: bool) -> Functions {
         login: login::Login::build(&w).unwrap(),
         ws_ticket: ws_ticket::WsTicket::build(&w).unwrap(),
         ws_connect: ws_connect::WsConnect::build(&w).unwrap(),
+        chat: chat::Chat::build(&w).unwrap(),
+        escalation: escalation::Escalation::build(&w).unwrap(),
         _dir: dir,
     }
 }
@@ -205,4 +211,57 @@ async fn mailed_links_open_the_page_on_the_site_the_request_came_through() {
     assert_eq!(direct["statusCode"], 500, "{direct}");
     let another = Via::FrontDoor { viewer: "198.51.100.13", proof: PROVEN };
     assert_eq!(register(&f, "later@example.com", another).await["statusCode"], 201);
+}
+
+#[tokio::test]
+async fn the_ticket_mail_links_to_the_site_the_escalation_came_through() {
+    use local_gateway::apigw::invoke;
+    let f = functions_with(false);
+    let proven = Via::FrontDoor { viewer: "198.51.100.21", proof: PROVEN };
+    let mut tickets = Vec::new();
+    for (email, viewer, via) in [
+        ("through@example.com", "198.51.100.21", proven),
+        ("direct@example.com", "198.51.100.22", Via::Forged { viewer: "198.51.100.22" }),
+    ] {
+        // One registration per viewer address (this file's limit).
+        let signup = Via::FrontDoor { viewer, proof: PROVEN };
+        let token = body(&register(&f, email, signup).await)["access_token"].as_str().unwrap().to_owned();
+        let link = e2e::link_token(
+            &std::fs::read_dir(&f.outbox)
+                .unwrap()
+                .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .find(|raw| raw.contains(&format!("To: {email}")))
+                .unwrap(),
+            "?token=",
+        );
+        let mut verify = http_event("login/verify-email.json", proven, PAGE_ORIGIN);
+        verify["body"] = json!({ "token": link }).to_string().into();
+        assert_eq!(invoke(&f.login, verify).await.unwrap()["statusCode"], 204);
+        let authorized = |path: &str| {
+            let mut event = http_event(path, via, PAGE_ORIGIN);
+            event["headers"]["authorization"] = format!("Bearer {token}").into();
+            event
+        };
+        let chat = invoke(&f.chat, authorized("chat/post-new-conversation.json")).await.unwrap();
+        let conversation = body(&chat)["conversation_id"].as_str().unwrap().to_owned();
+        let mut escalate = authorized("escalation/post-escalation.json");
+        escalate["body"] = json!({ "conversation_id": conversation }).to_string().into();
+        let created = invoke(&f.escalation, escalate).await.unwrap();
+        assert_eq!(created["statusCode"], 201, "{created}");
+        tickets.push((email, body(&created)["ticket"]["number"].as_str().unwrap().to_owned()));
+    }
+    let user_mail = |email: &str, number: &str| {
+        std::fs::read_dir(&f.outbox)
+            .unwrap()
+            .map(|e| e2e::decoded(&std::fs::read_to_string(e.unwrap().path()).unwrap()))
+            .find(|mail| mail.lines().any(|l| l == format!("To: {email}")) && mail.contains(number))
+            .unwrap()
+    };
+    let (email, number) = &tickets[0];
+    let mail = user_mail(email, number);
+    assert!(mail.contains(&format!("Your tickets and their status: {PAGE_ORIGIN}/")), "{mail}");
+    // Without the proof, the forged host is no site to send a user to.
+    let (email, number) = &tickets[1];
+    let mail = user_mail(email, number);
+    assert!(!mail.contains("Your tickets") && !mail.contains(PAGE_HOST), "{mail}");
 }

@@ -734,6 +734,7 @@ fn new_ticket(id: &str, conversation: &str, user: &str, counter: u64, key: Optio
                 role: "user".into(),
                 content: "help".into(),
                 created_at: "2026-01-09T12:00:00Z".into(),
+                sources: Vec::new(),
             }],
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,

@@ -1011,7 +1011,11 @@ fn replies_by_mail_are_received_as_ses_needs_and_only_with_a_domain() {
     let prefix = store["ObjectKeyPrefix"].as_str().unwrap();
     assert_eq!(env["INBOUND_MAIL_PREFIX"], prefix);
     assert_eq!(env["INBOUND_MAIL_BUCKET"]["Ref"], "InboundMailBucket");
-    assert!(env.get("SUPPORT_AGENTS").is_some() && env.get("WEB_CLIENT_URL").is_some());
+    assert!(env.get("SUPPORT_AGENTS").is_some());
+    // The agent's reply to an offline user links to the web client: the front door's address.
+    let url = &env["WEB_CLIENT_URL"]["Fn::If"];
+    assert_eq!(url[0], "HasFrontDoorDomain");
+    assert_eq!(url[2]["Fn::Sub"], "https://${FrontDoor.DomainName}");
 
     // Only this account's SES, for this stack's rule set, may store messages, and only under
     // the prefix; only SES of this account may invoke the function.

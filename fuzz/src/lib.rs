@@ -429,6 +429,7 @@ fn build_fixture() -> Fixture {
         from: "Support <support@example.com>".parse().expect("from"),
         support: "help@example.com".parse().expect("support"),
         replies: None,
+        web_client: None,
     };
     let chat =
         chat::Chat::new(http.clone(), &stores, stub.clone(), stub.clone(), mail.clone(), clock.clone());

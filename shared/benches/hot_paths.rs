@@ -19,7 +19,7 @@ use shared::auth::secret::Secret;
 use shared::auth::{
     Authenticator, KeyRing, PublicKeys, SessionPolicy, SigningKey, TokenIssuer, TokenSettings,
 };
-use shared::domain::mail::{MailSettings, build};
+use shared::domain::mail::{About, MailSettings, build};
 use shared::domain::{
     ConnectionRecord, Email, MailStatus, Priority, Recipient, SessionId, SessionRecord, SupportTicket,
     TicketRecord, TranscriptLine, UserId, UserProfile, UserRecord,
@@ -195,11 +195,13 @@ fn mail(c: &mut Criterion) {
         from: "Support <support@example.com>".parse().unwrap(),
         support: "help@example.com".parse().unwrap(),
         replies: None,
+        web_client: None,
     };
     let line = |i: usize| TranscriptLine {
         role: if i.is_multiple_of(2) { "user" } else { "assistant" }.into(),
         content: "My invoice for March shows the wrong amount & a <b>duplicate</b> line. ".repeat(4),
         created_at: "2026-01-09T10:00:00Z".into(),
+        sources: Vec::new(),
     };
     let ticket = SupportTicket {
         id: "tkt_bench".into(),
@@ -222,11 +224,12 @@ fn mail(c: &mut Criterion) {
         message_id_support: None,
         message_id_user: None,
     };
+    let about = About { user_name: Some("Ada Lovelace"), web_client: Some("https://support.example.com") };
     c.bench_function("escalation_mail_build (support mail, 20-message transcript)", |b| {
-        b.iter(|| build(&settings, black_box(&ticket), Recipient::Support).unwrap())
+        b.iter(|| build(&settings, black_box(&ticket), Recipient::Support, &about).unwrap())
     });
     c.bench_function("escalation_mail_build (user mail)", |b| {
-        b.iter(|| build(&settings, black_box(&ticket), Recipient::User).unwrap())
+        b.iter(|| build(&settings, black_box(&ticket), Recipient::User, &about).unwrap())
     });
 }
 

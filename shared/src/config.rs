@@ -301,8 +301,7 @@ pub fn received_mail_location(src: &dyn Source) -> Result<(String, String), Conf
 }
 
 /// Inbound mail settings beyond the reply addresses: `SUPPORT_AGENTS` (comma-separated addresses
-/// or `@domain`s whose mail counts as support's, besides `SUPPORT_EMAIL`; none by default) and
-/// `WEB_CLIENT_URL` (optional, linked from mails that carry an agent's reply).
+/// or `@domain`s whose mail counts as support's, besides `SUPPORT_EMAIL`; none by default).
 pub fn inbound_policy(src: &dyn Source) -> Result<crate::services::InboundPolicy, ConfigError> {
     let mut agents = Vec::new();
     for entry in
@@ -318,13 +317,18 @@ pub fn inbound_policy(src: &dyn Source) -> Result<crate::services::InboundPolicy
         }
         agents.push(entry);
     }
-    let web_client_url = src.get("WEB_CLIENT_URL").filter(|u| !u.trim().is_empty());
-    if let Some(url) = &web_client_url
+    Ok(crate::services::InboundPolicy { agents })
+}
+
+/// `WEB_CLIENT_URL` (optional): the web client, linked from the mails to the user.
+fn web_client(src: &dyn Source) -> Result<Option<String>, ConfigError> {
+    let url = src.get("WEB_CLIENT_URL").map(|u| u.trim().trim_end_matches('/').to_owned());
+    if let Some(url) = &url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
         return Err(err("WEB_CLIENT_URL", "must be an http(s) URL"));
     }
-    Ok(crate::services::InboundPolicy { agents, web_client_url })
+    Ok(url)
 }
 
 /// Escalation settings: mail addresses, ticket numbering, mail retries.
@@ -339,12 +343,13 @@ pub struct EscalationConfig {
 impl EscalationConfig {
     /// Reads `MAIL_FROM` and `SUPPORT_EMAIL` (both required, `Name <addr>` or `addr`),
     /// `TICKET_PREFIX` (`AB`; 1–10 of A-Z 0-9), `MAIL_MAX_ATTEMPTS` (5), `MAIL_RETRY_BASE_SECONDS` (60),
-    /// and the reply addresses (see [`reply_addresses`]).
+    /// the reply addresses (see [`reply_addresses`]) and `WEB_CLIENT_URL`.
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         let mail = MailSettings {
             from: mailbox(src, "MAIL_FROM")?,
             support: mailbox(src, "SUPPORT_EMAIL")?,
             replies: reply_addresses(src)?,
+            web_client: web_client(src)?,
         };
         let defaults = EscalationPolicy::default();
         let prefix = src.get("TICKET_PREFIX").unwrap_or(defaults.prefix);

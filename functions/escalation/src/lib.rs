@@ -138,7 +138,9 @@ impl Escalation {
         else {
             return Err(v.into_error());
         };
-        let request = EscalationRequest { conversation_id, subject, description, priority, idempotency_key };
+        let site = self.http.front_door.origin(req.headers());
+        let request =
+            EscalationRequest { conversation_id, subject, description, priority, idempotency_key, site };
         let outcome = self.service.escalate(&principal, request).await?;
         let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
         json(status, &TicketBody { ticket: TicketView::summary(&outcome.ticket) })

@@ -6,7 +6,7 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::domain::{Priority, Rating, Recipient, ReplyAddresses, SupportTicket};
+use crate::domain::{Rating, Recipient, ReplyAddresses, SupportTicket};
 
 /// Addresses the mails use.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct MailSettings {
     /// Reply addresses for ticket mails, when inbound mail is set up: replies by support and by
     /// the user then come back into the conversation.
     pub replies: Option<ReplyAddresses>,
+    /// The web client's address, linked from the mails to the user.
+    pub web_client: Option<String>,
 }
 
 impl MailSettings {
@@ -41,15 +43,6 @@ pub fn header_safe(text: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn reply_time(priority: Priority) -> &'static str {
-    match priority {
-        Priority::Urgent => "within 1 hour",
-        Priority::High => "within 4 business hours",
-        Priority::Normal => "within 1 business day",
-        Priority::Low => "within 3 business days",
-    }
-}
-
 /// The body every mail has: the same message as plain text and as HTML.
 fn text_and_html(text: String, html: String) -> MultiPart {
     MultiPart::alternative()
@@ -61,74 +54,38 @@ fn escape(text: &str) -> String {
     html_escape::encode_text(text).replace('\n', "<br>\n")
 }
 
-/// The envelope recipient and the MIME bytes of one of a ticket's mails.
+/// What the escalation's mails say beyond the ticket.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About<'a> {
+    /// The user's display name, if they gave one.
+    pub user_name: Option<&'a str>,
+    /// The web client's address, linked from the user's mail.
+    pub web_client: Option<&'a str>,
+}
+
+/// The escalation's mail to `recipient`: the envelope recipient and the MIME bytes. Support's
+/// leads with who asks (their name and address), the subject and their own description, then a
+/// compact transcript (the assistant's answers shortened, with the articles they cited); the
+/// user's greets them by name, repeats what they wrote, promises an answer without depending on
+/// the priority they picked, and links to the web client.
 pub fn build(
     settings: &MailSettings,
     ticket: &SupportTicket,
     recipient: Recipient,
+    about: &About<'_>,
 ) -> Result<(String, Vec<u8>), BuildError> {
     let subject = header_safe(&format!("[{}] {}", ticket.number, ticket.subject));
     let user = user_mailbox(ticket)?;
+    let name = about.user_name.map(str::trim).filter(|n| !n.is_empty());
     let (to, reply_to, text, html) = match recipient {
         Recipient::Support => {
-            let mut text = format!(
-                "New support ticket {number}\n\nFrom: {email} (user {user})\nPriority: {priority}\nSubject: {subject}\n\n\
-                 Description:\n{description}\n\nTranscript:\n",
-                number = ticket.number,
-                email = ticket.user_email,
-                user = ticket.user_id.as_str(),
-                priority = ticket.priority.as_str(),
-                subject = ticket.subject,
-                description = if ticket.description.is_empty() { "(none)" } else { &ticket.description },
-            );
-            let mut html = format!(
-                "<h1>New support ticket {number}</h1>\n<p>From: {email} (user {user})<br>\nPriority: {priority}<br>\n\
-                 Subject: {subject}</p>\n<h2>Description</h2>\n<p>{description}</p>\n<h2>Transcript</h2>\n",
-                number = escape(&ticket.number),
-                email = escape(&ticket.user_email),
-                user = escape(ticket.user_id.as_str()),
-                priority = ticket.priority.as_str(),
-                subject = escape(&ticket.subject),
-                description = if ticket.description.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    escape(&ticket.description)
-                },
-            );
-            for line in &ticket.transcript {
-                text.push_str(&format!("[{}] {}: {}\n", line.created_at, line.role, line.content));
-                html.push_str(&format!(
-                    "<p><b>{}</b> <small>{}</small><br>\n{}</p>\n",
-                    escape(&line.role),
-                    escape(&line.created_at),
-                    escape(&line.content)
-                ));
-            }
+            let (text, html) = support_body(ticket, name);
             // Support's answer comes back into the conversation when inbound mail is set up;
             // else it goes straight to the user.
             (settings.support.clone(), Some(settings.reply_to(ticket)?.unwrap_or(user)), text, html)
         }
         Recipient::User => {
-            let text = format!(
-                "Hello,\n\nwe have opened support ticket {number} for your conversation \"{subject}\".\n\n\
-                 What happens next: our support team has a copy of the conversation and will reply to this \
-                 address {time} (priority: {priority}). Mention {number} whenever you write to us about it.\n\n\
-                 The support team\n",
-                number = ticket.number,
-                subject = ticket.subject,
-                time = reply_time(ticket.priority),
-                priority = ticket.priority.as_str(),
-            );
-            let html = format!(
-                "<p>Hello,</p>\n<p>we have opened support ticket <b>{number}</b> for your conversation \
-                 \u{201c}{subject}\u{201d}.</p>\n<p>What happens next: our support team has a copy of the \
-                 conversation and will reply to this address {time} (priority: {priority}). Mention \
-                 {number} whenever you write to us about it.</p>\n<p>The support team</p>\n",
-                number = escape(&ticket.number),
-                subject = escape(&ticket.subject),
-                time = reply_time(ticket.priority),
-                priority = ticket.priority.as_str(),
-            );
+            let (text, html) = user_body(ticket, name, about.web_client);
             (user, settings.reply_to(ticket)?, text, html)
         }
     };
@@ -143,6 +100,104 @@ pub fn build(
     }
     let message = builder.multipart(text_and_html(text, html)).map_err(|e| BuildError(e.to_string()))?;
     Ok((envelope_to, message.formatted()))
+}
+
+/// An assistant answer in the support mail: its first sentences, up to this many characters.
+const ANSWER_PREVIEW_CHARS: usize = 240;
+
+/// `text` cut to `max` characters at a word boundary, with `…` when cut.
+fn preview(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = cut.rsplit_once(char::is_whitespace).map_or(cut.as_str(), |(head, _)| head);
+    format!("{}\u{2026}", cut.trim_end())
+}
+
+/// Support's mail: who asks and what, then the conversation, compact.
+fn support_body(ticket: &SupportTicket, name: Option<&str>) -> (String, String) {
+    let who = name.map_or_else(|| ticket.user_email.clone(), |n| format!("{n} <{}>", ticket.user_email));
+    let description = if ticket.description.trim().is_empty() {
+        "(No description: the conversation below is the request.)"
+    } else {
+        &ticket.description
+    };
+    let mut text = format!(
+        "{who} asks for help: {subject}\n\n{description}\n\nTicket {number}, priority {priority} (their choice).\n\n\
+         The conversation (the assistant's answers shortened):\n",
+        subject = ticket.subject,
+        number = ticket.number,
+        priority = ticket.priority.as_str(),
+    );
+    let mut html = format!(
+        "<p><b>{who}</b> asks for help: <b>{subject}</b></p>\n<blockquote>{description}</blockquote>\n\
+         <p>Ticket {number}, priority {priority} (their choice).</p>\n\
+         <h2>The conversation</h2>\n<p><small>The assistant's answers shortened.</small></p>\n",
+        who = escape(&who),
+        subject = escape(&ticket.subject),
+        description = escape(description),
+        number = escape(&ticket.number),
+        priority = ticket.priority.as_str(),
+    );
+    for line in &ticket.transcript {
+        let (speaker, content) = match line.role.as_str() {
+            "user" => (name.unwrap_or("User").to_owned(), line.content.clone()),
+            "assistant" => ("Assistant".to_owned(), preview(&line.content, ANSWER_PREVIEW_CHARS)),
+            other => (other.to_owned(), line.content.clone()),
+        };
+        let titles: Vec<&str> = line.sources.iter().map(|s| s.title.as_str()).collect();
+        text.push_str(&format!("- {speaker}: {content}\n"));
+        html.push_str(&format!("<p><b>{}</b>: {}", escape(&speaker), escape(&content)));
+        if !titles.is_empty() {
+            text.push_str(&format!("  (sources: {})\n", titles.join("; ")));
+            html.push_str(&format!("<br>\n<small>Sources: {}</small>", escape(&titles.join("; "))));
+        }
+        html.push_str("</p>\n");
+    }
+    text.push_str(&format!("\nUser id: {}\n", ticket.user_id.as_str()));
+    html.push_str(&format!("<p><small>User id: {}</small></p>\n", escape(ticket.user_id.as_str())));
+    (text, html)
+}
+
+/// The user's mail: by name, what they wrote, what happens next, where to follow it.
+fn user_body(ticket: &SupportTicket, name: Option<&str>, web_client: Option<&str>) -> (String, String) {
+    let hello = name.map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},"));
+    let mut text = format!(
+        "{hello}\n\nwe have opened support ticket {number} about \u{201c}{subject}\u{201d}.\n\n",
+        number = ticket.number,
+        subject = ticket.subject,
+    );
+    let mut html = format!(
+        "<p>{hello}</p>\n<p>we have opened support ticket <b>{number}</b> about \u{201c}{subject}\u{201d}.</p>\n",
+        hello = escape(&hello),
+        number = escape(&ticket.number),
+        subject = escape(&ticket.subject),
+    );
+    if !ticket.description.trim().is_empty() {
+        text.push_str(&format!("What you told us:\n{}\n\n", ticket.description));
+        html.push_str(&format!(
+            "<p>What you told us:</p>\n<blockquote>{}</blockquote>\n",
+            escape(&ticket.description)
+        ));
+    }
+    let next = format!(
+        "Our support team has your conversation and will answer you by mail, usually within one \
+         business day. Reply to this mail to add anything; mention {} whenever you write to us about it.",
+        ticket.number
+    );
+    text.push_str(&format!("{next}\n\n"));
+    html.push_str(&format!("<p>{}</p>\n", escape(&next)));
+    if let Some(url) = web_client.map(|u| u.trim_end_matches('/')) {
+        text.push_str(&format!("Your tickets and their status: {url}/\n\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{}/\">Your tickets and their status</a></p>\n",
+            html_escape::encode_double_quoted_attribute(url)
+        ));
+    }
+    text.push_str("The support team\n");
+    html.push_str("<p>The support team</p>\n");
+    (text, html)
 }
 
 /// The `Message-ID` of a ticket's first mail to `recipient`, which later mails reply to.
@@ -244,10 +299,9 @@ pub fn build_agent_reply(
     mail_id: &str,
     author: &str,
     content: &str,
-    link: Option<&str>,
 ) -> Result<(String, Vec<u8>), BuildError> {
     let user = user_mailbox(ticket)?;
-    let open = link.map_or_else(
+    let open = settings.web_client.as_deref().map_or_else(
         || ("Reply to this mail to answer.".to_owned(), "<p>Reply to this mail to answer.</p>".to_owned()),
         |l| {
             (
@@ -381,7 +435,7 @@ mod tests {
 
     use super::*;
     use crate::domain::UserId;
-    use crate::domain::{MailStatus, TranscriptLine};
+    use crate::domain::{MailStatus, Priority, TranscriptLine};
 
     fn ticket(subject: &str) -> SupportTicket {
         SupportTicket {
@@ -403,6 +457,7 @@ mod tests {
                 role: "user".into(),
                 content: "<script>alert(1)</script>".into(),
                 created_at: "2026-01-09T10:00:00Z".into(),
+                sources: Vec::new(),
             }],
             mail_support: MailStatus::Queued,
             mail_user: MailStatus::Queued,
@@ -416,6 +471,7 @@ mod tests {
             from: "Support <support@example.com>".parse().unwrap(),
             support: "help@example.com".parse().unwrap(),
             replies: None,
+            web_client: None,
         }
     }
 
@@ -426,7 +482,8 @@ mod tests {
 
     #[test]
     fn support_mail_carries_number_transcript_and_escaped_html() {
-        let (to, raw) = build(&settings(), &ticket("Can't sign in"), Recipient::Support).unwrap();
+        let (to, raw) =
+            build(&settings(), &ticket("Can't sign in"), Recipient::Support, &About::default()).unwrap();
         assert_eq!(to, "help@example.com");
         let text = String::from_utf8_lossy(&raw);
         assert!(headers(&raw).contains("AB-20260109-0004"), "{text}");
@@ -437,10 +494,74 @@ mod tests {
         assert!(!html.contains("<script>") && !html.contains("<b>broke</b>"), "user HTML never raw: {html}");
     }
 
+    fn ada() -> About<'static> {
+        About { user_name: Some("Ada Lovelace"), web_client: Some("https://support.example.com") }
+    }
+
+    #[test]
+    fn the_mails_lead_with_the_person_and_their_words() {
+        let mut t = ticket("Charged twice");
+        t.description = "My card was charged twice on 3 March.".into();
+        let answer = "Charges appear on the billing date each month. ".repeat(20);
+        t.transcript = vec![
+            TranscriptLine {
+                role: "user".into(),
+                content: "why was I charged twice".into(),
+                created_at: "2026-01-09T10:00:00Z".into(),
+                sources: Vec::new(),
+            },
+            TranscriptLine {
+                role: "assistant".into(),
+                content: answer.clone(),
+                created_at: "2026-01-09T10:00:01Z".into(),
+                sources: vec![crate::domain::Source {
+                    id: "billing-and-invoices".into(),
+                    title: "Billing and invoices".into(),
+                }],
+            },
+        ];
+        let text = |raw: &[u8]| {
+            let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+            message.body_text(0).unwrap().replace("\r\n", "\n")
+        };
+        let (_, raw) = build(&settings(), &t, Recipient::Support, &ada()).unwrap();
+        let support = text(&raw);
+        assert!(
+            support.starts_with(
+                "Ada Lovelace <ada@example.com> asks for help: Charged twice\n\nMy card was charged twice on 3 March."
+            ),
+            "{support}"
+        );
+        assert!(support.contains("- Ada Lovelace: why was I charged twice"), "{support}");
+        assert!(support.contains("(sources: Billing and invoices)"), "{support}");
+        assert!(!support.contains(&answer), "long answers are shortened: {support}");
+        assert!(support.contains("\u{2026}"), "{support}");
+        assert!(support.find("usr_1").unwrap() > support.find("Billing").unwrap(), "the id comes last");
+
+        let (_, raw) = build(&settings(), &t, Recipient::User, &ada()).unwrap();
+        let user = text(&raw);
+        assert!(user.starts_with("Hello Ada Lovelace,"), "{user}");
+        assert!(user.contains("What you told us:\nMy card was charged twice on 3 March."), "{user}");
+        assert!(user.contains("https://support.example.com/"), "a link to the web client: {user}");
+        assert!(!user.to_lowercase().contains("priority") && !user.contains("hour"), "{user}");
+        let mut urgent = t.clone();
+        urgent.priority = Priority::Urgent;
+        assert_eq!(text(&build(&settings(), &urgent, Recipient::User, &ada()).unwrap().1), user);
+        let (_, anonymous) = build(&settings(), &t, Recipient::User, &About::default()).unwrap();
+        let anonymous = text(&anonymous);
+        assert!(anonymous.starts_with("Hello,"), "no name: no guess");
+        assert!(!anonymous.contains("https://"), "no web client known: no link");
+    }
+
     #[test]
     fn user_text_never_adds_a_header() {
-        let (_, raw) =
-            build(&settings(), &ticket("help\r\nBcc: x@evil.example\r\nX-Evil: 1"), Recipient::User).unwrap();
+        let (_, raw) = build(
+            &settings(),
+            &ticket("help\r\nBcc: x@evil.example\r\nX-Evil: 1"),
+            Recipient::User,
+            &About::default(),
+        )
+        .unwrap();
         let head = headers(&raw);
         for line in head.lines() {
             assert!(!line.to_ascii_lowercase().starts_with("bcc:"), "{head}");
@@ -466,7 +587,7 @@ mod tests {
         assert_eq!(header(&raw, "In-Reply-To: "), "<0100019a-abc-000000@email.amazonses.com>");
         assert_eq!(header(&raw, "References: "), "<0100019a-abc-000000@email.amazonses.com>");
         assert_eq!(header(&raw, "Message-ID: "), "<tkt_1.resolved-2-support@support-backend>");
-        let (_, reply) = build_agent_reply(&settings(), &t, "agent-3-user", "Dana", "Done.", None).unwrap();
+        let (_, reply) = build_agent_reply(&settings(), &t, "agent-3-user", "Dana", "Done.").unwrap();
         assert_eq!(header(&reply, "In-Reply-To: "), "<tkt_1.user@support-backend>", "the user's own thread");
     }
 }

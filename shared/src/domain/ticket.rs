@@ -122,6 +122,9 @@ pub struct TranscriptLine {
     pub content: String,
     /// When (RFC 3339).
     pub created_at: String,
+    /// The articles an assistant message cited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::domain::Source>,
 }
 
 /// The owner of tickets whose user deleted their account.
@@ -296,6 +299,9 @@ pub struct EscalationRequest {
     pub priority: Priority,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// The web client's origin the request came through (the front door's, proven), linked
+    /// from the user's mail when `WEB_CLIENT_URL` does not name one.
+    pub site: Option<String>,
 }
 
 /// Parses a subject: control characters become spaces; 1–200 characters once trimmed.

@@ -10,7 +10,7 @@ use super::mailer::Mailer;
 use super::notifier::Notifier;
 use crate::auth::authenticate::current_profile;
 use crate::clock::{Clock, rfc3339};
-use crate::domain::mail::{Followup, MailSettings, build, build_followup};
+use crate::domain::mail::{About, Followup, MailSettings, build, build_followup};
 use crate::domain::{
     ConversationRecord, Cursor, DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME,
     LifecycleError, MailRecord, MailStatus, MessageRecord, NewTicket, Page, Principal, REOPEN_WINDOW,
@@ -104,6 +104,7 @@ fn transcript_of(messages: &[MessageRecord]) -> Vec<TranscriptLine> {
                 role: "system".into(),
                 content: format!("({} earlier messages omitted)", messages.len() - kept.len()),
                 created_at: rfc3339(m.created_at),
+                sources: Vec::new(),
             });
             break;
         }
@@ -112,6 +113,7 @@ fn transcript_of(messages: &[MessageRecord]) -> Vec<TranscriptLine> {
             role: m.role.as_str().into(),
             content: m.content.clone(),
             created_at: rfc3339(m.created_at),
+            sources: m.sources.clone(),
         });
     }
     kept.reverse();
@@ -254,7 +256,11 @@ impl EscalationService {
         };
         let mut mails = Vec::with_capacity(2);
         for recipient in [Recipient::Support, Recipient::User] {
-            let mail = build(&self.settings, &ticket, recipient)
+            let about = About {
+                user_name: user.display_name.as_ref().map(|n| n.as_str()),
+                web_client: self.settings.web_client.as_deref().or(draft.request.site.as_deref()),
+            };
+            let mail = build(&self.settings, &ticket, recipient, &about)
                 .map_err(|e| EscalationError::Internal(e.to_string()))?;
             // The escalation's two mails are named after their recipient.
             mails.push(MailRecord::queued(&draft.id, recipient.as_str().to_owned(), recipient, mail, now));

@@ -107,13 +107,11 @@ pub struct Accepted {
     pub message: Option<MessageRecord>,
 }
 
-/// Who may write to a ticket by mail, and where the web client is.
+/// Who may write to a ticket by mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboundPolicy {
     /// Agents besides the support address: addresses, or `@domain` for a whole domain.
     pub agents: Vec<String>,
-    /// The web client's address, linked from mails that carry an agent's reply.
-    pub web_client_url: Option<String>,
 }
 
 /// Who wrote.
@@ -280,8 +278,7 @@ impl InboundService {
         match author {
             Author::Agent(name) if offline => {
                 let mail_id = format!("agent-{}-user", ticket.revision);
-                let link = self.policy.web_client_url.as_deref();
-                let mail = build_agent_reply(&self.settings, ticket, &mail_id, name, &message.content, link)
+                let mail = build_agent_reply(&self.settings, ticket, &mail_id, name, &message.content)
                     .map_err(internal)?;
                 Ok(vec![MailRecord::queued(&ticket.id, mail_id, Recipient::User, mail, now)])
             }
