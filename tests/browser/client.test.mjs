@@ -371,6 +371,8 @@ test("the mailed reset link opens the reset page, which sets a new password", as
   await page.getByLabel("Email", { exact: true }).fill("forgetful@example.com");
   await page.getByLabel(/^Password/).fill("correct horse battery");
   await page.getByRole("button", { name: "Create account" }).click();
+  // Signed in (and the socket opening) before signing out, or the two can cross.
+  await page.getByRole("heading", { name: "Ask the assistant" }).waitFor();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByText("You are signed out.").waitFor();
 

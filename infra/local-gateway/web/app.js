@@ -14,6 +14,7 @@
   const state = {
     token: null,
     user: null,
+    session: 0, // counts sign-ins and sign-outs: a call that outlives its session changes nothing
     conversation: null,
     socket: null,
     reconnectTimer: null,
@@ -67,10 +68,13 @@
   // A protected call: on 401, refresh once through the session cookie and retry; if that fails
   // too, back to the sign-in form.
   async function api(method, path, body, headers) {
+    const session = state.session;
     try {
       return await send(method, path, body, headers);
     } catch (e) {
       if (e.status !== 401) throw e;
+      // Signed out (or in again) while the call was out: that session is over already.
+      if (!state.user || state.session !== session) throw e;
       if (!(await refresh())) {
         signedOut("Your session has ended. Please sign in again.");
         throw e;
@@ -128,6 +132,7 @@
   // ---------- session ----------
 
   async function signedIn(user) {
+    state.session += 1;
     state.user = user;
     $("who").textContent = user.display_name || user.email;
     show("app");
@@ -141,6 +146,7 @@
 
   // Local sign-out: forget the token and the conversation, close the socket for good.
   function signedOut(message) {
+    state.session += 1;
     state.token = null;
     state.user = null;
     state.lastSeq = null;
@@ -289,16 +295,21 @@
 
   async function connect() {
     clearTimeout(state.reconnectTimer);
-    if (!state.token && !(await refresh())) return signedOut("Your session has ended. Please sign in again.");
+    const session = state.session;
+    if (!state.token && !(await refresh())) {
+      if (state.session === session) signedOut("Your session has ended. Please sign in again.");
+      return;
+    }
     let minted;
     try {
       // Anything numbered after this reaches the page, pushed or fetched on open.
       if (state.lastSeq === null) state.lastSeq = (await api("GET", "/api/events")).last_seq;
       minted = await api("POST", "/api/websocket/ticket");
     } catch (e) {
-      if (!state.user) return; // signed out meanwhile
+      if (!state.user || state.session !== session) return; // signed out meanwhile
       return scheduleReconnect(e.status === 429 ? 60000 : undefined);
     }
+    if (state.session !== session) return; // signed out while the ticket was minted: no socket for it
     const url = new URL(minted.url, location.href);
     url.searchParams.set("ticket", minted.ticket);
     const socket = new WebSocket(url);
