@@ -12,12 +12,14 @@ use crate::ports::{MailError, MailTransport, OutgoingMail, Sent};
 #[derive(Clone, Debug)]
 pub struct Ses {
     client: Client,
+    /// The domain of the `Message-ID`s SES gives what this client sends (from its region).
+    id_domain: String,
 }
 
 impl Ses {
     /// A transport with a client built from the shared SDK configuration.
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(sdk) }
+        Self::new(Client::new(sdk))
     }
 
     /// Creates (verifies) a sender identity — for local endpoints such as moto, where creating
@@ -33,7 +35,8 @@ impl Ses {
 
     /// A transport over an already-configured client.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        let region = client.config().region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+        Self { client, id_domain: message_id_domain(&region) }
     }
 }
 
@@ -53,17 +56,16 @@ impl MailTransport for Ses {
             .send()
             .await
             .map_err(|e| MailError(DisplayErrorContext(&e).to_string()))?;
-        let region = self.client.config().region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
-        Ok(Sent { message_id: out.message_id().map(|id| message_id_header(id, &region)) })
+        Ok(Sent { message_id: out.message_id().map(|id| format!("<{id}@{}>", self.id_domain)) })
     }
 }
 
-/// The `Message-ID` header SES puts on a message it sends in place of the message's own:
-/// `<id@email.amazonses.com>` in us-east-1, `<id@<region>.amazonses.com>` elsewhere.
-pub fn message_id_header(id: &str, region: &str) -> String {
+/// The domain of the `Message-ID` SES puts on a message it sends in place of the message's
+/// own: `email.amazonses.com` in us-east-1, `<region>.amazonses.com` elsewhere.
+pub fn message_id_domain(region: &str) -> String {
     match region {
-        "us-east-1" | "" => format!("<{id}@email.amazonses.com>"),
-        region => format!("<{id}@{region}.amazonses.com>"),
+        "us-east-1" | "" => "email.amazonses.com".to_owned(),
+        region => format!("{region}.amazonses.com"),
     }
 }
 
@@ -73,8 +75,7 @@ mod tests {
 
     #[test]
     fn the_header_names_the_region_of_the_sending_endpoint() {
-        let id = "0100019a2b3c4d5e-6f7a8b9c-0d1e-2f3a-4b5c-6d7e8f9a0b1c-000000";
-        assert_eq!(message_id_header(id, "us-east-1"), format!("<{id}@email.amazonses.com>"));
-        assert_eq!(message_id_header(id, "eu-west-1"), format!("<{id}@eu-west-1.amazonses.com>"));
+        assert_eq!(message_id_domain("us-east-1"), "email.amazonses.com");
+        assert_eq!(message_id_domain("eu-west-1"), "eu-west-1.amazonses.com");
     }
 }

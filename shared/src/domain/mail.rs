@@ -6,7 +6,9 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::domain::{Rating, Recipient, ReplyAddresses, SupportTicket};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{MailRecord, Rating, Recipient, ReplyAddresses, SupportTicket};
 
 /// Addresses the mails use.
 #[derive(Debug, Clone)]
@@ -288,6 +290,18 @@ pub fn build_followup(
         Some(reply_to),
         (text, html),
     )
+}
+
+/// A later mail to support in `ticket`'s thread, queued, named after the change that made it.
+pub fn followup_mail(
+    settings: &MailSettings,
+    ticket: &SupportTicket,
+    followup: Followup<'_>,
+    now: DateTime<Utc>,
+) -> Result<MailRecord, BuildError> {
+    let mail_id = format!("{}-{}-support", followup.kind(), ticket.revision);
+    let mail = build_followup(settings, ticket, &mail_id, followup)?;
+    Ok(MailRecord::queued(&ticket.id, mail_id, Recipient::Support, mail, now))
 }
 
 /// A support agent's reply, mailed to the ticket's owner because no socket of theirs was live:

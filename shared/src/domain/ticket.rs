@@ -268,6 +268,26 @@ pub struct Append {
     pub expected_count: u32,
 }
 
+impl Append {
+    /// One message appended to `conversation` as read (the write is conditional on its count).
+    pub fn one(
+        conversation: &super::ConversationRecord,
+        message: super::MessageRecord,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let expected_count = conversation.message_count;
+        Self {
+            conversation: super::ConversationRecord {
+                updated_at: now,
+                message_count: expected_count + 1,
+                ..conversation.clone()
+            },
+            messages: vec![message],
+            expected_count,
+        }
+    }
+}
+
 /// One change of a ticket, written whole or not at all: the ticket (conditional on its
 /// previous revision), mails to queue, and messages for its conversation. Closing a ticket
 /// also clears its conversation's open-ticket mark.

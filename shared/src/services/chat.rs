@@ -7,10 +7,9 @@
 use crate::telemetry::metrics::{self, Metric};
 use std::sync::Arc;
 
-use super::escalation::followup_mail;
 use super::notifier::Notifier;
 use crate::clock::Clock;
-use crate::domain::mail::{Followup, MailSettings};
+use crate::domain::mail::{Followup, MailSettings, followup_mail};
 use crate::domain::{
     Append, Content, ConversationRecord, Cursor, MessageRecord, MessageView, Page, Principal, Role,
     ServerEvent, SupportTicket, TicketChange, TicketUpdate, TicketView, message_cursor, plausible_id,
@@ -123,15 +122,7 @@ impl ChatService {
             let followup = Followup::UserMessage { author: &author, content: content.as_str() };
             let mail = followup_mail(&self.mail, &next, followup, now)
                 .map_err(|e| ChatError::Internal(e.to_string()))?;
-            let append = Append {
-                conversation: ConversationRecord {
-                    updated_at: now,
-                    message_count: count + 1,
-                    ..conversation.clone()
-                },
-                messages: vec![message.clone()],
-                expected_count: count,
-            };
+            let append = Append::one(&conversation, message.clone(), now);
             let update = TicketUpdate { ticket: next, mails: vec![mail], append: Some(append) };
             match self.tickets.update(&update).await {
                 Ok(()) => {

@@ -10,7 +10,7 @@ use super::mailer::Mailer;
 use super::notifier::Notifier;
 use crate::auth::authenticate::current_profile;
 use crate::clock::{Clock, rfc3339};
-use crate::domain::mail::{About, Followup, MailSettings, build, build_followup};
+use crate::domain::mail::{About, Followup, MailSettings, build, followup_mail};
 use crate::domain::{
     ConversationRecord, Cursor, DETACHED_OWNER, EscalationRequest, IdempotencyKey, KEY_LIFETIME,
     LifecycleError, MailRecord, MailStatus, MessageRecord, NewTicket, Page, Principal, REOPEN_WINDOW,
@@ -401,18 +401,6 @@ impl EscalationService {
         self.notifier.to_user(&ticket.user_id, &event).await;
         ticket
     }
-}
-
-/// A queued mail to support in `ticket`'s thread, named after the change that made it.
-pub fn followup_mail(
-    settings: &MailSettings,
-    ticket: &SupportTicket,
-    followup: Followup<'_>,
-    now: DateTime<Utc>,
-) -> Result<MailRecord, crate::domain::mail::BuildError> {
-    let mail_id = format!("{}-{}-support", followup.kind(), ticket.revision);
-    let mail = build_followup(settings, ticket, &mail_id, followup)?;
-    Ok(MailRecord::queued(&ticket.id, mail_id, Recipient::Support, mail, now))
 }
 
 /// Another ticket took this number: back off a little more each time, with jitter so the losers

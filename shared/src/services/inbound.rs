@@ -11,11 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 
-use super::escalation::followup_mail;
 use super::mailer::Mailer;
 use super::notifier::Notifier;
 use crate::clock::Clock;
-use crate::domain::mail::{Followup, MailSettings, build_agent_reply};
+use crate::domain::mail::{Followup, MailSettings, build_agent_reply, followup_mail};
 use crate::domain::{
     Append, DETACHED_OWNER, LifecycleError, MAX_CONTENT_CHARS, MailCommand, MailRecord, MessageRecord,
     MessageView, Recipient, Role, ServerEvent, SupportTicket, TicketChange, TicketUpdate, TicketView,
@@ -228,15 +227,7 @@ impl InboundService {
             });
             let mut targets = self.notifier.user_targets(&ticket.user_id).await;
             let mails = self.mails(&next, &author, appended.as_ref(), targets.is_empty(), now)?;
-            let append = appended.clone().map(|m| Append {
-                conversation: crate::domain::ConversationRecord {
-                    updated_at: now,
-                    message_count: count + 1,
-                    ..conversation.clone()
-                },
-                messages: vec![m],
-                expected_count: count,
-            });
+            let append = appended.clone().map(|m| Append::one(&conversation, m, now));
             let update = TicketUpdate { ticket: next, mails, append };
             match self.tickets.update(&update).await {
                 Ok(()) => {

@@ -15,9 +15,7 @@ pub mod ws_tickets;
 pub use accounts::{AccountError, AccountPolicy, Accounts, MailedLink, SessionView, SignedIn};
 pub use catch_up::{CatchUp, Missed};
 pub use chat::{CONVERSATIONS, ChatError, ChatService, Exchange};
-pub use escalation::{
-    Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS, followup_mail,
-};
+pub use escalation::{Escalated, EscalationError, EscalationPolicy, EscalationService, TICKETS};
 pub use inbound::{
     Accepted, InboundError, InboundPolicy, InboundService, Received, Refusal, header_verdicts,
 };
